@@ -1,0 +1,4 @@
+export * from './ast.js';
+export * from './diagnostic.js';
+export { lineStarts, locate, type LineColumn } from './location.js';
+export { parse, type ParseResult } from './parse.js';

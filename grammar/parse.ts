@@ -1,0 +1,50 @@
+/** `parse` never throws: it returns the tree it could build and every problem it found. */
+import type { IRecognitionException } from 'chevrotain';
+import type { MachineFile } from './ast.js';
+import { buildFile } from './build-ast.js';
+import type { Diagnostic } from './diagnostic.js';
+import { MachineParser } from './parser.js';
+import { MachineLexer } from './tokens.js';
+
+let parser: MachineParser | undefined;
+
+export interface ParseResult {
+  readonly ast: MachineFile;
+  readonly diagnostics: Diagnostic[];
+}
+
+function hintFor(e: IRecognitionException): string | undefined {
+  const found = e.token.image;
+  if (/expected '='/.test(e.message)) return 'properties are written `key = value`';
+  if (/expected an address/.test(e.message)) return 'an address is the hex slot and function on the parent bus, e.g. `@ 05.0`';
+  if (/expected ':'/.test(e.message)) return 'devices are written `device ID: MODEL { … }`';
+  if (/expected '}'/.test(e.message) && found === '') return 'a `{` is not closed';
+  if (/expected 'machine'/.test(e.message)) return 'a .machine file holds one `machine NAME { … }`';
+  return undefined;
+}
+
+export function parse(text: string, file: string): ParseResult {
+  const diagnostics: Diagnostic[] = [];
+  const lexed = MachineLexer.tokenize(text);
+  for (const e of lexed.errors) {
+    diagnostics.push({
+      code: 'bad-character',
+      severity: 'error',
+      message: `unexpected character ${JSON.stringify(text.slice(e.offset, e.offset + e.length).slice(0, 1))}`,
+      file,
+      span: { start: e.offset, end: e.offset + Math.max(1, Math.min(e.length, 1)) },
+      hint: text[e.offset] === '"' ? 'a string is closed with `"` on the same line' : undefined,
+    });
+  }
+  parser ??= new MachineParser();
+  parser.input = lexed.tokens;
+  const cst = parser.file();
+  for (const e of parser.errors) {
+    const tok = e.token;
+    const at = Number.isFinite(tok.startOffset) ? tok.startOffset : text.length;
+    const end = tok.image === '' ? at : (tok.endOffset ?? at) + 1;
+    diagnostics.push({ code: 'syntax-error', severity: 'error', message: e.message, file, span: { start: at, end: Math.max(end, at) }, hint: hintFor(e) });
+  }
+  const comments = (lexed.groups.comments ?? []).slice().sort((a, b) => a.startOffset - b.startOffset);
+  return { ast: buildFile(cst, comments, text.length), diagnostics };
+}
