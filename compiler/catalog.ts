@@ -1,0 +1,147 @@
+/**
+ * The device catalog: one row of data per QEMU device model. Nothing here is code that
+ * decides; placement, checks and emission read these rows.
+ */
+import type { Attachment, Chipset } from './model.js';
+
+/**
+ * How a device plugs in, which decides where placement puts it:
+ * - `pcie`: a PCI Express endpoint; on q35 behind its own root port, on pc on the PCI bus.
+ * - `pci`: conventional PCI; on q35 behind a pcie-pci-bridge.
+ * - `integrated`: sits directly on the root bus on both chipsets (a chipset-like function).
+ * - `root-port`, `pci-bridge`, `pcie-pci-bridge`: the controllers that make buses.
+ * - anything else: a device on a controller's child bus (USB, SCSI, IDE/SATA, virtio-serial, HDA).
+ */
+export type Plug = 'pcie' | 'pci' | 'integrated' | 'root-port' | 'pci-bridge' | 'pcie-pci-bridge' | 'usb' | 'scsi' | 'ide' | 'virtio-serial' | 'hda';
+
+/** The kind of bus a controller provides to the devices nested in it. */
+export type BusKind = 'pci' | 'pcie-port' | 'usb' | 'scsi' | 'ide' | 'virtio-serial' | 'hda';
+
+export type Backend = 'netdev' | 'block' | 'cdrom' | 'chardev' | 'audio';
+
+export type PropType = 'string' | 'integer' | 'boolean' | 'size' | 'mac' | 'name';
+
+export interface PropSpec {
+  readonly type: PropType;
+  /** Allowed values, for `name` properties. */
+  readonly values?: readonly string[];
+  readonly min?: number;
+  readonly max?: number;
+  readonly doc?: string;
+}
+
+export interface ModelSpec {
+  readonly plug: Plug;
+  /** The bus this device provides to nested devices. */
+  readonly provides?: BusKind;
+  readonly backend?: Backend;
+  /** QEMU device properties the source may set, passed through as `-device …,key=value`. */
+  readonly props: Readonly<Record<string, PropSpec>>;
+  /** PCI vendor and device ID as the guest reads them; `modernDevice` when a virtio device sits on a PCIe port. */
+  readonly pci?: { readonly vendor: number; readonly device: number; readonly modernDevice?: number };
+  /** Chipsets the model exists on (all when absent). */
+  readonly chipsets?: readonly Chipset[];
+  /** A display adapter: placement gives it the chipset's preferred video slot. */
+  readonly video?: boolean;
+  /** Pinned values machinec generates and locks: `mac` for NICs, `serial` for disks. */
+  readonly pins?: readonly ('mac' | 'serial')[];
+  /** How many child devices the provided bus takes, for USB ports, IDE ports and the like. */
+  readonly capacity?: number;
+}
+
+const int = (min?: number, max?: number, doc?: string): PropSpec => ({ type: 'integer', min, max, doc });
+const bool: PropSpec = { type: 'boolean' };
+const str: PropSpec = { type: 'string' };
+const bootindex = int(0, 1000, 'boot order, lowest first');
+
+const nic = { bootindex, romfile: str, mac: { type: 'mac', doc: 'a MAC address; generated and locked when absent' } } satisfies Record<string, PropSpec>;
+const disk = { bootindex, serial: str };
+
+export const RED_HAT = 0x1b36;
+const INTEL = 0x8086;
+const VIRTIO = 0x1af4;
+const BOCHS = 0x1234;
+
+export const catalog: Readonly<Record<string, ModelSpec>> = {
+  // Network
+  e1000: { plug: 'pci', backend: 'netdev', pins: ['mac'], props: nic, pci: { vendor: INTEL, device: 0x100e } },
+  e1000e: { plug: 'pcie', backend: 'netdev', pins: ['mac'], props: nic, pci: { vendor: INTEL, device: 0x10d3 } },
+  rtl8139: { plug: 'pci', backend: 'netdev', pins: ['mac'], props: nic, pci: { vendor: 0x10ec, device: 0x8139 } },
+  'virtio-net-pci': { plug: 'pcie', backend: 'netdev', pins: ['mac'], props: { ...nic, mq: bool, vectors: int(0, 2048) }, pci: { vendor: VIRTIO, device: 0x1000, modernDevice: 0x1041 } },
+
+  // Storage
+  'virtio-blk-pci': { plug: 'pcie', backend: 'block', pins: ['serial'], props: { ...disk, 'num-queues': int(1, 1024) }, pci: { vendor: VIRTIO, device: 0x1001, modernDevice: 0x1042 } },
+  'virtio-scsi-pci': { plug: 'pcie', provides: 'scsi', capacity: 256, props: { num_queues: int(1, 1024) }, pci: { vendor: VIRTIO, device: 0x1004, modernDevice: 0x1048 } },
+  'scsi-hd': { plug: 'scsi', backend: 'block', pins: ['serial'], props: { ...disk, rotation_rate: int(0, 65535) } },
+  'scsi-cd': { plug: 'scsi', backend: 'cdrom', props: { bootindex } },
+  nvme: { plug: 'pcie', backend: 'block', pins: ['serial'], props: { bootindex, serial: str }, pci: { vendor: RED_HAT, device: 0x0010 } },
+  'ich9-ahci': { plug: 'integrated', provides: 'ide', capacity: 6, props: {}, pci: { vendor: INTEL, device: 0x2922 } },
+  'ide-hd': { plug: 'ide', backend: 'block', pins: ['serial'], props: disk },
+  'ide-cd': { plug: 'ide', backend: 'cdrom', props: { bootindex } },
+
+  // USB
+  'qemu-xhci': { plug: 'pcie', provides: 'usb', capacity: 8, props: { p2: int(1, 15), p3: int(1, 15) }, pci: { vendor: RED_HAT, device: 0x000d } },
+  'piix3-usb-uhci': { plug: 'pci', provides: 'usb', capacity: 2, props: {}, pci: { vendor: INTEL, device: 0x7020 } },
+  'usb-tablet': { plug: 'usb', props: {} },
+  'usb-kbd': { plug: 'usb', props: {} },
+  'usb-mouse': { plug: 'usb', props: {} },
+  'usb-storage': { plug: 'usb', backend: 'block', pins: ['serial'], props: { ...disk, removable: bool } },
+
+  // Display
+  VGA: { plug: 'pci', video: true, props: { vgamem_mb: int(1, 512) }, pci: { vendor: BOCHS, device: 0x1111 } },
+  'qxl-vga': { plug: 'pci', video: true, props: { vgamem_mb: int(1, 512), ram_size_mb: int(1, 1024) }, pci: { vendor: RED_HAT, device: 0x0100 } },
+  'virtio-vga': { plug: 'pcie', video: true, props: { max_outputs: int(1, 16) }, pci: { vendor: VIRTIO, device: 0x1050, modernDevice: 0x1050 } },
+  'bochs-display': { plug: 'pcie', video: true, props: { vgamem: { type: 'size' } }, pci: { vendor: BOCHS, device: 0x1111 } },
+  'virtio-gpu-pci': { plug: 'pcie', video: true, props: { max_outputs: int(1, 16) }, pci: { vendor: VIRTIO, device: 0x1050, modernDevice: 0x1050 } },
+
+  // Other virtio and PCI devices
+  'virtio-balloon-pci': { plug: 'pcie', props: { 'deflate-on-oom': bool, 'free-page-reporting': bool }, pci: { vendor: VIRTIO, device: 0x1002, modernDevice: 0x1045 } },
+  'virtio-rng-pci': { plug: 'pcie', props: { 'max-bytes': int(0), period: int(1) }, pci: { vendor: VIRTIO, device: 0x1005, modernDevice: 0x1044 } },
+  'virtio-serial-pci': { plug: 'pcie', provides: 'virtio-serial', capacity: 31, props: { max_ports: int(1, 31) }, pci: { vendor: VIRTIO, device: 0x1003, modernDevice: 0x1043 } },
+  virtserialport: { plug: 'virtio-serial', backend: 'chardev', props: { name: str } },
+  'intel-hda': { plug: 'pci', provides: 'hda', capacity: 15, props: {}, pci: { vendor: INTEL, device: 0x2668 } },
+  'hda-duplex': { plug: 'hda', backend: 'audio', props: {} },
+  i6300esb: { plug: 'pci', props: {}, pci: { vendor: INTEL, device: 0x25ab } },
+  'vfio-pci': { plug: 'pcie', props: { host: { type: 'string', doc: 'the host device, e.g. "0000:01:00.0"' }, rombar: int(0, 1), 'x-vga': bool, bootindex } },
+
+  // Controllers
+  'pci-bridge': { plug: 'pci-bridge', provides: 'pci', props: { shpc: bool }, pci: { vendor: RED_HAT, device: 0x0001 } },
+  'pcie-root-port': { plug: 'root-port', provides: 'pcie-port', chipsets: ['q35'], props: {}, pci: { vendor: RED_HAT, device: 0x000c } },
+  'pcie-pci-bridge': { plug: 'pcie-pci-bridge', provides: 'pci', chipsets: ['q35'], props: {}, pci: { vendor: RED_HAT, device: 0x000e } },
+};
+
+/** The attachment (kind of address) of a plug. */
+export function attachmentOf(plug: Plug): Attachment {
+  switch (plug) {
+    case 'usb':
+    case 'scsi':
+    case 'ide':
+    case 'virtio-serial':
+    case 'hda':
+      return plug;
+    default:
+      return 'pci';
+  }
+}
+
+/** The bus kind a plug needs from its parent controller, for the devices that need one. */
+export const childBusOf: Partial<Record<Plug, BusKind>> = {
+  usb: 'usb',
+  scsi: 'scsi',
+  ide: 'ide',
+  'virtio-serial': 'virtio-serial',
+  hda: 'hda',
+};
+
+/** Properties every device on a backend takes, beside its own. */
+export const backendProps: Readonly<Record<Backend, Readonly<Record<string, PropSpec>>>> = {
+  netdev: { netdev: { type: 'name', doc: 'user, tap { ifname = "tap0" }, bridge { br = "br0" }, socket { … }' } },
+  block: { file: str, format: { type: 'name', values: ['raw', 'qcow2', 'vmdk', 'vdi', 'vhdx', 'qed'] }, readonly: bool },
+  cdrom: { file: str, format: { type: 'name', values: ['raw', 'qcow2'] } },
+  chardev: { chardev: { type: 'name', doc: 'pty, null, stdio, socket { path = "…", server = true, wait = false }, file { path = "…" }' } },
+  audio: { audiodev: { type: 'name', doc: 'none (the default), pa, alsa, sdl, spice, wav { path = "…" }' } },
+};
+
+export const netdevTypes = ['user', 'tap', 'bridge', 'socket', 'stream', 'dgram', 'vde', 'vhost-user', 'l2tpv3'];
+export const chardevTypes = ['null', 'pty', 'stdio', 'socket', 'file', 'pipe', 'udp', 'ringbuf', 'spicevmc'];
+export const audiodevTypes = ['none', 'pa', 'alsa', 'sdl', 'spice', 'wav', 'oss', 'jack', 'pipewire', 'dbus'];

@@ -1,0 +1,131 @@
+/**
+ * The QEMU command line: nothing implicit (-nodefaults -no-user-config), the pinned machine
+ * type, backends, then every device in guest topology order with bus= and addr= spelled out.
+ */
+import type { Property, Value } from '../grammar/index.js';
+import { catalog } from './catalog.js';
+import { formatAddress, type MachineSpec } from './machine-spec.js';
+import type { PlacedDevice, PlacedMachine } from './model.js';
+import { PCI_FUNCTIONS } from './chipsets.js';
+
+/** QEMU's option parser splits on commas: a comma inside a value is written twice. */
+export const escapeOptionValue = (v: string): string => v.replace(/,/g, ',,');
+
+/** A plain value as QEMU spells it: booleans on/off, sizes in bytes. */
+function scalar(v: Value): string | undefined {
+  switch (v.kind) {
+    case 'Identifier': return v.name;
+    case 'String': return v.value;
+    case 'Integer': return String(v.value);
+    case 'Size': return String(v.bytes);
+    case 'Boolean': return v.value ? 'on' : 'off';
+    default: return undefined;
+  }
+}
+
+const option = (head: string, pairs: readonly (readonly [string, string])[]): string =>
+  [head, ...pairs.map(([k, v]) => `${k}=${escapeOptionValue(v)}`)].join(',');
+
+/** `tap { ifname = "tap0" }` → `tap,id=…,ifname=tap0`; `user` → `user,id=…`. */
+function typedBackend(v: Value, id: string): string {
+  const type = v.kind === 'Block' ? v.type.name : scalar(v) ?? '';
+  const props = v.kind === 'Block' ? v.properties : [];
+  return option(type, [['id', id], ...props.filter((p) => p.value).map((p) => [p.key.name, scalar(p.value!) ?? ''] as const)]);
+}
+
+const BACKEND_KEYS = new Set(['netdev', 'file', 'format', 'readonly', 'chardev', 'audiodev']);
+
+export interface Emitted {
+  readonly argv: string[];
+}
+
+export function emit(spec: MachineSpec, placed: PlacedMachine): string[] {
+  const props = (p: readonly Property[], key: string) => p.find((q) => q.key.name === key)?.value;
+  const mp = spec.properties;
+  const argv: string[] = ['-name', escapeOptionValue(placed.name), '-machine', placed.machineType];
+  const accel = mp.get('accel')?.value;
+  const accels = accel?.kind === 'List' ? accel.items.map(scalar) : accel ? [scalar(accel)] : ['kvm', 'tcg'];
+  for (const a of accels) if (a) argv.push('-accel', a);
+  const memory = mp.get('memory')?.value;
+  argv.push('-m', memory?.kind === 'Size' ? `${Math.floor(memory.bytes / (1024 * 1024))}M` : '1024M');
+  const cpus = mp.get('cpus')?.value;
+  argv.push('-smp', cpus?.kind === 'Integer' ? String(cpus.value) : '1');
+  argv.push('-uuid', placed.uuid);
+  argv.push('-nodefaults', '-no-user-config');
+  const display = mp.get('display')?.value;
+  if (display) argv.push('-display', display.kind === 'Block' ? typedBackend(display, '').replace(',id=', '') : scalar(display) ?? '');
+
+  // Functions sharing a slot: function 0 carries multifunction=on.
+  const sharedSlots = new Set<string>();
+  for (const d of placed.devices) if (d.addr && d.addr.fn > 0) sharedSlots.add(`${d.bus}/${d.addr.slot}`);
+
+  const backends: string[] = [];
+  const devices: string[] = [];
+  for (const d of placed.devices) {
+    const node = d.source;
+    const own = node?.properties ?? [];
+    const pairs: [string, string][] = [['id', d.id], ['bus', d.bus]];
+    if (d.addr) {
+      pairs.push(['addr', formatAddress(d.addr)]);
+      if (d.addr.fn === 0 && (sharedSlots.has(`${d.bus}/${d.addr.slot}`) || (d.auto && d.model === 'pcie-root-port'))) pairs.push(['multifunction', 'on']);
+    }
+    pairs.push(...devicePins(d));
+    const backend = catalog[d.model]?.backend;
+    if (backend === 'netdev') {
+      const v = props(own, 'netdev');
+      if (v) {
+        backends.push('-netdev', typedBackend(v, `net-${d.id}`));
+        pairs.push(['netdev', `net-${d.id}`]);
+      }
+    } else if (backend === 'block' || backend === 'cdrom') {
+      const file = props(own, 'file');
+      if (file?.kind === 'String') {
+        const fmt = props(own, 'format');
+        const format = fmt ? scalar(fmt)! : /\.qcow2$/i.test(file.value) ? 'qcow2' : 'raw';
+        const ro = props(own, 'readonly');
+        const readOnly = backend === 'cdrom' || (ro?.kind === 'Boolean' && ro.value);
+        const blockdev: [string, string][] = [['driver', format], ['node-name', `drive-${d.id}`], ['file.driver', 'file'], ['file.filename', file.value]];
+        if (readOnly) blockdev.push(['read-only', 'on']);
+        backends.push('-blockdev', option(blockdev[0][0] + '=' + blockdev[0][1], blockdev.slice(1)));
+        pairs.push(['drive', `drive-${d.id}`]);
+      }
+    } else if (backend === 'chardev') {
+      const v = props(own, 'chardev');
+      if (v) {
+        backends.push('-chardev', typedBackend(v, `chr-${d.id}`));
+        pairs.push(['chardev', `chr-${d.id}`]);
+      }
+    } else if (backend === 'audio') {
+      const v = props(own, 'audiodev');
+      backends.push('-audiodev', v ? typedBackend(v, `audio-${d.id}`) : `none,id=audio-${d.id}`);
+      pairs.push(['audiodev', `audio-${d.id}`]);
+    }
+    for (const p of own) {
+      if (BACKEND_KEYS.has(p.key.name) || p.key.name === 'mac' || p.key.name === 'serial' || !p.value) continue;
+      const v = scalar(p.value);
+      if (v !== undefined) pairs.push([p.key.name, v]);
+    }
+    devices.push('-device', option(d.model, pairs));
+  }
+  return [...argv, ...backends, ...devices];
+}
+
+/** The pinned values as QEMU device properties. */
+function devicePins(d: PlacedDevice): [string, string][] {
+  const out: [string, string][] = [];
+  const p = d.pins;
+  if (d.model === 'pcie-root-port') out.push(['chassis', p.chassis], ['port', p.port]);
+  if (d.model === 'pci-bridge') out.push(['chassis_nr', p.chassis]);
+  if (p.mac) out.push(['mac', p.mac]);
+  if (p.serial) out.push(['serial', p.serial]);
+  switch (d.attachment) {
+    case 'usb': out.push(['port', p.port]); break;
+    case 'scsi': out.push(['channel', '0'], ['scsi-id', p['scsi-id']], ['lun', '0']); break;
+    case 'ide': out.push(['unit', p.unit]); break;
+    case 'virtio-serial': out.push(['nr', p.nr]); break;
+    case 'hda': out.push(['cad', p.cad]); break;
+  }
+  return out;
+}
+
+export { PCI_FUNCTIONS };

@@ -1,0 +1,127 @@
+/**
+ * The compiler: text, catalog and lock in; placed machine, QEMU arguments, lock text, plan and
+ * diagnostics out. Pure: no files, no processes, no clocks.
+ */
+import { hasErrors, parse, type Diagnostic } from '../grammar/index.js';
+import { runChecks } from './checks.js';
+import { chipsets, chipsetOfMachineType } from './chipsets.js';
+import { emit } from './emit.js';
+import { readLock, writeLock } from './lockfile.js';
+import { resolve, type MachineSpec } from './machine-spec.js';
+import type { PlacedMachine } from './model.js';
+import { place } from './place.js';
+import { uuidFor } from './pins.js';
+import { comparePlacements, type Plan } from './plan.js';
+import { closest } from './suggest.js';
+
+export interface QemuInfo {
+  /** Every versioned machine type the installed QEMU has. */
+  readonly machineTypes: readonly string[];
+  /** `pc` → `pc-i440fx-7.2`, `q35` → `pc-q35-7.2`. */
+  readonly aliases: Readonly<Record<string, string>>;
+  readonly version?: string;
+}
+
+export interface CompileInput {
+  /** The source's name as diagnostics show it. */
+  readonly file: string;
+  readonly source: string;
+  /** The lock beside the source, when there is one. */
+  readonly lock?: { readonly file: string; readonly text: string };
+  /** What the installed QEMU offers; without it the lock's pin or the built-in default is used. */
+  readonly qemu?: QemuInfo;
+}
+
+export interface Compilation {
+  readonly diagnostics: Diagnostic[];
+  readonly ok: boolean;
+  readonly spec?: MachineSpec;
+  readonly machine?: PlacedMachine;
+  /** QEMU arguments, without the binary. */
+  readonly argv?: string[];
+  readonly lockText?: string;
+  /** The lock as read, when there was one. */
+  readonly previous?: PlacedMachine;
+  readonly plan?: Plan;
+}
+
+const baseName = (file: string): string => file.replace(/^.*[\\/]/, '');
+
+function machineType(spec: MachineSpec, previous: PlacedMachine | undefined, qemu: QemuInfo | undefined, diagnostics: Diagnostic[]): string | undefined {
+  const chipsetProp = spec.properties.get('chipset');
+  const type = spec.machineType ?? previous?.machineType ?? qemu?.aliases[spec.chipset] ?? chipsets[spec.chipset].defaultMachineType;
+  if (qemu && qemu.machineTypes.length && !qemu.machineTypes.includes(type)) {
+    const same = qemu.machineTypes.filter((t) => chipsetOfMachineType(t) === spec.chipset);
+    const near = closest(type, same);
+    diagnostics.push({
+      code: 'machine-type-unavailable',
+      severity: 'error',
+      message: `machine type ${type}${spec.machineType ? '' : ' (pinned in the lock)'} is not in this QEMU${qemu.version ? ` ${qemu.version}` : ''}`,
+      file: spec.file,
+      span: chipsetProp?.value?.span,
+      hint: `${near ? `nearest available: ${near}. ` : ''}Changing the machine type changes what the guest sees: set \`chipset = ${near ?? 'TYPE'}\` deliberately and review the plan, or run a QEMU that still has ${type}`,
+    });
+    return undefined;
+  }
+  return type;
+}
+
+export function compile(input: CompileInput): Compilation {
+  const parsed = parse(input.source, input.file);
+  const diagnostics: Diagnostic[] = [...parsed.diagnostics];
+  const spec = resolve(parsed.ast.machine, input.file);
+  if (!parsed.ast.machine && !diagnostics.length) {
+    diagnostics.push({ code: 'syntax-error', severity: 'error', message: 'the file holds no machine', file: input.file, span: { start: 0, end: 0 }, hint: 'a .machine file holds one `machine NAME { … }`' });
+  }
+  diagnostics.push(...runChecks(spec));
+  let previous: PlacedMachine | undefined;
+  if (input.lock) {
+    const read = readLock(input.lock.text, input.lock.file);
+    diagnostics.push(...read.diagnostics);
+    previous = read.lock;
+    if (previous && previous.chipset !== spec.chipset && !hasErrors(diagnostics)) {
+      diagnostics.push({
+        code: 'chipset-changed',
+        severity: 'error',
+        message: `the lock is for a ${previous.chipset} machine (${previous.machineType}), the source says ${spec.chipset}`,
+        file: input.file,
+        span: spec.properties.get('chipset')?.value?.span,
+        hint: 'a new chipset moves every device: to do it on purpose, delete the lock and build again',
+      });
+    }
+  }
+  if (hasErrors(diagnostics)) return { diagnostics, ok: false, spec, previous };
+
+  const type = machineType(spec, previous, input.qemu, diagnostics);
+  const placement = place(spec, previous?.devices ?? [], spec.name);
+  diagnostics.push(...placement.diagnostics);
+  if (hasErrors(diagnostics) || !type) return { diagnostics, ok: false, spec, previous };
+
+  const uuidProp = spec.properties.get('uuid')?.value;
+  const machine: PlacedMachine = {
+    name: spec.name,
+    chipset: spec.chipset,
+    machineType: type,
+    uuid: uuidProp?.kind === 'String' ? uuidProp.value.toLowerCase() : previous?.uuid ?? uuidFor(spec.name),
+    devices: placement.devices,
+  };
+  return {
+    diagnostics,
+    ok: true,
+    spec,
+    machine,
+    argv: emit(spec, machine),
+    lockText: writeLock(machine, baseName(input.file)),
+    previous,
+    plan: comparePlacements(previous, machine),
+  };
+}
+
+export { parse } from '../grammar/index.js';
+export type { Diagnostic, Span } from '../grammar/index.js';
+export { catalog } from './catalog.js';
+export { escapeOptionValue } from './emit.js';
+export { readLock, writeLock, formatGuestAddress } from './lockfile.js';
+export { comparePlacements, describePlace, type Plan, type DeviceChange } from './plan.js';
+export type { PlacedDevice, PlacedMachine, GuestAddress, PciAddress, Chipset } from './model.js';
+export { formatAddress, parseAddress } from './machine-spec.js';

@@ -1,0 +1,128 @@
+/**
+ * The lockfile: `NAME.machine.lock`, one device a line in guest topology order, so that a diff
+ * line is a device. Plain `key=value` words, LF, a final newline, a format version and nothing
+ * that changes between runs or machines.
+ *
+ *   # comment lines
+ *   lockfile 1
+ *   machine office pc-q35-7.2 uuid=…
+ *   pci 00:02.0 rp1 pcie-root-port bus=pcie.0 addr=02.0 chassis=1 port=1 secondary=1 auto
+ *   pci 01:00.0 nic0 virtio-net-pci bus=rp1 addr=00.0 mac=52:54:00:…
+ *   usb - tablet usb-tablet bus=usb.0 port=1
+ *
+ * The second word is the guest's bus:slot.function ("-" off PCI): derived, but written so a
+ * reviewer sees what the guest sees, and a renumbered bus shows up in the diff.
+ */
+import type { Diagnostic } from '../grammar/index.js';
+import { chipsetOfMachineType } from './chipsets.js';
+import { formatAddress, parseAddress } from './machine-spec.js';
+import type { Attachment, GuestAddress, PlacedDevice, PlacedMachine } from './model.js';
+
+export const LOCK_FORMAT = 1;
+
+const ATTACHMENTS: readonly Attachment[] = ['pci', 'usb', 'scsi', 'ide', 'virtio-serial', 'hda'];
+
+export function formatGuestAddress(g: GuestAddress): string {
+  return `${g.bus.toString(16).padStart(2, '0')}:${formatAddress(g)}`;
+}
+
+export function writeLock(machine: PlacedMachine, sourceName: string): string {
+  const lines = [
+    `# ${sourceName}.lock: written by machinec. Do not edit; commit it beside ${sourceName}.`,
+    `# Every address and value the guest can see is pinned here. Review changes with \`machinec plan\`.`,
+    `lockfile ${LOCK_FORMAT}`,
+    `machine ${machine.name} ${machine.machineType} uuid=${machine.uuid}`,
+  ];
+  for (const d of machine.devices) {
+    const words = [d.attachment, d.guest ? formatGuestAddress(d.guest) : '-', d.id, d.model, `bus=${d.bus}`];
+    if (d.addr) words.push(`addr=${formatAddress(d.addr)}`);
+    for (const key of Object.keys(d.pins).sort()) words.push(`${key}=${d.pins[key]}`);
+    if (d.secondaryBus !== undefined) words.push(`secondary=${d.secondaryBus}`);
+    if (d.auto) words.push('auto');
+    lines.push(words.join(' '));
+  }
+  return lines.join('\n') + '\n';
+}
+
+export interface ReadLockResult {
+  readonly lock?: PlacedMachine;
+  readonly diagnostics: Diagnostic[];
+}
+
+const WORD = /^[A-Za-z0-9_.:+-]+$/;
+
+/** Reads a lock strictly: any line it does not understand is an error, and a bad lock is never rewritten. */
+export function readLock(text: string, file: string): ReadLockResult {
+  const diagnostics: Diagnostic[] = [];
+  const lines = text.split('\n');
+  let offset = 0;
+  const fail = (lineStart: number, line: string, message: string, hint: string, code = 'lock-syntax'): ReadLockResult => {
+    diagnostics.push({ code, severity: 'error', message, file, span: { start: lineStart, end: lineStart + Math.max(1, line.replace(/\r$/, '').length) }, hint });
+    return { diagnostics };
+  };
+  const REBUILD = 'the lock is generated: restore it from git (`git checkout -- FILE`) or delete it and run `machinec build` to lock the current placement anew';
+  let version: number | undefined;
+  let header: { name: string; type: string; uuid: string } | undefined;
+  const devices: PlacedDevice[] = [];
+  const ids = new Set<string>();
+  for (let n = 0; n < lines.length; n++) {
+    const raw = lines[n];
+    const start = offset;
+    offset += raw.length + 1;
+    const line = raw.replace(/\r$/, '');
+    if (/^(<<<<<<<|=======|>>>>>>>|\|\|\|\|\|\|\|)( |$)/.test(line)) {
+      return fail(start, line, 'the lock has git conflict markers', 'never merge a lock by hand: take either side (`git checkout --ours FILE`), then run `machinec build` and review the plan', 'lock-conflict');
+    }
+    if (line.trim() === '' || line.startsWith('#')) continue;
+    const words = line.split(' ');
+    if (words.some((w) => w === '')) return fail(start, line, `unexpected spacing on line ${n + 1}`, REBUILD);
+    if (version === undefined) {
+      if (words[0] !== 'lockfile' || words.length !== 2 || !/^\d+$/.test(words[1])) return fail(start, line, 'not a machinec lock: it must start with `lockfile 1`', REBUILD);
+      version = Number(words[1]);
+      if (version !== LOCK_FORMAT) return fail(start, line, `lock format ${version} is not one this machinec reads (it reads format ${LOCK_FORMAT})`, version > LOCK_FORMAT ? 'it was written by a newer machinec: upgrade machinec' : REBUILD, 'lock-version');
+      continue;
+    }
+    if (!header) {
+      const uuid = words[3]?.startsWith('uuid=') ? words[3].slice(5) : undefined;
+      if (words[0] !== 'machine' || words.length !== 4 || !uuid || !WORD.test(words[1]) || !chipsetOfMachineType(words[2])) return fail(start, line, `line ${n + 1}: expected \`machine NAME TYPE uuid=…\``, REBUILD);
+      header = { name: words[1], type: words[2], uuid };
+      continue;
+    }
+    const [attachment, guestText, id, model, ...rest] = words;
+    if (!ATTACHMENTS.includes(attachment as Attachment) || !id || !model || !WORD.test(id) || !WORD.test(model)) return fail(start, line, `line ${n + 1}: not a device line`, REBUILD);
+    if (ids.has(id)) return fail(start, line, `line ${n + 1}: device ${id} is locked twice`, REBUILD);
+    ids.add(id);
+    const pins: Record<string, string> = {};
+    let bus: string | undefined;
+    let addr;
+    let secondaryBus: number | undefined;
+    let auto = false;
+    for (const w of rest) {
+      if (w === 'auto') { auto = true; continue; }
+      const eq = w.indexOf('=');
+      if (eq <= 0) return fail(start, line, `line ${n + 1}: expected key=value, found ${w}`, REBUILD);
+      const key = w.slice(0, eq);
+      const value = w.slice(eq + 1);
+      if (key === 'bus') bus = value;
+      else if (key === 'addr') {
+        addr = parseAddress(value);
+        if (!addr) return fail(start, line, `line ${n + 1}: bad address ${value}`, REBUILD);
+      } else if (key === 'secondary') secondaryBus = Number(value);
+      else pins[key] = value;
+    }
+    if (!bus || (attachment === 'pci') !== (addr !== undefined)) return fail(start, line, `line ${n + 1}: a device needs bus= (and addr= on PCI)`, REBUILD);
+    let guest: GuestAddress | undefined;
+    if (attachment === 'pci') {
+      const m = /^([0-9a-f]{2}):([0-9a-f]{2}\.[0-7])$/.exec(guestText);
+      const a = m && parseAddress(m[2]);
+      if (!m || !a) return fail(start, line, `line ${n + 1}: bad guest address ${guestText}`, REBUILD);
+      guest = { bus: parseInt(m[1], 16), ...a };
+    }
+    devices.push({ id, model, attachment: attachment as Attachment, bus, addr, guest, secondaryBus, auto, pins });
+  }
+  if (version === undefined || !header) return fail(0, lines[0] ?? '', 'the lock is empty or cut short', REBUILD);
+  return {
+    diagnostics,
+    lock: { name: header.name, chipset: chipsetOfMachineType(header.type)!, machineType: header.type, uuid: header.uuid, devices },
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * The machine as the source describes it, resolved against the catalog but not yet placed.
+ * `resolve` builds it best-effort from any tree the parser returns; the checks judge it.
+ */
+import type { DeviceNode, Identifier, MachineNode, Property, Span, Value } from '../grammar/index.js';
+import { catalog, type ModelSpec } from './catalog.js';
+import { chipsetOfMachineType } from './chipsets.js';
+import type { Chipset, PciAddress } from './model.js';
+
+export interface DeviceSpec {
+  readonly id: string;
+  readonly idSpan: Span;
+  readonly model: string;
+  readonly modelSpan: Span;
+  /** Undefined for a model the catalog does not know. */
+  readonly spec?: ModelSpec;
+  readonly node: DeviceNode;
+  readonly parent?: DeviceSpec;
+  readonly children: DeviceSpec[];
+  /** An explicit `@ SS.F`, when it parses. */
+  readonly address?: PciAddress;
+}
+
+export interface MachineSpec {
+  readonly file: string;
+  readonly node?: MachineNode;
+  readonly name: string;
+  /** From `chipset =`; q35 when absent or unknown (a check reports unknown ones). */
+  readonly chipset: Chipset;
+  /** When the source names a versioned machine type (`pc-q35-7.2`) rather than an alias. */
+  readonly machineType?: string;
+  readonly properties: ReadonlyMap<string, Property>;
+  /** Every device, parents before children, in source order. */
+  readonly devices: readonly DeviceSpec[];
+  readonly topLevel: readonly DeviceSpec[];
+}
+
+/** `05.0` or `5` (function 0) in hex: slot 0..1f, function 0..7. Undefined when malformed. */
+export function parseAddress(text: string): PciAddress | undefined {
+  const m = /^([0-9a-fA-F]{1,2})(?:\.([0-7]))?$/.exec(text);
+  if (!m) return undefined;
+  const slot = parseInt(m[1], 16);
+  return slot < 32 ? { slot, fn: m[2] ? Number(m[2]) : 0 } : undefined;
+}
+
+export function formatAddress(a: PciAddress): string {
+  return `${a.slot.toString(16).padStart(2, '0')}.${a.fn}`;
+}
+
+const nameOf = (v: Value | undefined): string | undefined => (v?.kind === 'Identifier' ? v.name : v?.kind === 'String' ? v.value : undefined);
+
+export function resolve(machine: MachineNode | undefined, file: string): MachineSpec {
+  const properties = new Map<string, Property>();
+  for (const p of machine?.properties ?? []) if (p.key.name && !properties.has(p.key.name)) properties.set(p.key.name, p);
+  const chipsetWord = nameOf(properties.get('chipset')?.value) ?? 'q35';
+  const chipset = chipsetOfMachineType(chipsetWord) ?? 'q35';
+  const devices: DeviceSpec[] = [];
+  const build = (node: DeviceNode, parent: DeviceSpec | undefined): DeviceSpec | undefined => {
+    if (!node.id || !node.model) return undefined;
+    const model = node.model.name;
+    const spec: DeviceSpec = {
+      id: node.id.name,
+      idSpan: node.id.span,
+      model,
+      modelSpan: node.model.span,
+      spec: Object.hasOwn(catalog, model) ? catalog[model] : undefined,
+      node,
+      parent,
+      children: [],
+      address: node.address && parseAddress(node.address.text),
+    };
+    devices.push(spec);
+    for (const child of node.devices) {
+      const c = build(child, spec);
+      if (c) spec.children.push(c);
+    }
+    return spec;
+  };
+  const topLevel = (machine?.devices ?? []).map((d) => build(d, undefined)).filter((d): d is DeviceSpec => d !== undefined);
+  return {
+    file,
+    node: machine,
+    name: machine?.name?.name ?? 'machine',
+    chipset,
+    machineType: chipsetWord === chipset ? undefined : chipsetWord,
+    properties,
+    devices,
+    topLevel,
+  };
+}
+
+export type { Identifier };

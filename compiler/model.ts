@@ -1,0 +1,53 @@
+/**
+ * What the compiler produces: the placed machine. Every device, the ones written in the
+ * source and the controllers machinec creates, with the address QEMU gets and the address
+ * the guest sees. The lockfile is a serialisation of exactly this.
+ */
+import type { DeviceNode } from '../grammar/index.js';
+
+export type Chipset = 'pc' | 'q35';
+
+/** Where a device plugs in: its kind of address on its parent bus. */
+export type Attachment = 'pci' | 'usb' | 'scsi' | 'ide' | 'virtio-serial' | 'hda';
+
+export interface PciAddress {
+  readonly slot: number;
+  readonly fn: number;
+}
+
+/** What the guest (lspci) sees: bus number given by the firmware, slot, function. */
+export interface GuestAddress {
+  readonly bus: number;
+  readonly slot: number;
+  readonly fn: number;
+}
+
+export interface PlacedDevice {
+  readonly id: string;
+  readonly model: string;
+  readonly attachment: Attachment;
+  /** The QEMU bus name the device plugs into: `pcie.0`, `pci.0`, `rp1`, `usb.0`, … */
+  readonly bus: string;
+  /** For PCI devices: slot and function on `bus`. */
+  readonly addr?: PciAddress;
+  /** For PCI devices: where the guest sees it. */
+  readonly guest?: GuestAddress;
+  /** For bridges and root ports: the guest bus number behind them. */
+  readonly secondaryBus?: number;
+  /** Created by machinec (a root port or bridge), not written in the source. */
+  readonly auto: boolean;
+  /** Every other guest-visible value pinned in the lock: chassis, port, mac, serial, scsi-id, … (sorted keys). */
+  readonly pins: Readonly<Record<string, string>>;
+  /** The source node, for user devices. */
+  readonly source?: DeviceNode;
+}
+
+export interface PlacedMachine {
+  readonly name: string;
+  readonly chipset: Chipset;
+  /** Versioned machine type, e.g. `pc-q35-7.2`. */
+  readonly machineType: string;
+  readonly uuid: string;
+  /** Every device in guest topology order: parents before children, buses in slot/function order. */
+  readonly devices: readonly PlacedDevice[];
+}

@@ -1,0 +1,424 @@
+/**
+ * Placement: gives every device its bus and address. Deterministic first-fit over a set of
+ * addresses that are already held: the chipset's built-ins, then every locked device that is
+ * still in the source, then explicit `@` addresses, then everything else in source order.
+ *
+ * Guest bus numbers come from the firmware, which numbers bridges depth-first in slot order.
+ * So a bridge or root port that machinec creates is put after every locked one, and locked ones
+ * stay (even empty) until `prune`: then no existing device's bus number changes.
+ */
+import type { Diagnostic, Span } from '../grammar/index.js';
+import { attachmentOf, catalog, childBusOf, type BusKind, type ModelSpec } from './catalog.js';
+import { chipsets, MAX_CHASSIS, PCI_BUSES, PCI_FUNCTIONS, PCI_SLOTS, type ChipsetSpec } from './chipsets.js';
+import { formatAddress, type DeviceSpec, type MachineSpec } from './machine-spec.js';
+import type { Attachment, Chipset, PciAddress, PlacedDevice } from './model.js';
+import { macFor } from './pins.js';
+
+/** A bus during placement: who holds which address on it. */
+interface Bus {
+  readonly name: string;
+  readonly kind: BusKind | 'root';
+  /** The device that provides it (undefined for the root bus and chipset IDE buses). */
+  readonly owner?: string;
+  readonly auto: boolean;
+  /** PCI: devfn → device id. Other buses: port/unit/… number → device id. */
+  readonly held: Map<number, string>;
+}
+
+interface Draft {
+  id: string;
+  model: string;
+  attachment: Attachment;
+  bus: string;
+  addr?: PciAddress;
+  auto: boolean;
+  pins: Record<string, string>;
+  source?: DeviceSpec;
+  /** Where a non-PCI device sits on its bus: port, scsi-id, unit, nr or cad. */
+  key?: number;
+}
+
+export interface PlaceResult {
+  readonly devices: PlacedDevice[];
+  readonly diagnostics: Diagnostic[];
+}
+
+const devfn = (a: PciAddress): number => a.slot * PCI_FUNCTIONS + a.fn;
+const fromDevfn = (n: number): PciAddress => ({ slot: Math.floor(n / PCI_FUNCTIONS), fn: n % PCI_FUNCTIONS });
+const BUILTIN = '#builtin';
+
+/** The name of the key a non-PCI attachment is numbered by, its first value, and its QEMU property. */
+const childKeys: Record<Exclude<Attachment, 'pci'>, { pin: string; first: number }> = {
+  usb: { pin: 'port', first: 1 },
+  scsi: { pin: 'scsi-id', first: 0 },
+  ide: { pin: 'unit', first: 0 },
+  'virtio-serial': { pin: 'nr', first: 1 },
+  hda: { pin: 'cad', first: 0 },
+};
+
+/** The QEMU bus name(s) a controller's children plug into. */
+function childBusName(owner: string, kind: BusKind, index = 0): string {
+  return kind === 'pci' || kind === 'pcie-port' ? owner : `${owner}.${index}`;
+}
+
+const isBridgeModel = (spec: ModelSpec | undefined): boolean => spec?.provides === 'pci' || spec?.provides === 'pcie-port';
+
+export function place(machine: MachineSpec, locked: readonly PlacedDevice[], machineName: string): PlaceResult {
+  const diagnostics: Diagnostic[] = [];
+  const chip: ChipsetSpec = chipsets[machine.chipset];
+  const chipset: Chipset = machine.chipset;
+  const file = machine.file;
+  const error = (code: string, message: string, span: Span | undefined, hint?: string, related?: Diagnostic['related']) =>
+    diagnostics.push({ code, severity: 'error', message, file, span, hint, related });
+
+  const buses = new Map<string, Bus>();
+  const drafts = new Map<string, Draft>();
+  const sourceById = new Map(machine.devices.map((d) => [d.id, d]));
+  const addBus = (name: string, kind: Bus['kind'], owner: string | undefined, auto: boolean) => {
+    if (!buses.has(name)) buses.set(name, { name, kind, owner, auto, held: new Map() });
+  };
+
+  // 1. The chipset: root bus with its built-ins, and its own IDE buses.
+  addBus(chip.rootBus, 'root', undefined, false);
+  const root = buses.get(chip.rootBus)!;
+  for (const b of chip.builtins) root.held.set(devfn(b), BUILTIN);
+  const chipsetIde = chip.ideBuses;
+
+  // Every controller in the source provides its bus, wherever it is placed.
+  for (const d of machine.devices) {
+    const kind = d.spec?.provides;
+    if (!kind) continue;
+    if (kind === 'ide') for (let i = 0; i < (d.spec!.capacity ?? 1); i++) addBus(childBusName(d.id, kind, i), kind, d.id, false);
+    else addBus(childBusName(d.id, kind), kind, d.id, false);
+  }
+
+  const hold = (draft: Draft): void => {
+    drafts.set(draft.id, draft);
+    const bus = buses.get(draft.bus)!;
+    if (draft.addr) bus.held.set(devfn(draft.addr), draft.id);
+    else if (draft.key !== undefined) bus.held.set(draft.key, draft.id);
+  };
+  const holderOf = (bus: string, key: number): string | undefined => buses.get(bus)?.held.get(key);
+
+  /** Where a source device must sit: its parent's bus, or anywhere machinec decides for top-level devices. */
+  const expectedParentBus = (d: DeviceSpec): string | undefined => {
+    if (!d.parent?.spec?.provides) return undefined;
+    return d.parent.spec.provides === 'ide' ? undefined : childBusName(d.parent.id, d.parent.spec.provides);
+  };
+  const busFits = (d: DeviceSpec, bus: string): boolean => {
+    const b = buses.get(bus);
+    if (!b) return false;
+    if (d.parent) return d.parent.spec?.provides === 'ide' ? b.owner === d.parent.id : bus === expectedParentBus(d);
+    if (d.spec && attachmentOf(d.spec.plug) === 'ide') return chipsetIde.includes(bus);
+    return b.kind === 'root' || b.auto;
+  };
+
+  // 2. Locked devices that are still in the source keep their place; auto controllers stay.
+  const keptBridges: string[] = [];
+  for (const e of locked) {
+    if (!buses.has(e.bus)) continue;
+    const d = sourceById.get(e.id);
+    let keep: boolean;
+    if (e.auto) keep = !d && catalog[e.model] !== undefined;
+    else {
+      keep = !!d?.spec && attachmentOf(d.spec.plug) === e.attachment && busFits(d, e.bus);
+      if (keep && d!.address) keep = e.addr !== undefined && devfn(e.addr) === devfn(d!.address) && e.bus === (expectedParentBus(d!) ?? chip.rootBus);
+    }
+    if (!keep) continue;
+    const key = e.attachment === 'pci' ? undefined : Number(e.pins[childKeys[e.attachment].pin] ?? NaN);
+    const taken = e.addr ? holderOf(e.bus, devfn(e.addr)) : key !== undefined ? holderOf(e.bus, key) : undefined;
+    if (taken || (key !== undefined && Number.isNaN(key))) continue; // an inconsistent lock entry: place it anew
+    hold({ id: e.id, model: d?.model ?? e.model, attachment: e.attachment, bus: e.bus, addr: e.addr, auto: e.auto, pins: { ...e.pins }, source: d, key });
+    const spec = catalog[e.model];
+    if (e.auto && spec?.provides) addBus(childBusName(e.id, spec.provides), spec.provides, e.id, true);
+    if (isBridgeModel(d?.spec ?? spec)) keptBridges.push(e.id);
+  }
+
+  // 3. Explicit addresses in the source claim their slot; clashing with a locked device is an error.
+  const spanOfId = (id: string): Span | undefined => sourceById.get(id)?.node.address?.span ?? sourceById.get(id)?.idSpan;
+  for (const d of machine.devices) {
+    if (!d.address || drafts.has(d.id) || !d.spec || attachmentOf(d.spec.plug) !== 'pci') continue;
+    const bus = expectedParentBus(d) ?? chip.rootBus;
+    const holder = holderOf(bus, devfn(d.address));
+    if (holder && holder !== BUILTIN) {
+      const other = drafts.get(holder);
+      const hint = other?.auto ? `${holder} is a ${other.model} machinec created and locked; choose another address, or run \`machinec prune\` if it is empty` : `${holder} is locked there; choose another address for ${d.id}, or move ${holder} explicitly too`;
+      error('address-taken', `${bus} ${formatAddress(d.address)} is held by ${holder}`, d.node.address!.span, hint, other?.source ? [{ message: `${holder} is declared here`, file, span: spanOfId(holder) }] : undefined);
+      continue;
+    }
+    if (holder === BUILTIN) continue; // reported by the reserved-address check
+    hold({ id: d.id, model: d.model, attachment: 'pci', bus, addr: d.address, auto: false, pins: {}, source: d });
+  }
+
+  // Helpers for automatic placement.
+  const slotFree = (bus: Bus, slot: number): boolean => {
+    for (let fn = 0; fn < PCI_FUNCTIONS; fn++) if (bus.held.has(slot * PCI_FUNCTIONS + fn)) return false;
+    return true;
+  };
+  const slotRange = (bus: Bus): [number, number] =>
+    bus.kind === 'root' ? [chip.firstSlot, PCI_SLOTS - 1] : bus.kind === 'pcie-port' ? [0, 0] : [1, PCI_SLOTS - 1];
+  const firstFreeSlot = (bus: Bus, from = slotRange(bus)[0]): PciAddress | undefined => {
+    const [, last] = slotRange(bus);
+    for (let s = from; s <= last; s++) if (!chip.reservedSlots.includes(s) || bus.kind !== 'root') if (slotFree(bus, s)) return { slot: s, fn: 0 };
+    return undefined;
+  };
+  const isBridge = (id: string): boolean => isBridgeModel(catalog[drafts.get(id)?.model ?? '']);
+  /** Devfn on the root bus after which a new bridge keeps every locked bridge's bus number. */
+  const bridgeFloor = (): number => {
+    let floor = -1;
+    for (const id of keptBridges) {
+      let d = drafts.get(id);
+      while (d && d.bus !== chip.rootBus) d = drafts.get(buses.get(d.bus)?.owner ?? '');
+      if (d?.addr) floor = Math.max(floor, devfn(d.addr));
+    }
+    return floor;
+  };
+  const nextId = (prefix: string): string => {
+    let max = 0;
+    for (const id of [...drafts.keys(), ...sourceById.keys()]) {
+      const m = new RegExp(`^${prefix}(\\d+)$`).exec(id);
+      if (m) max = Math.max(max, Number(m[1]));
+    }
+    return `${prefix}${max + 1}`;
+  };
+
+  /** A new root port on pcie.0, after every locked bridge, packed 8 functions to a slot. */
+  const newRootPortAddress = (): PciAddress | undefined => {
+    const floor = bridgeFloor();
+    for (let n = Math.max(floor + 1, chip.firstSlot * PCI_FUNCTIONS); n < PCI_SLOTS * PCI_FUNCTIONS; n++) {
+      const { slot, fn } = fromDevfn(n);
+      if (chip.reservedSlots.includes(slot) || root.held.has(n)) continue;
+      // Share a slot only with other root ports.
+      let ok = true;
+      for (let f = 0; f < PCI_FUNCTIONS; f++) {
+        const holder = root.held.get(slot * PCI_FUNCTIONS + f);
+        if (holder && catalog[drafts.get(holder)?.model ?? '']?.provides !== 'pcie-port') ok = false;
+      }
+      if (fn > 0 && !root.held.has(slot * PCI_FUNCTIONS)) ok = false; // function 0 first
+      if (ok) return { slot, fn };
+    }
+    return undefined;
+  };
+  /** A new bridge on the root bus (whole slot), after every locked bridge. */
+  const newRootBridgeAddress = (): PciAddress | undefined => {
+    const floorSlot = Math.floor(bridgeFloor() / PCI_FUNCTIONS);
+    return firstFreeSlot(root, Math.max(chip.firstSlot, floorSlot + 1));
+  };
+
+  const createRootPort = (): Draft | undefined => {
+    const addr = newRootPortAddress();
+    if (!addr) return undefined;
+    const id = nextId('rp');
+    const draft: Draft = { id, model: 'pcie-root-port', attachment: 'pci', bus: chip.rootBus, addr, auto: true, pins: {} };
+    hold(draft);
+    addBus(id, 'pcie-port', id, true);
+    return draft;
+  };
+  const createBridge = (): Draft | undefined => {
+    if (chipset === 'q35') {
+      const rp = createRootPort();
+      if (!rp) return undefined;
+      const id = nextId('pcibr');
+      const draft: Draft = { id, model: 'pcie-pci-bridge', attachment: 'pci', bus: rp.id, addr: { slot: 0, fn: 0 }, auto: true, pins: {} };
+      hold(draft);
+      addBus(id, 'pci', id, true);
+      return draft;
+    }
+    const addr = newRootBridgeAddress();
+    if (!addr) return undefined;
+    const id = nextId('br');
+    const draft: Draft = { id, model: 'pci-bridge', attachment: 'pci', bus: chip.rootBus, addr, auto: true, pins: {} };
+    hold(draft);
+    addBus(id, 'pci', id, true);
+    return draft;
+  };
+  const autoBuses = (kind: BusKind): Bus[] => [...buses.values()].filter((b) => b.auto && b.kind === kind);
+  const emptyRootPort = (): Bus | undefined => autoBuses('pcie-port').find((b) => b.held.size === 0 && !sourceById.has(b.name));
+  const bridgeWithRoom = (): { bus: Bus; addr: PciAddress } | undefined => {
+    for (const bus of autoBuses('pci')) {
+      const addr = firstFreeSlot(bus);
+      if (addr) return { bus, addr };
+    }
+    return undefined;
+  };
+
+  const placeOnConventionalBus = (d: DeviceSpec, from?: number): { bus: string; addr: PciAddress } | undefined => {
+    if (chipset === 'pc') {
+      const addr = firstFreeSlot(root, from);
+      if (addr) return { bus: root.name, addr };
+    }
+    const room = bridgeWithRoom();
+    if (room) return { bus: room.bus.name, addr: room.addr };
+    const bridge = createBridge();
+    return bridge ? { bus: bridge.id, addr: { slot: 1, fn: 0 } } : undefined;
+  };
+  const placeBehindRootPort = (): { bus: string; addr: PciAddress } | undefined => {
+    const port = emptyRootPort() ?? (() => { const rp = createRootPort(); return rp && buses.get(rp.id); })();
+    return port ? { bus: port.name, addr: { slot: 0, fn: 0 } } : undefined;
+  };
+
+  /** Where a top-level PCI device goes by the chipset's rules. */
+  const placeTopLevel = (d: DeviceSpec): { bus: string; addr: PciAddress } | undefined => {
+    const spec = d.spec!;
+    if (spec.video && slotFree(root, chip.videoSlot)) return { bus: root.name, addr: { slot: chip.videoSlot, fn: 0 } };
+    switch (spec.plug) {
+      case 'integrated': {
+        const addr = firstFreeSlot(root);
+        return addr && { bus: root.name, addr };
+      }
+      case 'root-port': {
+        const addr = newRootPortAddress();
+        return addr && { bus: root.name, addr };
+      }
+      case 'pci-bridge': {
+        const addr = newRootBridgeAddress();
+        return addr && { bus: root.name, addr };
+      }
+      case 'pcie-pci-bridge': {
+        const rp = createRootPort();
+        return rp && { bus: rp.id, addr: { slot: 0, fn: 0 } };
+      }
+      case 'pcie':
+        return chipset === 'q35' ? placeBehindRootPort() : placeOnConventionalBus(d);
+      default:
+        return placeOnConventionalBus(d);
+    }
+  };
+
+  // 4. Everything else, in source order: parents before children.
+  for (const d of machine.devices) {
+    if (drafts.has(d.id) || !d.spec) continue;
+    const attachment = attachmentOf(d.spec.plug);
+    if (attachment === 'pci') {
+      if (d.address) continue; // its explicit address was refused above
+      const parentBus = expectedParentBus(d);
+      let where: { bus: string; addr: PciAddress } | undefined;
+      if (parentBus) {
+        const bus = buses.get(parentBus);
+        const addr = bus && firstFreeSlot(bus);
+        where = addr && { bus: parentBus, addr };
+        if (!where) error('bus-full', `${d.parent!.id} has no free slot for ${d.id}`, d.idSpan, bus?.kind === 'pcie-port' ? 'a root port holds one device' : `a ${d.parent!.model} has slots 01 to 1f; add another bridge`);
+      } else {
+        where = placeTopLevel(d);
+        if (!where) error('bus-full', `no free PCI slot or bus number for ${d.id}: every slot a ${chipset} machine can use is taken`, d.idSpan, `a bus has ${PCI_SLOTS} slots and a machine ${PCI_BUSES} buses; remove devices, or place some behind a bridge you declare`);
+      }
+      if (where) hold({ id: d.id, model: d.model, attachment, bus: where.bus, addr: where.addr, auto: false, pins: {}, source: d });
+      continue;
+    }
+    // A device on a controller's child bus: the next free port/unit/number.
+    const { pin, first } = childKeys[attachment];
+    const candidates = d.parent
+      ? [...buses.values()].filter((b) => b.owner === d.parent!.id)
+      : attachment === 'ide' ? chipsetIde.map((n) => { addBus(n, 'ide', undefined, false); return buses.get(n)!; }) : [];
+    const units = d.parent ? (attachment === 'ide' ? 1 : d.parent.spec?.capacity ?? 1) : chip.ideUnits;
+    let placed = false;
+    for (const bus of candidates) {
+      for (let k = first; k < first + units; k++) {
+        if (bus.held.has(k)) continue;
+        hold({ id: d.id, model: d.model, attachment, bus: bus.name, auto: false, pins: { [pin]: String(k) }, source: d, key: k });
+        placed = true;
+        break;
+      }
+      if (placed) break;
+    }
+    if (!placed && candidates.length) error('bus-full', `${d.parent?.id ?? 'the built-in IDE controller'} has no free ${pin} for ${d.id}`, d.idSpan, 'add another controller');
+  }
+
+  if (diagnostics.length) return { devices: [], diagnostics };
+
+  assignPins(drafts, machineName, error);
+  return order(drafts, buses, chip.rootBus, error, diagnostics);
+}
+
+/** Chassis numbers, ports, MACs and serials: kept from the lock, set in the source, or generated. */
+function assignPins(drafts: Map<string, Draft>, machineName: string, error: (code: string, message: string, span: Span | undefined, hint?: string) => void): void {
+  const usedChassis = new Set<number>();
+  const usedMacs = new Set<string>();
+  for (const d of drafts.values()) {
+    if (d.pins.chassis) usedChassis.add(Number(d.pins.chassis));
+    if (d.pins.mac && !d.source?.node.properties.some((p) => p.key.name === 'mac')) usedMacs.add(d.pins.mac);
+  }
+  let nextChassis = 1;
+  for (const d of drafts.values()) {
+    const spec = catalog[d.model];
+    const takesChassis = d.model === 'pcie-root-port' || d.model === 'pci-bridge';
+    if (takesChassis && !d.pins.chassis) {
+      while (usedChassis.has(nextChassis)) nextChassis++;
+      if (nextChassis > MAX_CHASSIS) {
+        error('too-many-buses', `no chassis number left for ${d.id}: QEMU numbers chassis 1 to ${MAX_CHASSIS}`, d.source?.idSpan, 'use fewer root ports and bridges');
+        continue;
+      }
+      usedChassis.add(nextChassis);
+      d.pins.chassis = String(nextChassis);
+      if (d.model === 'pcie-root-port') d.pins.port = String(nextChassis);
+    }
+    if (!takesChassis && d.attachment === 'pci') {
+      delete d.pins.chassis;
+      delete d.pins.port;
+    }
+    const userProp = (key: string) => d.source?.node.properties.find((p) => p.key.name === key)?.value;
+    if (spec?.pins?.includes('mac')) {
+      const given = userProp('mac');
+      if (given?.kind === 'String') d.pins.mac = given.value.toLowerCase();
+      else if (!d.pins.mac) {
+        d.pins.mac = macFor(machineName, d.id, usedMacs);
+        usedMacs.add(d.pins.mac);
+      }
+    } else delete d.pins.mac;
+    if (spec?.pins?.includes('serial')) {
+      const given = userProp('serial');
+      if (given?.kind === 'String') d.pins.serial = given.value;
+      else d.pins.serial ??= d.id.replace(/[^A-Za-z0-9_.-]/g, '').slice(0, 20);
+    } else delete d.pins.serial;
+  }
+}
+
+/**
+ * Guest topology order and guest bus numbers: depth first from the root bus, devices on a bus by
+ * slot and function (or port), a bridge's bus numbered when the walk reaches it, as SeaBIOS does.
+ */
+function order(drafts: Map<string, Draft>, buses: Map<string, Bus>, rootBus: string, error: (code: string, message: string, span: Span | undefined, hint?: string) => void, diagnostics: Diagnostic[]): PlaceResult {
+  const onBus = new Map<string, Draft[]>();
+  for (const d of drafts.values()) {
+    const list = onBus.get(d.bus) ?? [];
+    list.push(d);
+    onBus.set(d.bus, list);
+  }
+  const busesOf = new Map<string, Bus[]>();
+  for (const b of buses.values()) {
+    if (!b.owner) continue;
+    const list = busesOf.get(b.owner) ?? [];
+    list.push(b);
+    busesOf.set(b.owner, list);
+  }
+  const rank = (d: Draft): number => (d.addr ? d.addr.slot * PCI_FUNCTIONS + d.addr.fn : d.key ?? 0);
+  const out: PlacedDevice[] = [];
+  let lastBus = 0;
+  const walk = (busName: string, guestBus: number | undefined): void => {
+    const list = (onBus.get(busName) ?? []).sort((a, b) => rank(a) - rank(b) || (a.id < b.id ? -1 : 1));
+    for (const d of list) {
+      const spec = catalog[d.model];
+      const providesPci = spec?.provides === 'pci' || spec?.provides === 'pcie-port';
+      const secondaryBus = providesPci ? ++lastBus : undefined;
+      if (secondaryBus === PCI_BUSES) error('too-many-buses', `${d.id} would need bus number ${PCI_BUSES}: a PCI domain has ${PCI_BUSES} buses (0 to ${PCI_BUSES - 1})`, d.source?.idSpan, 'use fewer bridges and root ports');
+      out.push({
+        id: d.id,
+        model: d.model,
+        attachment: d.attachment,
+        bus: d.bus,
+        addr: d.addr,
+        guest: d.addr && guestBus !== undefined ? { bus: guestBus, ...d.addr } : undefined,
+        secondaryBus,
+        auto: d.auto,
+        pins: d.pins,
+        source: d.source?.node,
+      });
+      const children = (busesOf.get(d.id) ?? []).sort((a, b) => (a.name < b.name ? -1 : 1));
+      for (const child of children) walk(child.name, secondaryBus);
+    }
+  };
+  walk(rootBus, 0);
+  for (const b of buses.values()) if (!b.owner && b.name !== rootBus) walk(b.name, undefined); // chipset IDE buses
+  if (diagnostics.length) return { devices: [], diagnostics };
+  return { devices: out, diagnostics };
+}

@@ -1,0 +1,88 @@
+/**
+ * What a build changes, device by device, in the guest's eyes: the same comparison serves
+ * `plan` (lock on disk against the build) and `diff` (two locks).
+ *
+ *   +  added            -  removed (its address is freed)
+ *   !  moved or renumbered: an existing device's guest address changes
+ *   ~  changed in place: model, pinned values (MAC, serial, …)
+ */
+import { formatGuestAddress } from './lockfile.js';
+import { formatAddress } from './machine-spec.js';
+import type { PlacedDevice, PlacedMachine } from './model.js';
+
+export type ChangeSign = '+' | '-' | '!' | '~';
+
+export interface DeviceChange {
+  readonly sign: ChangeSign;
+  readonly id: string;
+  readonly model: string;
+  readonly auto: boolean;
+  readonly before?: PlacedDevice;
+  readonly after?: PlacedDevice;
+  /** Plain-language lines: "moves 00:04.0 → 00:05.0", "model e1000 → rtl8139", … */
+  readonly details: string[];
+}
+
+export interface Plan {
+  readonly changes: DeviceChange[];
+  readonly machine: string[];
+  /** Whether any existing device moved, changed or went away, or a machine-wide pin changed. */
+  readonly guestVisible: boolean;
+  readonly counts: Readonly<Record<'added' | 'removed' | 'moved' | 'changed', number>>;
+}
+
+/** Where a device is, as the guest and QEMU see it: `01:00.0 (rp1 00.0)` or `usb.0 port 1`. */
+export function describePlace(d: PlacedDevice): string {
+  if (d.guest && d.addr) return `${formatGuestAddress(d.guest)} (${d.bus} ${formatAddress(d.addr)})`;
+  const key = ['port', 'scsi-id', 'unit', 'nr', 'cad'].find((k) => d.pins[k] !== undefined);
+  return key ? `${d.bus} ${key} ${d.pins[key]}` : d.bus;
+}
+
+const PLACE_PINS = new Set(['port', 'scsi-id', 'unit', 'nr', 'cad']);
+
+export function comparePlacements(before: PlacedMachine | undefined, after: PlacedMachine): Plan {
+  const changes: DeviceChange[] = [];
+  const machine: string[] = [];
+  const old = new Map((before?.devices ?? []).map((d) => [d.id, d]));
+  const now = new Map(after.devices.map((d) => [d.id, d]));
+  if (before) {
+    if (before.machineType !== after.machineType) machine.push(`machine type ${before.machineType} → ${after.machineType}`);
+    if (before.uuid !== after.uuid) machine.push(`SMBIOS UUID ${before.uuid} → ${after.uuid}`);
+    if (before.name !== after.name) machine.push(`machine name ${before.name} → ${after.name}`);
+  }
+  for (const d of after.devices) {
+    const b = old.get(d.id);
+    if (!b) {
+      changes.push({ sign: '+', id: d.id, model: d.model, auto: d.auto, after: d, details: [`new at ${describePlace(d)}`] });
+      continue;
+    }
+    const details: string[] = [];
+    let moved = false;
+    const placeBefore = describePlace(b);
+    const placeAfter = describePlace(d);
+    if (b.bus !== d.bus || b.addr?.slot !== d.addr?.slot || b.addr?.fn !== d.addr?.fn || [...PLACE_PINS].some((k) => b.pins[k] !== d.pins[k])) {
+      moved = true;
+      details.push(`moves ${placeBefore} → ${placeAfter}`);
+    } else if (b.guest && d.guest && b.guest.bus !== d.guest.bus) {
+      moved = true;
+      details.push(`bus renumbered: ${formatGuestAddress(b.guest)} → ${formatGuestAddress(d.guest)}`);
+    }
+    if (b.secondaryBus !== d.secondaryBus && b.secondaryBus !== undefined && d.secondaryBus !== undefined && !moved) {
+      details.push(`its bus number ${b.secondaryBus} → ${d.secondaryBus}`);
+      moved = true;
+    }
+    if (b.model !== d.model) details.push(`model ${b.model} → ${d.model}${moved ? '' : `, stays at ${placeAfter}`}`);
+    for (const key of new Set([...Object.keys(b.pins), ...Object.keys(d.pins)])) {
+      if (PLACE_PINS.has(key) || b.pins[key] === d.pins[key]) continue;
+      details.push(`${key} ${b.pins[key] ?? '(none)'} → ${d.pins[key] ?? '(none)'}`);
+    }
+    if (b.auto !== d.auto) details.push(d.auto ? 'now created by machinec' : 'now declared in the source');
+    if (details.length) changes.push({ sign: moved ? '!' : '~', id: d.id, model: d.model, auto: d.auto, before: b, after: d, details });
+  }
+  for (const b of before?.devices ?? []) {
+    if (!now.has(b.id)) changes.push({ sign: '-', id: b.id, model: b.model, auto: b.auto, before: b, details: [`removed, frees ${describePlace(b)}`] });
+  }
+  const count = (s: ChangeSign) => changes.filter((c) => c.sign === s).length;
+  const counts = { added: count('+'), removed: count('-'), moved: count('!'), changed: count('~') };
+  return { changes, machine, counts, guestVisible: machine.some((m) => !m.startsWith('machine name')) || counts.removed + counts.moved + counts.changed > 0 };
+}
