@@ -66,7 +66,16 @@ function machineType(spec: MachineSpec, previous: PlacedMachine | undefined, qem
   return type;
 }
 
+const byPosition = (a: Diagnostic, b: Diagnostic): number =>
+  (a.file === b.file ? 0 : a.file < b.file ? -1 : 1) || (a.span?.start ?? -1) - (b.span?.start ?? -1);
+
 export function compile(input: CompileInput): Compilation {
+  const result = compileUnsorted(input);
+  result.diagnostics.sort(byPosition);
+  return result;
+}
+
+function compileUnsorted(input: CompileInput): Compilation {
   const parsed = parse(input.source, input.file);
   const diagnostics: Diagnostic[] = [...parsed.diagnostics];
   const spec = resolve(parsed.ast.machine, input.file);

@@ -3,12 +3,12 @@
  *
  *   file      := machine
  *   machine   := 'machine' NAME '{' member* '}'
- *   member    := property | device
+ *   member    := (property | device) ','?
  *   property  := KEY '=' value
  *   device    := 'device' ID ':' MODEL ('@' ADDRESS)? ('{' member* '}')?
  *   value     := STRING | SIZE | INTEGER | HEX | 'true' | 'false' | list | NAME block?
  *   list      := '[' (value ','?)* ']'
- *   block     := '{' property* '}'
+ *   block     := '{' (property ','?)* '}'
  */
 import { CstParser, type CstNode, type IParserErrorMessageProvider, type TokenType, type IToken } from 'chevrotain';
 import * as t from './tokens.js';
@@ -50,11 +50,13 @@ export class MachineParser extends CstParser {
     this.CONSUME(t.RCurly);
   });
 
+  /** A property or a device; a comma after one is allowed (`{ netdev = user, mac = "…" }`). */
   member = this.RULE('member', () => {
     this.OR([
       { ALT: () => this.SUBRULE(this.device) },
       { ALT: () => this.SUBRULE(this.property) },
     ]);
+    this.OPTION(() => this.CONSUME(t.Comma));
   });
 
   property = this.RULE('property', () => {
@@ -108,7 +110,10 @@ export class MachineParser extends CstParser {
 
   block = this.RULE('block', () => {
     this.CONSUME(t.LCurly);
-    this.MANY(() => this.SUBRULE(this.property));
+    this.MANY(() => {
+      this.SUBRULE(this.property);
+      this.OPTION(() => this.CONSUME(t.Comma));
+    });
     this.CONSUME(t.RCurly);
   });
 }

@@ -1,0 +1,73 @@
+/**
+ * Renders diagnostics as a code frame:
+ *
+ *   error[unknown-model]: unknown device model virtio-net
+ *    --> office.machine:7:16
+ *     |
+ *   7 |   device nic0: virtio-net {
+ *     |                ^^^^^^^^^^
+ *     = hint: did you mean virtio-net-pci?
+ */
+import { lineStarts, locate, type Diagnostic, type Span } from '../grammar/index.js';
+
+export interface Palette {
+  error(s: string): string;
+  warning(s: string): string;
+  note(s: string): string;
+  dim(s: string): string;
+  bold(s: string): string;
+}
+
+const plain: Palette = { error: (s) => s, warning: (s) => s, note: (s) => s, dim: (s) => s, bold: (s) => s };
+const ansi = (code: string) => (s: string) => `\x1b[${code}m${s}\x1b[0m`;
+export const colors: Palette = { error: ansi('1;31'), warning: ansi('1;33'), note: ansi('1;36'), dim: ansi('2'), bold: ansi('1') };
+
+export function paletteFor(color: boolean): Palette {
+  return color ? colors : plain;
+}
+
+function frame(text: string, span: Span, p: Palette): { where: string; lines: string[] } {
+  const starts = lineStarts(text);
+  const start = locate(text, Math.min(span.start, text.length), starts);
+  const lineText = text.slice(starts[start.line - 1], starts[start.line] ?? text.length).replace(/\r?\n$/, '');
+  const gutter = String(start.line).length;
+  const pad = ' '.repeat(gutter);
+  const width = Math.max(1, Math.min(span.end, starts[start.line - 1] + lineText.length) - span.start);
+  const lead = lineText.slice(0, start.column - 1).replace(/[^\t]/g, ' ');
+  return {
+    where: `${start.line}:${start.column}`,
+    lines: [`${pad} ${p.dim('|')}`, `${p.dim(String(start.line))} ${p.dim('|')} ${lineText}`, `${pad} ${p.dim('|')} ${lead}${p.error('^'.repeat(width))}`],
+  };
+}
+
+export function renderDiagnostic(d: Diagnostic, sources: ReadonlyMap<string, string>, color = false): string {
+  const p = paletteFor(color);
+  const head = (d.severity === 'error' ? p.error : d.severity === 'warning' ? p.warning : p.note)(`${d.severity}[${d.code}]`);
+  const out = [`${head}${p.bold(`: ${d.message}`)}`];
+  const text = sources.get(d.file);
+  let gutter = ' ';
+  if (d.span && text !== undefined) {
+    const f = frame(text, d.span, p);
+    gutter = ' '.repeat(f.lines[1].indexOf('|') > 0 ? String(f.where.split(':')[0]).length : 1);
+    out.push(`${gutter}${p.dim('-->')} ${d.file}:${f.where}`, ...f.lines);
+  } else {
+    out.push(`${gutter}${p.dim('-->')} ${d.file}`);
+  }
+  for (const r of d.related ?? []) {
+    const rt = sources.get(r.file);
+    if (r.span && rt !== undefined) {
+      const f = frame(rt, r.span, p);
+      out.push(`${gutter}${p.dim('::')} ${r.message} at ${r.file}:${f.where}`, ...f.lines);
+    } else out.push(`${gutter}${p.dim('::')} ${r.message} (${r.file})`);
+  }
+  if (d.hint) out.push(`${gutter} ${p.dim('=')} hint: ${d.hint}`);
+  return out.join('\n');
+}
+
+export function renderDiagnostics(diagnostics: readonly Diagnostic[], sources: ReadonlyMap<string, string>, color = false): string {
+  if (!diagnostics.length) return '';
+  const errors = diagnostics.filter((d) => d.severity === 'error').length;
+  const parts = diagnostics.map((d) => renderDiagnostic(d, sources, color));
+  if (errors) parts.push(`${errors} error${errors === 1 ? '' : 's'}`);
+  return parts.join('\n\n') + '\n';
+}
