@@ -30,6 +30,8 @@ export interface CompileInput {
   readonly lock?: { readonly file: string; readonly text: string };
   /** What the installed QEMU offers; without it the lock's pin or the built-in default is used. */
   readonly qemu?: QemuInfo;
+  /** Drop the empty root ports and bridges machinec created (their bus numbers go; the plan shows who moves). */
+  readonly prune?: boolean;
 }
 
 export interface Compilation {
@@ -102,7 +104,7 @@ function compileUnsorted(input: CompileInput): Compilation {
   if (hasErrors(diagnostics)) return { diagnostics, ok: false, spec, previous };
 
   const type = machineType(spec, previous, input.qemu, diagnostics);
-  const placement = place(spec, previous?.devices ?? [], spec.name);
+  const placement = place(spec, previous?.devices ?? [], spec.name, { prune: input.prune });
   diagnostics.push(...placement.diagnostics);
   if (hasErrors(diagnostics) || !type) return { diagnostics, ok: false, spec, previous };
 

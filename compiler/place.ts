@@ -63,7 +63,12 @@ function childBusName(owner: string, kind: BusKind, index = 0): string {
 
 const isBridgeModel = (spec: ModelSpec | undefined): boolean => spec?.provides === 'pci' || spec?.provides === 'pcie-port';
 
-export function place(machine: MachineSpec, locked: readonly PlacedDevice[], machineName: string): PlaceResult {
+export interface PlaceOptions {
+  /** Drop root ports and bridges machinec created that hold no device (`machinec prune`). */
+  readonly prune?: boolean;
+}
+
+export function place(machine: MachineSpec, locked: readonly PlacedDevice[], machineName: string, options: PlaceOptions = {}): PlaceResult {
   const diagnostics: Diagnostic[] = [];
   const chip: ChipsetSpec = chipsets[machine.chipset];
   const chipset: Chipset = machine.chipset;
@@ -325,6 +330,21 @@ export function place(machine: MachineSpec, locked: readonly PlacedDevice[], mac
   }
 
   if (diagnostics.length) return { devices: [], diagnostics };
+
+  if (options.prune) {
+    // Empty automatic controllers go, innermost first (a root port whose only device was an empty bridge goes too).
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const d of [...drafts.values()]) {
+        const bus = buses.get(d.id);
+        if (!d.auto || !bus || bus.held.size) continue;
+        drafts.delete(d.id);
+        buses.delete(d.id);
+        if (d.addr) buses.get(d.bus)?.held.delete(devfn(d.addr));
+        changed = true;
+      }
+    }
+  }
 
   assignPins(drafts, machineName, error);
   return order(drafts, buses, chip.rootBus, error, diagnostics);

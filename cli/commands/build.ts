@@ -1,0 +1,152 @@
+/** build, check, plan, lock, prune, run: the commands that compile machines. */
+import { spawn } from 'node:child_process';
+import { createTwoFilesPatch } from 'diff';
+import { hasErrors } from '../../grammar/index.js';
+import { formatArgv, type ArgvFormat } from '../format-argv.js';
+import { findMachines, writeAtomic } from '../io.js';
+import { renderPlan } from '../render-plan.js';
+import type { CompiledFile, Session } from '../session.js';
+import type { PlacedDevice } from '../../compiler/index.js';
+
+export interface BuildOptions {
+  readonly format: ArgvFormat;
+  readonly locked: boolean;
+}
+
+/** Writes the lock when it changes; with `locked`, refuses and shows the plan instead. */
+function settleLock(s: Session, f: CompiledFile, locked: boolean): boolean {
+  const c = f.compilation!;
+  if (c.lockText === f.lockText) return true;
+  if (locked) {
+    const why = f.lockText === undefined ? `${f.lockShown} is missing` : `${f.lockShown} is out of date`;
+    s.io.stderr(`error[lock-outdated]: ${why} and --locked forbids writing it\n`);
+    s.io.stderr(renderPlan(c.plan!, { color: s.color, title: `${f.shown}: what a build would change` }));
+    s.io.stderr(`  = hint: run \`machinec build ${f.shown}\` (or \`machinec lock\`), review the plan, and commit the lock\n`);
+    return false;
+  }
+  writeAtomic(f.lockPath, c.lockText!);
+  return true;
+}
+
+export async function buildCommand(s: Session, file: string, opts: BuildOptions): Promise<number> {
+  const f = await s.compileFile(file);
+  s.report(f.diagnostics);
+  if (!f.compilation?.ok) return 1;
+  if (!settleLock(s, f, opts.locked)) return 1;
+  if (f.lockText !== f.compilation.lockText) {
+    const { added, removed, moved, changed } = f.compilation.plan!.counts;
+    s.io.stderr(f.lockText === undefined ? `wrote ${f.lockShown}: ${added} devices locked\n` : `updated ${f.lockShown}: ${added} added, ${removed} removed, ${moved} moved, ${changed} changed\n`);
+  }
+  s.io.stdout(formatArgv(s.binaryName, f.compilation.argv!, opts.format));
+  return 0;
+}
+
+export async function checkCommand(s: Session, files: readonly string[]): Promise<number> {
+  let failed = 0;
+  const machines = findMachines(files.length ? files : [s.io.cwd]);
+  for (const file of machines) {
+    const f = await s.compileFile(file, { qemu: false });
+    s.report(f.diagnostics);
+    if (hasErrors(f.diagnostics)) failed++;
+  }
+  if (!machines.length) {
+    s.io.stderr('error[usage]: no .machine files found\n');
+    return 2;
+  }
+  s.io.stderr(failed ? `${failed} of ${machines.length} machine${machines.length === 1 ? '' : 's'} failed the checks\n` : `${machines.length} machine${machines.length === 1 ? '' : 's'} checked, no problems\n`);
+  return failed ? 1 : 0;
+}
+
+export interface PlanOptions {
+  readonly json: boolean;
+  readonly diff: boolean;
+  readonly prune?: boolean;
+}
+
+export async function planCommand(s: Session, file: string, opts: PlanOptions): Promise<number> {
+  const f = await s.compileFile(file, { prune: opts.prune });
+  s.report(f.diagnostics);
+  const c = f.compilation;
+  if (!c?.ok) return 1;
+  if (opts.json) {
+    s.io.stdout(JSON.stringify({ file: f.shown, lock: f.lockShown, lockExists: f.lockText !== undefined, upToDate: c.lockText === f.lockText, ...planJson(c.plan!) }, null, 2) + '\n');
+  } else {
+    const title = f.lockText === undefined ? `${f.shown}: no lock yet, every device is new` : `${f.shown} against ${f.lockShown}`;
+    s.io.stdout(renderPlan(c.plan!, { color: s.color, title }));
+  }
+  if (opts.diff && c.lockText !== f.lockText) {
+    s.io.stdout(createTwoFilesPatch(f.lockShown, f.lockShown, f.lockText ?? '', c.lockText!, 'locked', 'after build'));
+  }
+  return 0;
+}
+
+export function planJson(plan: NonNullable<CompiledFile['compilation']>['plan'] & object) {
+  return {
+    guestVisible: plan.guestVisible,
+    counts: plan.counts,
+    machine: plan.machine,
+    changes: plan.changes.map((c) => ({ sign: c.sign, id: c.id, model: c.model, auto: c.auto, details: c.details, before: c.before && strip(c.before), after: c.after && strip(c.after) })),
+  };
+}
+const strip = (d: PlacedDevice) => {
+  const { source: _source, ...rest } = d;
+  return rest;
+};
+
+export async function lockCommand(s: Session, paths: readonly string[], opts: { locked: boolean }): Promise<number> {
+  const machines = findMachines(paths.length ? paths : [s.io.cwd]);
+  if (!machines.length) {
+    s.io.stderr('error[usage]: no .machine files found\n');
+    return 2;
+  }
+  const tally = { current: 0, updated: 0, outdated: 0, failed: 0 };
+  for (const file of machines) {
+    const f = await s.compileFile(file);
+    s.report(f.diagnostics);
+    if (!f.compilation?.ok) {
+      tally.failed++;
+      continue;
+    }
+    if (f.compilation.lockText === f.lockText) tally.current++;
+    else if (opts.locked) {
+      tally.outdated++;
+      s.io.stderr(renderPlan(f.compilation.plan!, { color: s.color, title: `${f.lockShown}: ${f.lockText === undefined ? 'missing' : 'out of date'}` }));
+    } else {
+      writeAtomic(f.lockPath, f.compilation.lockText!);
+      tally.updated++;
+      s.io.stderr(`${f.lockText === undefined ? 'wrote' : 'updated'} ${f.lockShown}\n`);
+    }
+  }
+  s.io.stderr(`${machines.length} machine${machines.length === 1 ? '' : 's'}: ${tally.current} up to date, ${opts.locked ? `${tally.outdated} out of date` : `${tally.updated} written`}, ${tally.failed} with errors\n`);
+  return tally.failed || tally.outdated ? 1 : 0;
+}
+
+export async function pruneCommand(s: Session, file: string, opts: { dryRun: boolean }): Promise<number> {
+  const f = await s.compileFile(file, { prune: true });
+  s.report(f.diagnostics);
+  const c = f.compilation;
+  if (!c?.ok) return 1;
+  s.io.stdout(renderPlan(c.plan!, { color: s.color, title: `${f.shown}: pruning empty root ports and bridges` }));
+  if (!opts.dryRun && c.lockText !== f.lockText) writeAtomic(f.lockPath, c.lockText!);
+  return 0;
+}
+
+export async function runCommand(s: Session, file: string, extra: readonly string[], opts: { locked: boolean }): Promise<number> {
+  const f = await s.compileFile(file);
+  s.report(f.diagnostics);
+  if (!f.compilation?.ok) return 1;
+  if (!settleLock(s, f, opts.locked)) return 1;
+  const qemu = s.qemuPath;
+  if (!qemu) {
+    s.io.stderr('error[qemu-missing]: qemu-system-x86_64 not found\n  = hint: install it (Debian: apt-get install qemu-system-x86) or pass --qemu PATH\n');
+    return 2;
+  }
+  const child = spawn(qemu, [...f.compilation.argv!, ...extra], { stdio: 'inherit', cwd: s.io.cwd });
+  return new Promise((done) => {
+    child.on('error', (e) => {
+      s.io.stderr(`error[qemu-failed]: ${e.message}\n`);
+      done(2);
+    });
+    child.on('exit', (code, signal) => done(code ?? (signal ? 128 : 1)));
+  });
+}

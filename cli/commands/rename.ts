@@ -1,0 +1,59 @@
+/**
+ * `machinec rename FILE OLD NEW`: renames a device in the source and in the lock together, so
+ * it keeps its address, MAC and serial. (Renaming in the source alone is a remove and an add.)
+ */
+import { basename } from 'node:path';
+import { compile, parse, readLock, writeLock, type Diagnostic } from '../../compiler/index.js';
+import { walkDevices } from '../../grammar/index.js';
+import { writeAtomic } from '../io.js';
+import { renderPlan } from '../render-plan.js';
+import type { Session } from '../session.js';
+
+const QEMU_ID = /^[A-Za-z][A-Za-z0-9_.-]*$/;
+
+/** The lock with device `from` called `to`, and the buses it provides renamed with it. */
+export function renameInLock(lockText: string, lockFile: string, from: string, to: string): { text?: string; diagnostics: Diagnostic[] } {
+  const r = readLock(lockText, lockFile);
+  if (!r.lock) return { diagnostics: r.diagnostics };
+  const rename = (bus: string): string => (bus === from ? to : bus.startsWith(`${from}.`) ? to + bus.slice(from.length) : bus);
+  const devices = r.lock.devices.map((d) => ({ ...d, id: d.id === from ? to : d.id, bus: rename(d.bus) }));
+  const source = basename(lockFile).replace(/\.lock$/, '');
+  return { text: writeLock({ ...r.lock, devices }, source), diagnostics: [] };
+}
+
+export async function renameCommand(s: Session, file: string, from: string, to: string): Promise<number> {
+  const f = await s.compileFile(file, { qemu: false });
+  const fail = (message: string, hint?: string): number => {
+    s.report([{ code: 'rename', severity: 'error', message, file: f.shown, hint }]);
+    return 1;
+  };
+  if (!f.compilation?.ok) {
+    s.report(f.diagnostics);
+    return 1;
+  }
+  if (!QEMU_ID.test(to)) return fail(`${to} is not a valid id`, 'an id starts with a letter and holds only letters, digits, "-", "." and "_"');
+  const source = s.sources.get(f.shown)!;
+  const ast = parse(source, f.shown).ast;
+  const devices = [...walkDevices(ast.machine?.devices ?? [])];
+  const target = devices.find((d) => d.id?.name === from);
+  if (!target?.id) return fail(`${f.shown} has no device ${from}`);
+  if (devices.some((d) => d.id?.name === to) || f.compilation.machine!.devices.some((d) => d.id === to)) return fail(`${to} is already taken in ${f.shown} or its lock`);
+  // Build first so the lock describes the source as it is, then rename both.
+  const lockBefore = f.compilation.lockText!;
+  const newSource = source.slice(0, target.id.span.start) + to + source.slice(target.id.span.end);
+  const renamed = renameInLock(lockBefore, f.lockShown, from, to);
+  if (!renamed.text) {
+    s.report(renamed.diagnostics);
+    return 1;
+  }
+  const check = compile({ file: f.shown, source: newSource, lock: { file: f.lockShown, text: renamed.text } });
+  if (!check.ok || check.lockText !== renamed.text) {
+    s.report(check.diagnostics);
+    if (check.plan) s.io.stderr(renderPlan(check.plan, { color: s.color, title: 'the rename would change the guest:' }));
+    return fail('rename aborted: the renamed machine does not build to the same placement', 'nothing was written');
+  }
+  writeAtomic(f.path, newSource);
+  writeAtomic(f.lockPath, renamed.text);
+  s.io.stderr(`renamed ${from} to ${to} in ${f.shown} and ${f.lockShown}; its address, MAC and serial stay\n`);
+  return 0;
+}

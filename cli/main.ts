@@ -1,0 +1,126 @@
+/** The machinec command line. `main` is what the binary runs, and what tests call in-process. */
+import { Command, CommanderError, Option } from 'commander';
+import type { Io } from './io.js';
+import { Session } from './session.js';
+import { buildCommand, checkCommand, lockCommand, planCommand, pruneCommand, runCommand } from './commands/build.js';
+import { diffCommand } from './commands/diff.js';
+import { renameCommand } from './commands/rename.js';
+
+export const VERSION = '0.1.0';
+
+const formatOption = () => new Option('--format <format>', 'shell (paste-safe, one option a line), json (an array), or lines (one argument a line)').choices(['shell', 'json', 'lines']).default('shell');
+const qemuOption = () => new Option('--qemu <path>', 'the QEMU binary (default: qemu-system-x86_64 on PATH)');
+
+export async function main(argv: readonly string[], io: Io): Promise<number> {
+  let exit = 0;
+  const session = (opts: { qemu?: string }) => new Session(io, opts.qemu);
+  const program = new Command('machinec')
+    .description('Compile .machine files into QEMU command lines whose devices never move in the guest.')
+    .version(VERSION, '-V, --version')
+    .exitOverride()
+    .showHelpAfterError('(run machinec --help for usage)')
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .enablePositionalOptions();
+
+  program
+    .command('build')
+    .description('compile FILE to a QEMU command line and write or update FILE.lock')
+    .argument('<file>', 'a .machine file')
+    .addOption(formatOption())
+    .option('--locked', 'never write the lock: fail with the plan when it is missing or would change')
+    .addOption(qemuOption())
+    .action(async (file: string, o) => {
+      exit = await buildCommand(session(o), file, { format: o.format, locked: Boolean(o.locked) });
+    });
+
+  program
+    .command('run')
+    .description('build FILE and start QEMU with it; arguments after -- go to QEMU')
+    .argument('<file>', 'a .machine file')
+    .argument('[qemu-args...]', 'extra QEMU arguments, after --')
+    .option('--locked', 'never write the lock')
+    .addOption(qemuOption())
+    .action(async (file: string, extra: string[], o) => {
+      exit = await runCommand(session(o), file, extra, { locked: Boolean(o.locked) });
+    });
+
+  program
+    .command('check')
+    .description('report problems in machine files (and their locks) without building; for editors and hooks')
+    .argument('[paths...]', '.machine files or folders (default: the current folder)')
+    .action(async (paths: string[], o) => {
+      exit = await checkCommand(session(o), paths);
+    });
+
+  program
+    .command('plan')
+    .description('show what a build would change in the guest, without writing anything')
+    .argument('<file>', 'a .machine file')
+    .option('--json', 'machine-readable output')
+    .option('--diff', 'also print the unified diff of the lock')
+    .addOption(qemuOption())
+    .action(async (file: string, o) => {
+      exit = await planCommand(session(o), file, { json: Boolean(o.json), diff: Boolean(o.diff) });
+    });
+
+  program
+    .command('diff')
+    .description('compare two locks as the guest sees them; exit 1 when an existing device moves, changes or goes')
+    .argument('<locks...>', 'OLD.lock NEW.lock, or one lock with --git REV')
+    .option('--git <rev>', 'compare the committed version at REV with the working copy')
+    .option('--json', 'machine-readable output')
+    .action(async (locks: string[], o) => {
+      exit = await diffCommand(session(o), locks, { git: o.git, json: Boolean(o.json) });
+    });
+
+  program
+    .command('lock')
+    .description('update (or with --locked, check) the lock of every .machine under PATHS')
+    .argument('[paths...]', 'files or folders (default: the current folder)')
+    .option('--locked', 'check only: exit 1 when any lock is missing or out of date')
+    .addOption(qemuOption())
+    .action(async (paths: string[], o) => {
+      exit = await lockCommand(session(o), paths, { locked: Boolean(o.locked) });
+    });
+
+  program
+    .command('prune')
+    .description('remove empty root ports and bridges machinec created; shows which bus numbers change')
+    .argument('<file>', 'a .machine file')
+    .option('--dry-run', 'show the plan, write nothing')
+    .addOption(qemuOption())
+    .action(async (file: string, o) => {
+      exit = await pruneCommand(session(o), file, { dryRun: Boolean(o.dryRun) });
+    });
+
+  program
+    .command('rename')
+    .description('rename a device in FILE and its lock together, keeping its address, MAC and serial')
+    .argument('<file>', 'a .machine file')
+    .argument('<old>', 'the current id')
+    .argument('<new>', 'the new id')
+    .action(async (file: string, from: string, to: string, o) => {
+      exit = await renameCommand(session(o), file, from, to);
+    });
+
+  program
+    .command('fmt')
+    .description('format .machine files with the prettier plugin')
+    .argument('[paths...]', 'files or folders (default: every .machine under the current folder)')
+    .option('--check', 'list files that are not formatted and exit 1; write nothing')
+    .action(async (paths: string[], o) => {
+      const { runFmt } = await import('./commands/fmt.js');
+      exit = await runFmt({ check: Boolean(o.check), paths, cwd: io.cwd, stdout: io.stdout, stderr: io.stderr });
+    });
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exit;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    const err = e as NodeJS.ErrnoException;
+    io.stderr(`error[internal]: ${err.code ? `${err.code}: ` : ''}${err.message}\n  = hint: this is a machinec bug or an I/O failure; nothing was half-written. Set MACHINEC_DEBUG=1 for details\n`);
+    if (io.env.MACHINEC_DEBUG) io.stderr(`${err.stack}\n`);
+    return 3;
+  }
+}

@@ -1,0 +1,29 @@
+/** A plan as text for people: one line a device, `+ - ! ~`, and a count. */
+import type { Plan } from '../compiler/index.js';
+import { paletteFor } from './render-diagnostic.js';
+
+export interface RenderPlanOptions {
+  readonly color: boolean;
+  /** Shown in the heading, e.g. `office.machine against office.machine.lock`. */
+  readonly title?: string;
+}
+
+export function renderPlan(plan: Plan, { color, title }: RenderPlanOptions): string {
+  const p = paletteFor(color);
+  const paint = { '+': p.note, '-': p.error, '!': p.warning, '~': p.bold } as const;
+  const lines: string[] = [];
+  if (title) lines.push(p.bold(title));
+  for (const m of plan.machine) lines.push(`  ${p.warning('!')} machine: ${m}`);
+  const idWidth = Math.max(0, ...plan.changes.map((c) => c.id.length));
+  const modelWidth = Math.max(0, ...plan.changes.map((c) => c.model.length));
+  for (const c of plan.changes) {
+    const who = `${c.id.padEnd(idWidth)}  ${c.model.padEnd(modelWidth)}`;
+    const [first, ...more] = c.details;
+    lines.push(`  ${paint[c.sign](c.sign)} ${who}  ${first}${c.auto ? p.dim(' (created by machinec)') : ''}`);
+    for (const d of more) lines.push(`    ${' '.repeat(idWidth + modelWidth + 4)}${d}`);
+  }
+  const { added, removed, moved, changed } = plan.counts;
+  if (!plan.changes.length && !plan.machine.length) lines.push('  no changes: the lock is up to date');
+  else lines.push(`${added} to add, ${removed} to remove, ${moved} to move, ${changed} to change${plan.guestVisible ? p.warning(' (existing devices change in the guest)') : ''}`);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,83 @@
+/**
+ * One CLI run: where output goes, whether it is coloured, the QEMU it talks to (asked once),
+ * and every text read so far, so diagnostics can show their source lines.
+ */
+import { resolve } from 'node:path';
+import { compile, type Compilation, type Diagnostic, type QemuInfo } from '../compiler/index.js';
+import { displayPath, lockPathOf, readIfExists, readText, useColor, type Io } from './io.js';
+import { findQemu, listMachineTypes } from './qemu/machine-types.js';
+import { renderDiagnostics } from './render-diagnostic.js';
+
+export interface CompiledFile {
+  readonly path: string;
+  readonly shown: string;
+  readonly lockPath: string;
+  readonly lockShown: string;
+  /** The lock on disk before this run, if any. */
+  readonly lockText?: string;
+  readonly compilation?: Compilation;
+  readonly diagnostics: Diagnostic[];
+}
+
+export class Session {
+  readonly color: boolean;
+  readonly sources = new Map<string, string>();
+  private qemuInfo?: Promise<QemuInfo | undefined>;
+
+  constructor(readonly io: Io, private readonly qemuOption?: string) {
+    this.color = useColor(io);
+  }
+
+  /** The binary named in printed command lines: --qemu as given, else qemu-system-x86_64 (never a machine-specific path). */
+  get binaryName(): string {
+    return this.qemuOption ?? 'qemu-system-x86_64';
+  }
+
+  /** The QEMU binary: --qemu, else qemu-system-x86_64 on PATH. */
+  get qemuPath(): string | undefined {
+    return findQemu(this.qemuOption);
+  }
+
+  /** Machine types of the installed QEMU, asked once per run (and cached per binary across runs). */
+  qemu(): Promise<QemuInfo | undefined> {
+    this.qemuInfo ??= (async () => {
+      const path = this.qemuPath;
+      if (!path) {
+        this.io.stderr(`note: ${this.qemuOption ?? 'qemu-system-x86_64'} not found: machine types come from the lock, or default to pc-i440fx-7.2 and pc-q35-7.2 (QEMU 7.2)\n`);
+        return undefined;
+      }
+      try {
+        const mt = await listMachineTypes(path);
+        return { machineTypes: mt.types, aliases: mt.aliases };
+      } catch (e) {
+        this.io.stderr(`note: could not ask ${path} for its machine types (${(e as Error).message.split('\n')[0]}); using the lock's or the defaults\n`);
+        return undefined;
+      }
+    })();
+    return this.qemuInfo;
+  }
+
+  async compileFile(path: string, options: { prune?: boolean; qemu?: boolean } = {}): Promise<CompiledFile> {
+    const full = resolve(this.io.cwd, path);
+    const shown = displayPath(this.io, full);
+    const lockPath = lockPathOf(full);
+    const lockShown = displayPath(this.io, lockPath);
+    const source = readText(full, shown, 'machine file');
+    if (!source.ok) return { path: full, shown, lockPath, lockShown, diagnostics: [source.diagnostic] };
+    this.sources.set(shown, source.text);
+    let lockText: string | undefined;
+    try {
+      lockText = readIfExists(lockPath);
+    } catch (e) {
+      return { path: full, shown, lockPath, lockShown, diagnostics: [{ code: 'unreadable-file', severity: 'error', message: `cannot read lock ${lockShown}: ${(e as Error).message}`, file: lockShown }] };
+    }
+    if (lockText !== undefined) this.sources.set(lockShown, lockText);
+    const qemu = options.qemu === false ? undefined : await this.qemu();
+    const compilation = compile({ file: shown, source: source.text, lock: lockText === undefined ? undefined : { file: lockShown, text: lockText }, qemu, prune: options.prune });
+    return { path: full, shown, lockPath, lockShown, lockText, compilation, diagnostics: compilation.diagnostics };
+  }
+
+  report(diagnostics: readonly Diagnostic[]): void {
+    if (diagnostics.length) this.io.stderr(renderDiagnostics(diagnostics, this.sources, this.color));
+  }
+}
