@@ -248,14 +248,15 @@ export function place(machine: MachineSpec, locked: readonly PlacedDevice[], mac
   };
 
   const placeOnConventionalBus = (d: DeviceSpec, from?: number): { bus: string; addr: PciAddress } | undefined => {
-    if (chipset === 'pc') {
-      const addr = firstFreeSlot(root, from);
-      if (addr) return { bus: root.name, addr };
-    }
+    // On pc the last free root slot is kept for a bridge: a device there would leave no slot for
+    // the bridge the next device needs (it is used only when no bridge can be created).
+    const addr = chipset === 'pc' ? firstFreeSlot(root, from) : undefined;
+    if (addr && firstFreeSlot(root, addr.slot + 1)) return { bus: root.name, addr };
     const room = bridgeWithRoom();
     if (room) return { bus: room.bus.name, addr: room.addr };
     const bridge = createBridge();
-    return bridge ? { bus: bridge.id, addr: { slot: 1, fn: 0 } } : undefined;
+    if (bridge) return { bus: bridge.id, addr: { slot: 1, fn: 0 } };
+    return addr && { bus: root.name, addr };
   };
   const placeBehindRootPort = (): { bus: string; addr: PciAddress } | undefined => {
     const port = emptyRootPort() ?? (() => { const rp = createRootPort(); return rp && buses.get(rp.id); })();
