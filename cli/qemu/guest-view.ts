@@ -1,0 +1,136 @@
+/**
+ * What the guest sees on its PCI buses, read from a running QEMU over QMP (`query-pci`).
+ *
+ * Bus numbers behind bridges and root ports are given by the firmware (SeaBIOS) when it runs,
+ * so the view is only meaningful once the firmware has enumerated: {@link waitForStableGuestView}.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { QmpClient } from './qmp.js';
+
+export interface GuestPciDevice {
+  readonly bus: number;
+  readonly slot: number;
+  readonly fn: number;
+  readonly vendor: number;
+  readonly device: number;
+  /** PCI class code (class << 8 | subclass), e.g. 0x0200 Ethernet, 0x0604 PCI bridge. */
+  readonly classId: number;
+  /** The QEMU `id=` of the device; empty for built-ins created by the machine. */
+  readonly qdevId: string;
+  /** For bridges and root ports: the bus number behind them (0 until the firmware has numbered it). */
+  readonly secondaryBus?: number;
+  /** For bridges and root ports: the highest bus number below them. */
+  readonly subordinateBus?: number;
+}
+
+/** The parts of QMP's `PciDeviceInfo` that are used here. */
+export interface QmpPciDevice {
+  bus: number;
+  slot: number;
+  function: number;
+  class_info: { class: number; desc?: string };
+  id: { vendor: number; device: number; subsystem?: number; 'subsystem-vendor'?: number };
+  qdev_id: string;
+  pci_bridge?: {
+    bus: { number: number; secondary: number; subordinate: number };
+    devices?: QmpPciDevice[];
+  };
+}
+
+export interface QmpPciBus {
+  bus: number;
+  devices: QmpPciDevice[];
+}
+
+/** Flatten `query-pci`'s nested answer into a list sorted by (bus, slot, fn). */
+export function flattenQueryPci(buses: readonly QmpPciBus[]): GuestPciDevice[] {
+  const out: GuestPciDevice[] = [];
+  const visit = (devices: readonly QmpPciDevice[] | undefined): void => {
+    for (const d of devices ?? []) {
+      const bridge = d.pci_bridge;
+      out.push({
+        bus: d.bus,
+        slot: d.slot,
+        fn: d.function,
+        vendor: d.id.vendor,
+        device: d.id.device,
+        classId: d.class_info.class,
+        qdevId: d.qdev_id ?? '',
+        ...(bridge ? { secondaryBus: bridge.bus.secondary, subordinateBus: bridge.bus.subordinate } : {}),
+      });
+      if (bridge) visit(bridge.devices);
+    }
+  };
+  for (const b of buses) visit(b.devices);
+  return out.sort((a, b) => a.bus - b.bus || a.slot - b.slot || a.fn - b.fn);
+}
+
+/** One `query-pci`, flattened. */
+export async function readGuestView(qmp: QmpClient): Promise<GuestPciDevice[]> {
+  return flattenQueryPci(await qmp.execute<QmpPciBus[]>('query-pci'));
+}
+
+export interface StableViewOptions {
+  /** Give up after this long (default 15 s). */
+  readonly timeoutMs?: number;
+  /** Polling interval (default 250 ms). */
+  readonly intervalMs?: number;
+}
+
+export interface StableGuestView {
+  readonly devices: GuestPciDevice[];
+  /** Milliseconds from the call (after `cont`, if it was sent) until the view was stable. */
+  readonly elapsedMs: number;
+  /** How many `query-pci` calls were made. */
+  readonly polls: number;
+}
+
+/**
+ * Let the firmware run (sends `cont` if the VM is paused), then poll `query-pci` until two
+ * consecutive answers are identical and every bridge has a nonzero secondary bus.
+ */
+export async function waitForStableGuestView(qmp: QmpClient, options: StableViewOptions = {}): Promise<StableGuestView> {
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  const intervalMs = options.intervalMs ?? 250;
+  const started = Date.now();
+  const status = await qmp.execute<{ running: boolean; status: string }>('query-status');
+  if (!status.running) await qmp.execute('cont');
+
+  let previous: string | undefined;
+  let polls = 0;
+  let last: GuestPciDevice[] = [];
+  for (;;) {
+    const raw = await qmp.execute<QmpPciBus[]>('query-pci');
+    polls++;
+    last = flattenQueryPci(raw);
+    const text = JSON.stringify(raw);
+    const numbered = last.every((d) => d.secondaryBus === undefined || d.secondaryBus !== 0);
+    if (numbered && text === previous) {
+      return { devices: last, elapsedMs: Date.now() - started, polls };
+    }
+    previous = text;
+    if (Date.now() - started + intervalMs > timeoutMs) {
+      const unnumbered = last.filter((d) => d.secondaryBus === 0).map(describeDevice);
+      throw new Error(
+        `guest PCI view not stable after ${timeoutMs} ms (${polls} polls)` +
+          (unnumbered.length ? `; bridges without a bus number: ${unnumbered.join(', ')}` : ''),
+      );
+    }
+    await sleep(intervalMs);
+  }
+}
+
+/** `02:00.0 1af4:1041 [0200] nic1` */
+export function describeDevice(d: GuestPciDevice): string {
+  const hex = (n: number, w: number): string => n.toString(16).padStart(w, '0');
+  return (
+    `${hex(d.bus, 2)}:${hex(d.slot, 2)}.${d.fn} ${hex(d.vendor, 4)}:${hex(d.device, 4)} [${hex(d.classId, 4)}]` +
+    (d.qdevId ? ` ${d.qdevId}` : '') +
+    (d.secondaryBus !== undefined ? ` -> bus ${d.secondaryBus}` : '')
+  );
+}
+
+/** Find a device by its QEMU id. */
+export function findByQdevId(view: readonly GuestPciDevice[], qdevId: string): GuestPciDevice | undefined {
+  return view.find((d) => d.qdevId === qdevId);
+}
