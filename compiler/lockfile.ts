@@ -70,6 +70,9 @@ export function readLock(text: string, file: string): ReadLockResult {
     const start = offset;
     offset += raw.length + 1;
     const line = raw.replace(/\r$/, '');
+    // machinec ends every lock with a newline: a last line without one was cut short (a truncated
+    // write or copy), and its last value may be cut too (`mac=52:54:00:81:f`), so it is not read.
+    if (n === lines.length - 1 && raw !== '') return fail(start, line, `line ${n + 1} is cut short: the lock does not end with a newline`, REBUILD, 'lock-truncated');
     if (/^(<<<<<<<|=======|>>>>>>>|\|\|\|\|\|\|\|)( |$)/.test(line)) {
       return fail(start, line, 'the lock has git conflict markers', 'never merge a lock by hand: take either side (`git checkout --ours FILE`), then run `machinec build` and review the plan', 'lock-conflict');
     }

@@ -343,6 +343,29 @@ describe('(j) MACs and serials are pinned', () => {
   });
 });
 
+describe('lock errors (goldens: specs/lock/<case>.lock + <case>.machine → <case>.errors.txt)', () => {
+  const cases = readdirSync(goldenDir).filter((f) => f.endsWith('.lock')).map((f) => f.slice(0, -'.lock'.length)).sort();
+
+  test('every case is here', () => {
+    expect(cases).toEqual(['chipset-changed', 'conflict-markers', 'duplicate-id', 'empty', 'garbage-line', 'missing-bus', 'newer-version', 'truncated', 'truncated-header']);
+  });
+
+  test.each(cases)('%s', (name) => {
+    const file = `${name}.machine`;
+    const lockFile = `${name}.lock`;
+    const source = readFileSync(join(goldenDir, file), 'utf8');
+    const lockText = readFileSync(join(goldenDir, lockFile), 'utf8');
+    const result = compile({ file, source, lock: { file: lockFile, text: lockText } });
+    expect(result.ok).toBe(false);
+    // a bad lock is never rewritten
+    expect(result.lockText).toBeUndefined();
+    expect(result.argv).toBeUndefined();
+    // and the source alone is fine: the errors are the lock's
+    expect(compile({ file, source }).ok).toBe(true);
+    golden(`${name}.errors.txt`, render(result, source, lockText, file, lockFile));
+  });
+});
+
 describe('regressions', () => {
   test('pc: a 30th conventional device found no slot because the 29th took the last root slot (bus-full)', () => {
     // Minimal case: 29 NICs fill slots 03..1f, so the bridge a 30th needs had nowhere to go.
@@ -352,4 +375,17 @@ describe('regressions', () => {
     expect(guestOf(b, 'n29')).toBe('01:01.0');
     expect(guestOf(b, 'n30')).toBe('01:02.0');
   });
+
+  test('a truncated lock was read as if whole: its cut MAC went to QEMU and back into the lock', () => {
+    // Minimal case: the last line cut inside its MAC, no final newline.
+    const first = build(machine('pc', [nic('a')]));
+    const cut = first.lockText!.slice(0, -5);
+    expect(cut.endsWith('mac=' + device(first, 'a').pins.mac!.slice(0, -4))).toBe(true);
+    const second = tryBuild(machine('pc', [nic('a')]), cut);
+    expect(second.ok).toBe(false);
+    expect(second.diagnostics.map((d) => d.code)).toEqual(['lock-truncated']);
+    // a whole lock with CRLF line ends is still read
+    expect(build(machine('pc', [nic('a')]), first.lockText!.replace(/\n/g, '\r\n')).plan!.changes).toEqual([]);
+  });
 });
+
