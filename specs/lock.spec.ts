@@ -366,6 +366,66 @@ describe('lock errors (goldens: specs/lock/<case>.lock + <case>.machine → <cas
   });
 });
 
+describe('plan output (goldens: specs/lock/plan-<case>.txt, rendered by cli/render-plan.ts)', () => {
+  const inner = (id: string) => `{ device ${id}: virtio-net-pci { netdev = user } }`;
+  const cases: Record<string, { before: string; after: string; signs: Record<string, string> }> = {
+    add: {
+      before: machine('q35', [vnic('a')]),
+      after: machine('q35', [vnic('a'), nic('b', 'e1000')]),
+      signs: { rp2: '+', pcibr1: '+', b: '+' },
+    },
+    remove: {
+      before: machine('q35', [vnic('a'), vnic('b'), 'device usb: qemu-xhci { device tablet: usb-tablet {} }']),
+      after: machine('q35', [vnic('b'), 'device usb: qemu-xhci {}']),
+      signs: { a: '-', tablet: '-' },
+    },
+    move: {
+      before: machine('pc', [nic('a'), nic('b')]),
+      after: machine('pc', [nic('a', 'e1000', '10.0'), nic('b')]),
+      signs: { a: '!' },
+    },
+    renumber: {
+      before: machine('q35', [vnic('a'), vnic('b')]),
+      after: machine('q35', [vnic('a'), vnic('b'), `device port0: pcie-root-port @ 01.0 ${inner('c')}`]),
+      signs: { port0: '+', c: '+', rp1: '!', a: '!', rp2: '!', b: '!' },
+    },
+    'model-change': {
+      before: machine('pc', [nic('a'), nic('b')]),
+      after: machine('pc', [nic('a'), nic('b', 'rtl8139')]),
+      signs: { b: '~' },
+    },
+    'mac-change': {
+      before: machine('pc', [nic('a'), nic('b')]),
+      after: machine('pc', [nic('a'), 'device b: e1000 { netdev = user, mac = "52:54:00:12:34:56" }']),
+      signs: { b: '~' },
+    },
+  };
+
+  test.each(Object.keys(cases))('%s', (name) => {
+    const { before, after, signs } = cases[name];
+    const first = build(before);
+    const second = build(after, first);
+    const plan = second.plan!;
+    expect(Object.fromEntries(plan.changes.map((c) => [c.id, c.sign]))).toEqual(signs);
+    const text = renderPlan(plan, { color: false, title: `m.machine against m.machine.lock (${name})` });
+    golden(`plan-${name}.txt`, `--- before\n${before}--- after\n${after}--- plan\n${text}`);
+    // the plan is empty once the new lock is in place
+    expect(build(after, second).plan!.changes).toEqual([]);
+  });
+
+  test('renumbering is visible in the lock diff too: the guest address column changes', () => {
+    const { before, after } = cases.renumber;
+    const first = build(before);
+    const second = build(after, first);
+    expect(guestOf(second, 'port0')).toBe('00:01.0');
+    expect(guestOf(second, 'c')).toBe('01:00.0');
+    expect(guestOf(second, 'a')).toBe('02:00.0');
+    expect(guestOf(second, 'b')).toBe('03:00.0');
+    // QEMU-side places are unchanged: only the firmware's numbering moved
+    expect(device(second, 'a')).toMatchObject({ bus: 'rp1', addr: { slot: 0, fn: 0 } });
+  });
+});
+
 describe('regressions', () => {
   test('pc: a 30th conventional device found no slot because the 29th took the last root slot (bus-full)', () => {
     // Minimal case: 29 NICs fill slots 03..1f, so the bridge a 30th needs had nowhere to go.
