@@ -104,6 +104,20 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     });
 
   program
+    .command('verify')
+    .description('start the real QEMU with each machine and check the guest sees every device where the lock says')
+    .argument('<files...>', '.machine files')
+    .option('--json', 'machine-readable output')
+    .option('--timeout <seconds>', 'how long QEMU may take to start and enumerate', '20')
+    .addOption(qemuOption())
+    .action(async (files: string[], o) => {
+      const { verifyCommand } = await import('./commands/verify.js');
+      const seconds = Number(o.timeout);
+      if (!(seconds > 0)) throw new CommanderError(2, 'machinec.usage', `error: --timeout takes a number of seconds, not ${o.timeout}`);
+      exit = await verifyCommand(session(o), files, { json: Boolean(o.json), timeoutMs: seconds * 1000 });
+    });
+
+  program
     .command('fmt')
     .description('format .machine files with the prettier plugin')
     .argument('[paths...]', 'files or folders (default: every .machine under the current folder)')

@@ -35,16 +35,32 @@ function typedBackend(v: Value, id: string): string {
 
 const BACKEND_KEYS = new Set(['netdev', 'file', 'format', 'readonly', 'chardev', 'audiodev']);
 
-export interface Emitted {
-  readonly argv: string[];
+/**
+ * For `verify` and tests: harmless stand-ins for backends a test machine does not have. A
+ * missing disk becomes a `null-co` node, a tap or bridge NIC a `user` one, a socket or file
+ * chardev `null`, and the accelerator TCG. The guest's PCI view is unchanged by all of them.
+ */
+export interface StandIns {
+  /** Whether a disk image exists (the caller looks; the compiler does no I/O). */
+  fileExists(path: string): boolean;
+  /** Where a relative image path points (QEMU may run in another folder). */
+  resolveFile(path: string): string;
 }
 
-export function emit(spec: MachineSpec, placed: PlacedMachine): string[] {
+export interface EmitOptions {
+  readonly standIns?: StandIns;
+}
+
+const HARMLESS_NETDEVS = new Set(['user']);
+const HARMLESS_CHARDEVS = new Set(['null', 'pty', 'ringbuf']);
+
+export function emit(spec: MachineSpec, placed: PlacedMachine, options: EmitOptions = {}): string[] {
+  const standIns = options.standIns;
   const props = (p: readonly Property[], key: string) => p.find((q) => q.key.name === key)?.value;
   const mp = spec.properties;
   const argv: string[] = ['-name', escapeOptionValue(placed.name), '-machine', placed.machineType];
   const accel = mp.get('accel')?.value;
-  const accels = accel?.kind === 'List' ? accel.items.map(scalar) : accel ? [scalar(accel)] : ['kvm', 'tcg'];
+  const accels = standIns ? ['tcg'] : accel?.kind === 'List' ? accel.items.map(scalar) : accel ? [scalar(accel)] : ['kvm', 'tcg'];
   for (const a of accels) if (a) argv.push('-accel', a);
   const memory = mp.get('memory')?.value;
   argv.push('-m', memory?.kind === 'Size' ? `${Math.floor(memory.bytes / (1024 * 1024))}M` : '1024M');
@@ -53,7 +69,7 @@ export function emit(spec: MachineSpec, placed: PlacedMachine): string[] {
   argv.push('-uuid', placed.uuid);
   argv.push('-nodefaults', '-no-user-config');
   const display = mp.get('display')?.value;
-  if (display) argv.push('-display', display.kind === 'Block' ? typedBackend(display, '').replace(',id=', '') : scalar(display) ?? '');
+  if (display && !standIns) argv.push('-display', display.kind === 'Block' ? typedBackend(display, '').replace(',id=', '') : scalar(display) ?? '');
 
   // Functions sharing a slot: function 0 carries multifunction=on.
   const sharedSlots = new Set<string>();
@@ -62,6 +78,7 @@ export function emit(spec: MachineSpec, placed: PlacedMachine): string[] {
   const backends: string[] = [];
   const devices: string[] = [];
   for (const d of placed.devices) {
+    if (standIns && d.model === 'vfio-pci') continue; // needs the host's device: verify reports it as not checked
     const node = d.source;
     const own = node?.properties ?? [];
     const pairs: [string, string][] = [['id', d.id], ['bus', d.bus]];
@@ -74,7 +91,8 @@ export function emit(spec: MachineSpec, placed: PlacedMachine): string[] {
     if (backend === 'netdev') {
       const v = props(own, 'netdev');
       if (v) {
-        backends.push('-netdev', typedBackend(v, `net-${d.id}`));
+        const harmless = HARMLESS_NETDEVS.has(v.kind === 'Block' ? v.type.name : scalar(v) ?? '');
+        backends.push('-netdev', standIns && !harmless ? `user,id=net-${d.id}` : typedBackend(v, `net-${d.id}`));
         pairs.push(['netdev', `net-${d.id}`]);
       }
     } else if (backend === 'block' || backend === 'cdrom') {
@@ -84,20 +102,22 @@ export function emit(spec: MachineSpec, placed: PlacedMachine): string[] {
         const format = fmt ? scalar(fmt)! : /\.qcow2$/i.test(file.value) ? 'qcow2' : 'raw';
         const ro = props(own, 'readonly');
         const readOnly = backend === 'cdrom' || (ro?.kind === 'Boolean' && ro.value);
-        const blockdev: [string, string][] = [['driver', format], ['node-name', `drive-${d.id}`], ['file.driver', 'file'], ['file.filename', file.value]];
+        const blockdev: [string, string][] = [['driver', format], ['node-name', `drive-${d.id}`], ['file.driver', 'file'], ['file.filename', standIns ? standIns.resolveFile(file.value) : file.value]];
         if (readOnly) blockdev.push(['read-only', 'on']);
+        if (standIns && !standIns.fileExists(file.value)) blockdev.splice(0, 4, ['driver', 'null-co'], ['node-name', `drive-${d.id}`]);
         backends.push('-blockdev', option(blockdev[0][0] + '=' + blockdev[0][1], blockdev.slice(1)));
         pairs.push(['drive', `drive-${d.id}`]);
       }
     } else if (backend === 'chardev') {
       const v = props(own, 'chardev');
       if (v) {
-        backends.push('-chardev', typedBackend(v, `chr-${d.id}`));
+        const harmless = HARMLESS_CHARDEVS.has(v.kind === 'Block' ? v.type.name : scalar(v) ?? '');
+        backends.push('-chardev', standIns && !harmless ? `null,id=chr-${d.id}` : typedBackend(v, `chr-${d.id}`));
         pairs.push(['chardev', `chr-${d.id}`]);
       }
     } else if (backend === 'audio') {
       const v = props(own, 'audiodev');
-      backends.push('-audiodev', v ? typedBackend(v, `audio-${d.id}`) : `none,id=audio-${d.id}`);
+      backends.push('-audiodev', v && !standIns ? typedBackend(v, `audio-${d.id}`) : `none,id=audio-${d.id}`);
       pairs.push(['audiodev', `audio-${d.id}`]);
     }
     for (const p of own) {

@@ -84,7 +84,8 @@ function compileUnsorted(input: CompileInput): Compilation {
   if (!parsed.ast.machine && !diagnostics.length) {
     diagnostics.push({ code: 'syntax-error', severity: 'error', message: 'the file holds no machine', file: input.file, span: { start: 0, end: 0 }, hint: 'a .machine file holds one `machine NAME { … }`' });
   }
-  diagnostics.push(...runChecks(spec));
+  // An unclosed string swallows the rest of its line: what the checks would say about it is noise.
+  if (!parsed.diagnostics.some((d) => d.code === 'unclosed-string')) diagnostics.push(...runChecks(spec));
   let previous: PlacedMachine | undefined;
   if (input.lock) {
     const read = readLock(input.lock.text, input.lock.file);
@@ -131,7 +132,8 @@ function compileUnsorted(input: CompileInput): Compilation {
 export { parse } from '../grammar/index.js';
 export type { Diagnostic, Span } from '../grammar/index.js';
 export { catalog } from './catalog.js';
-export { escapeOptionValue } from './emit.js';
+export { emit, escapeOptionValue, type EmitOptions, type StandIns } from './emit.js';
+export type { MachineSpec } from './machine-spec.js';
 export { readLock, writeLock, formatGuestAddress } from './lockfile.js';
 export { comparePlacements, describePlace, type Plan, type DeviceChange } from './plan.js';
 export type { PlacedDevice, PlacedMachine, GuestAddress, PciAddress, Chipset } from './model.js';

@@ -1,5 +1,6 @@
 /** build, check, plan, lock, prune, run: the commands that compile machines. */
 import { spawn } from 'node:child_process';
+import { dirname } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import { hasErrors } from '../../grammar/index.js';
 import { formatArgv, type ArgvFormat } from '../format-argv.js';
@@ -141,7 +142,8 @@ export async function runCommand(s: Session, file: string, extra: readonly strin
     s.io.stderr('error[qemu-missing]: qemu-system-x86_64 not found\n  = hint: install it (Debian: apt-get install qemu-system-x86) or pass --qemu PATH\n');
     return 2;
   }
-  const child = spawn(qemu, [...f.compilation.argv!, ...extra], { stdio: 'inherit', cwd: s.io.cwd });
+  // Paths in a .machine file are relative to its folder, so QEMU runs there.
+  const child = spawn(qemu, [...f.compilation.argv!, ...extra], { stdio: 'inherit', cwd: dirname(f.path) });
   return new Promise((done) => {
     child.on('error', (e) => {
       s.io.stderr(`error[qemu-failed]: ${e.message}\n`);
