@@ -97,7 +97,8 @@ export const catalog: Readonly<Record<string, ModelSpec>> = {
   // Other virtio and PCI devices
   'virtio-balloon-pci': { plug: 'pcie', props: { 'deflate-on-oom': bool, 'free-page-reporting': bool }, pci: { vendor: VIRTIO, device: 0x1002, modernDevice: 0x1045 } },
   'virtio-rng-pci': { plug: 'pcie', props: { 'max-bytes': int(0), period: int(1) }, pci: { vendor: VIRTIO, device: 0x1005, modernDevice: 0x1044 } },
-  'virtio-serial-pci': { plug: 'pcie', provides: 'virtio-serial', capacity: 31, props: { max_ports: int(1, 31) }, pci: { vendor: VIRTIO, device: 0x1003, modernDevice: 0x1043 } },
+  'virtio-serial-pci': { plug: 'pcie', provides: 'virtio-serial', capacity: 30, props: { max_ports: int(1, 31) }, pci: { vendor: VIRTIO, device: 0x1003, modernDevice: 0x1043 } },
+  // virtserialport nr is 1..30: QEMU's max_ports defaults to 31 (0..30) and nr 0 is kept for virtconsole.
   virtserialport: { plug: 'virtio-serial', backend: 'chardev', props: { name: str } },
   'intel-hda': { plug: 'pci', provides: 'hda', capacity: 15, props: {}, pci: { vendor: INTEL, device: 0x2668 } },
   'hda-duplex': { plug: 'hda', backend: 'audio', props: {} },

@@ -89,8 +89,17 @@ function checkProperties(ctx: CheckContext, props: readonly Property[], allowed:
     }
     if (!p.value) continue;
     const problem = checkValue(p.value, spec);
-    if (problem) ctx.report('property-type', `${p.key.name}: ${problem}`, p.value.span, spec.doc);
+    if (problem) ctx.report('property-type', `${p.key.name}: ${problem}`, p.value.span, typeHint(p.key.name, p.value, spec) ?? spec.doc);
   }
+}
+
+/** A concrete rewrite for the common slips: a quoted number, 0/1 for a boolean, a plain number for a size. */
+function typeHint(key: string, v: Value, spec: PropSpec): string | undefined {
+  if (spec.type === 'integer' && v.kind === 'String' && /^(0x[0-9a-fA-F]+|[0-9]+)$/.test(v.value)) return `write the number without quotes: \`${key} = ${v.value}\``;
+  if (spec.type === 'boolean' && v.kind === 'Integer' && (v.value === 0 || v.value === 1)) return `write \`${key} = ${v.value ? 'true' : 'false'}\``;
+  if (spec.type === 'boolean' && v.kind === 'Identifier' && ['on', 'off', 'yes', 'no'].includes(v.name)) return `write \`${key} = ${v.name === 'on' || v.name === 'yes' ? 'true' : 'false'}\``;
+  if (spec.type === 'size' && v.kind === 'Integer') return `give it a unit: \`${key} = ${v.text}M\` (K, M, G or T)`;
+  return undefined;
 }
 
 const allowedProps = (d: DeviceSpec): Record<string, PropSpec> => ({ ...d.spec!.props, ...(d.spec!.backend ? backendProps[d.spec!.backend] : {}) });
@@ -180,7 +189,7 @@ export const checks: readonly Check[] = [
         }
         if (!parent) continue;
         if (!parent.provides) {
-          ctx.report('wrong-bus', `${d.parent.model} provides no bus, so ${d.id} cannot be nested in it`, d.modelSpan, 'move the device out of this block');
+          ctx.report('wrong-bus', `${d.parent.id} (${d.parent.model}) provides no bus, so ${d.id} cannot be nested in it`, d.modelSpan, `move ${d.id} out of ${d.parent.id}'s block, to the top level or into a controller`);
         } else if (needs ? parent.provides !== needs : parent.provides !== 'pci' && parent.provides !== 'pcie-port') {
           const what = needs ?? 'PCI';
           ctx.report('wrong-bus', `${d.model} needs a ${what} bus, but ${d.parent.id} (${d.parent.model}) provides a ${parent.provides} bus`, d.modelSpan, needs ? `nest it in a ${Object.entries(catalog).filter(([, s]) => s.provides === needs).map(([m]) => m).join(' or ')}` : 'move it to the top level or into a bridge');
@@ -194,7 +203,7 @@ export const checks: readonly Check[] = [
       for (const d of ctx.machine.devices) {
         const cap = d.spec?.provides === 'pcie-port' ? 1 : d.spec?.capacity;
         if (cap !== undefined && d.children.length > cap) {
-          ctx.report('bus-capacity', `${d.id} (${d.model}) holds at most ${cap} device${cap === 1 ? '' : 's'}, but ${d.children.length} are nested in it`, d.children[cap].idSpan, d.spec?.provides === 'usb' ? 'add another USB controller' : 'add another controller');
+          ctx.report('bus-capacity', `${d.id} (${d.model}) holds at most ${cap} device${cap === 1 ? '' : 's'}, but ${d.children.length} are nested in it`, d.children[cap].idSpan, d.spec?.provides === 'usb' ? 'add another USB controller' : d.spec?.provides === 'pcie-port' ? 'a root port holds one device: declare another pcie-root-port, or move the device to the top level and machinec adds one' : 'add another controller');
         }
       }
     },

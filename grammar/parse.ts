@@ -18,8 +18,12 @@ function hintFor(e: IRecognitionException): string | undefined {
   if (/expected '='/.test(e.message)) return 'properties are written `key = value`';
   if (/expected an address/.test(e.message)) return 'an address is the hex slot and function on the parent bus, e.g. `@ 05.0`';
   if (/expected ':'/.test(e.message)) return 'devices are written `device ID: MODEL { … }`';
+  const rule = e.context?.ruleStack?.[e.context.ruleStack.length - 1];
+  if (/^expected a name/.test(e.message) && rule === 'device') return 'devices are written `device ID: MODEL { … }`';
+  if (/^expected a name/.test(e.message) && rule === 'machine') return 'a .machine file holds one `machine NAME { … }`';
   if (/expected '}'/.test(e.message) && found === '') return 'a `{` is not closed';
   if (/expected 'machine'/.test(e.message)) return 'a .machine file holds one `machine NAME { … }`';
+  if (/after the end of the machine/.test(e.message)) return 'a .machine file holds one machine: move this inside its `{ … }`, or check for an extra `}` above';
   return undefined;
 }
 
@@ -27,13 +31,15 @@ export function parse(text: string, file: string): ParseResult {
   const diagnostics: Diagnostic[] = [];
   const lexed = MachineLexer.tokenize(text);
   for (const e of lexed.errors) {
+    const ch = text[e.offset];
+    const unclosed = ch === '"';
     diagnostics.push({
-      code: 'bad-character',
+      code: unclosed ? 'unclosed-string' : 'bad-character',
       severity: 'error',
-      message: `unexpected character ${JSON.stringify(text.slice(e.offset, e.offset + e.length).slice(0, 1))}`,
+      message: unclosed ? 'this string is not closed' : `unexpected character ${JSON.stringify(text.slice(e.offset, e.offset + e.length).slice(0, 1))}`,
       file,
       span: { start: e.offset, end: e.offset + Math.max(1, Math.min(e.length, 1)) },
-      hint: text[e.offset] === '"' ? 'a string is closed with `"` on the same line' : undefined,
+      hint: unclosed ? 'a string is closed with `"` on the same line' : ch === ';' ? 'members need no `;`: end them with a newline or a comma' : 'remove it',
     });
   }
   parser ??= new MachineParser();
