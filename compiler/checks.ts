@@ -153,6 +153,14 @@ export const checks: readonly Check[] = [
     },
   },
   {
+    id: 'reserved-id',
+    run(ctx) {
+      for (const d of ctx.machine.devices) {
+        if (/^(pci|pcie)\.\d+$/.test(d.id) || d.id === 'ide') ctx.report('reserved-id', `${d.id} is the name of a bus QEMU creates itself`, d.idSpan, 'choose another id: pci.N, pcie.N and ide (whose buses are ide.N) belong to the chipset');
+      }
+    },
+  },
+  {
     id: 'duplicate-id',
     run(ctx) {
       const seen = new Map<string, DeviceSpec>();

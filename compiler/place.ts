@@ -124,7 +124,11 @@ export function place(machine: MachineSpec, locked: readonly PlacedDevice[], mac
     if (!buses.has(e.bus)) continue;
     const d = sourceById.get(e.id);
     let keep: boolean;
-    if (e.auto) keep = !d && catalog[e.model] !== undefined;
+    if (e.auto && d) {
+      error('id-taken', `${e.id} is the id of a ${e.model} machinec created and locked`, d.idSpan, `choose another id for this device; ${e.id} keeps its place in the lock so no bus number changes`);
+      continue;
+    }
+    if (e.auto) keep = catalog[e.model] !== undefined;
     else {
       keep = !!d?.spec && attachmentOf(d.spec.plug) === e.attachment && busFits(d, e.bus);
       if (keep && d!.address) keep = e.addr !== undefined && devfn(e.addr) === devfn(d!.address) && e.bus === (expectedParentBus(d!) ?? chip.rootBus);
