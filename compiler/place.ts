@@ -262,10 +262,22 @@ export function place(machine: MachineSpec, locked: readonly PlacedDevice[], mac
     if (bridge) return { bus: bridge.id, addr: { slot: 1, fn: 0 } };
     return addr && { bus: root.name, addr };
   };
-  const placeBehindRootPort = (): { bus: string; addr: PciAddress } | undefined => {
-    const port = emptyRootPort() ?? (() => { const rp = createRootPort(); return rp && buses.get(rp.id); })();
-    return port ? { bus: port.name, addr: { slot: 0, fn: 0 } } : undefined;
+  /**
+   * A PCIe endpoint gets its own root port (hotpluggable, one bus each) while fewer than half the
+   * bus numbers are used; past that, or when pcie.0 has no function left for a root port, it goes
+   * behind a pcie-pci-bridge (31 devices for two bus numbers), so a q35 machine grows to about
+   * 4,000 devices instead of stopping at about 230 as one root port per device would.
+   */
+  const placeBehindRootPort = (d: DeviceSpec): { bus: string; addr: PciAddress } | undefined => {
+    const empty = emptyRootPort();
+    if (empty) return { bus: empty.name, addr: { slot: 0, fn: 0 } };
+    if (busNumbersUsed() < PCI_BUSES / 2) {
+      const rp = createRootPort();
+      if (rp) return { bus: rp.id, addr: { slot: 0, fn: 0 } };
+    }
+    return placeOnConventionalBus(d);
   };
+  const busNumbersUsed = (): number => buses.size - 1 - [...buses.values()].filter((b) => b.kind !== 'pci' && b.kind !== 'pcie-port' && b.kind !== 'root').length;
 
   /** Where a top-level PCI device goes by the chipset's rules. */
   const placeTopLevel = (d: DeviceSpec): { bus: string; addr: PciAddress } | undefined => {
@@ -289,7 +301,7 @@ export function place(machine: MachineSpec, locked: readonly PlacedDevice[], mac
         return rp && { bus: rp.id, addr: { slot: 0, fn: 0 } };
       }
       case 'pcie':
-        return chipset === 'q35' ? placeBehindRootPort() : placeOnConventionalBus(d);
+        return chipset === 'q35' ? placeBehindRootPort(d) : placeOnConventionalBus(d);
       default:
         return placeOnConventionalBus(d);
     }
