@@ -27,6 +27,23 @@ export type PluginRoot = ast.MachineFile & { comments: PluginComment[] };
 /** Nodes written with a `{ … }` body whose inside can hold comments of its own. */
 export type BracedNode = ast.MachineNode | ast.DeviceNode | ast.BlockValue;
 
+/** Which children of each node hold nodes, in source order; `properties`/`devices` repeat `members`. */
+export const visitorKeys: Record<PluginNode['kind'], string[]> = {
+  File: ['machine'],
+  Machine: ['name', 'members'],
+  Device: ['id', 'model', 'address', 'members'],
+  Property: ['key', 'value'],
+  Block: ['type', 'properties'],
+  List: ['items'],
+  Identifier: [],
+  String: [],
+  Integer: [],
+  Size: [],
+  Boolean: [],
+  Address: [],
+  Comment: [],
+};
+
 export const locStart = (node: { span: ast.Span }): number => node.span.start;
 export const locEnd = (node: { span: ast.Span }): number => node.span.end;
 
@@ -84,21 +101,17 @@ export function openBraceOf(node: PluginNode, text: string): number {
 }
 
 /**
- * Whether a blank line follows the line on which `end` lies, looking past spaces and comments
- * that end the same line (the trailing comments of the node that ends there).
+ * Whether a blank line follows the line on which `end` lies, looking past what may follow a
+ * node on its line: spaces, a member's optional comma and the node's trailing comments (a
+ * multi-line block comment counts as part of the line it starts on).
  */
 export function isNextLineEmpty(text: string, end: number): boolean {
   let i = end;
   for (let prev = -1; prev !== i; ) {
     prev = i;
-    while (text[i] === ' ' || text[i] === '\t') i++;
-    if (text.startsWith('/*', i)) {
-      const close = text.indexOf('*/', i + 2);
-      // Only a comment that stays on this line; a multi-line one ends the search.
-      if (close >= 0 && !/[\r\n]/.test(text.slice(i, close))) i = close + 2;
-    }
+    while (text[i] === ' ' || text[i] === '\t' || text[i] === ',') i++;
+    i = skipComment(text, i);
   }
-  i = skipComment(text, i);
   if (text[i] === '\r' && text[i + 1] === '\n') i += 2;
   else if (text[i] === '\n' || text[i] === '\r') i += 1;
   else return false;

@@ -8,19 +8,23 @@ import type { AstPath, Doc, Printer } from 'prettier';
 import { builders } from 'prettier/doc';
 import type * as ast from '../grammar/index.js';
 import { handleComments } from './comments.js';
-import { bracedItems, isNextLineEmpty, openBraceOf, type BracedNode, type PluginComment, type PluginNode } from './nodes.js';
+import { bracedItems, isNextLineEmpty, openBraceOf, visitorKeys, type BracedNode, type PluginComment, type PluginNode } from './nodes.js';
 
-const { breakParent, group, hardline, ifBreak, indent, join, line, literalline, softline } = builders;
+const { breakParent, group, hardline, ifBreak, indent, join, line, softline } = builders;
 
 type Print = (selector?: string | number | (string | number)[] | AstPath<PluginNode>) => Doc;
 
 /**
- * A comment's text. Block comments keep every character, continuation lines included (printed
- * with `literalline` so re-indenting never changes them); line comments lose trailing blanks.
+ * A comment's text. Block comments keep every character, continuation lines included, so
+ * re-indenting never changes them; line comments lose trailing blanks.
+ *
+ * A multi-line block comment is one string with its newlines in it, not lines joined with
+ * `literalline`: a line comment printed before it on the same output line is a `lineSuffix`,
+ * which prettier flushes at the next line break in the doc, and a break inside the block
+ * comment would put that line comment inside it.
  */
 function commentDoc(comment: ast.Comment): Doc {
-  if (!comment.block) return comment.text.trimEnd();
-  return join(literalline, comment.text.split('\n'));
+  return comment.block ? comment.text : comment.text.trimEnd();
 }
 
 /** Comments attached to a node that are neither leading nor trailing: the ones we print ourselves. */
@@ -136,23 +140,6 @@ function printNode(path: AstPath<PluginNode>, options: { originalText: string },
       return commentDoc(node);
   }
 }
-
-/** Which children of each node hold nodes, in source order; `properties`/`devices` repeat `members`. */
-const visitorKeys: Record<PluginNode['kind'], string[]> = {
-  File: ['machine'],
-  Machine: ['name', 'members'],
-  Device: ['id', 'model', 'address', 'members'],
-  Property: ['key', 'value'],
-  Block: ['type', 'properties'],
-  List: ['items'],
-  Identifier: [],
-  String: [],
-  Integer: [],
-  Size: [],
-  Boolean: [],
-  Address: [],
-  Comment: [],
-};
 
 export const machinePrinter: Printer<PluginNode> = {
   print: printNode,
