@@ -37,7 +37,7 @@ const USB = ['usb-tablet', 'usb-kbd', 'usb-mouse'];
 const BRIDGE_CHILDREN = ['e1000', 'rtl8139', 'virtio-net-pci', 'virtio-rng-pci', 'virtio-blk-pci'];
 const TOP = ['e1000', 'rtl8139', 'e1000e', 'virtio-net-pci', 'virtio-blk-pci', 'virtio-rng-pci', 'qemu-xhci', 'pci-bridge'];
 /** Kept well below a bus's 29 usable root slots, a bridge's 31 and the 8 USB ports. */
-const MAX_DEVICES = 16;
+let MAX_DEVICES = 16;
 const MAX_CHILDREN = 4;
 
 function renderDevice(d: Dev, indent: string): string {
@@ -273,8 +273,9 @@ function checkBuild(m: Machine, before: Compilation | undefined, after: Compilat
   if (again.plan!.changes.length || again.plan!.machine.length) fail(`(3) the plan of a rebuild is not empty: ${JSON.stringify(again.plan!.changes.map((c) => c.details))}`);
 }
 
-function run(chipset: Chipset, initial: Blueprint[], edits: Edit[]): void {
+function run(chipset: Chipset, initial: Blueprint[], edits: Edit[], maxDevices = 16): void {
   nextKey = 0;
+  MAX_DEVICES = maxDevices;
   const m: Machine = { chipset, devices: initial.slice(0, 6).map((b) => fromBlueprint(chipset, b)) };
   const log: string[] = [`${chipset}: ${m.devices.map((d) => `${d.id}: ${d.model}`).join(', ') || '(empty)'}`];
   let last = compileOk(renderMachine(m), undefined, log);
@@ -298,12 +299,42 @@ function run(chipset: Chipset, initial: Blueprint[], edits: Edit[]): void {
 /** More runs when hunting: LOCK_PROPERTY_RUNS=5000. */
 const RUNS = Number(process.env.LOCK_PROPERTY_RUNS ?? 100);
 
+/** Like `run`, but each group of edits is applied before one build. */
+function runBatches(chipset: Chipset, groups: Edit[][], maxDevices: number): void {
+  nextKey = 0;
+  MAX_DEVICES = maxDevices;
+  const m: Machine = { chipset, devices: [] };
+  const log: string[] = [`${chipset}: (empty)`];
+  let last = compileOk(renderMachine(m), undefined, log);
+  for (const group of groups) {
+    const keyOfId = new Map(all(m.devices).map((d) => [d.id, d.key]));
+    const labels = group.map((e) => apply(m, e, last).label);
+    log.push(labels.join(', '));
+    const next = compileOk(renderMachine(m), last.lockText, log);
+    checkBuild(m, last, next, { moved: new Set(), label: '' }, keyOfId, log);
+    last = next;
+  }
+}
+
 describe('lock properties', () => {
   const initial = fc.array(blueprint, { maxLength: 6 });
   const edits = fc.array(edit, { minLength: 1, maxLength: 8 });
 
   test('pc: edits never move a surviving device, and the lock round-trips', () => {
     fc.assert(fc.property(initial, edits, (i, e) => run('pc', i, e)), { numRuns: RUNS });
+  });
+
+  test('pc, filling the root bus: bridges are appended and nothing moves', () => {
+    // Batches of NICs and disks past the 29 root slots, with removals in between.
+    const batch = fc.array(fc.record({ top: fc.constantFrom(0, 1, 3, 4, 5), children: fc.constant([]) }), { minLength: 4, maxLength: 12 });
+    const fillEdits = fc.array(
+      fc.oneof(
+        { weight: 3, arbitrary: batch.map((b) => b.map((what) => ({ kind: 'add' as const, what }))) },
+        { weight: 1, arbitrary: fc.array(fc.record({ kind: fc.constant('remove' as const), pick: fc.nat() }), { minLength: 1, maxLength: 6 }) },
+      ),
+      { minLength: 1, maxLength: 6 },
+    );
+    fc.assert(fc.property(fillEdits, (groups) => runBatches('pc', groups, 48)), { numRuns: Math.ceil(RUNS / 5) });
   });
 
   test('q35: edits never move a surviving device, and the lock round-trips', () => {
