@@ -1,0 +1,130 @@
+/**
+ * `machinec fmt [--check] [files...]`: formats .machine files with prettier and the machinec
+ * plugin, honouring `.prettierrc` (and `.editorconfig`, `.prettierignore` in cwd) like
+ * `prettier --write` would. prettier and the plugin are imported only when this command runs.
+ *
+ * A file that does not parse is never touched: its diagnostics go to stderr and the exit code
+ * is 1. With `--check`, files that would change are listed on stdout (exit 1 if any); without,
+ * changed files are rewritten atomically and listed.
+ */
+import { chmodSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { parse, type Diagnostic } from '../../grammar/index.js';
+import { renderDiagnostics } from '../render-diagnostic.js';
+
+export interface FmtOptions {
+  /** Report files that are not formatted instead of rewriting them. */
+  check: boolean;
+  /** Files and folders; empty means every `.machine` file under cwd. */
+  paths: string[];
+  cwd: string;
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+}
+
+/** Every `.machine` file under `dir`, skipping node_modules and dot-folders. */
+function findMachineFiles(dir: string, out: string[]): void {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
+    const full = join(dir, entry.name);
+    if (entry.isDirectory()) findMachineFiles(full, out);
+    else if (entry.isFile() && entry.name.endsWith('.machine')) out.push(full);
+  }
+}
+
+/** Expands folders; a named file is taken as is, whatever its extension. */
+function collectFiles(paths: readonly string[], cwd: string, problems: string[]): string[] {
+  const files = new Set<string>();
+  for (const p of paths.length ? paths : [cwd]) {
+    const full = resolve(cwd, p);
+    try {
+      if (statSync(full).isDirectory()) {
+        const found: string[] = [];
+        findMachineFiles(full, found);
+        found.forEach((f) => files.add(f));
+      } else files.add(full);
+    } catch {
+      problems.push(`${p}: no such file or folder`);
+    }
+  }
+  return [...files].sort();
+}
+
+/** Write `file.tmp-<pid>` beside the file, keep the file's mode, then rename it over the file. */
+function writeAtomically(file: string, text: string): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, text);
+    chmodSync(tmp, statSync(file).mode & 0o7777);
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+export async function runFmt(opts: FmtOptions): Promise<number> {
+  const { cwd, stdout, stderr } = opts;
+  const shown = (file: string): string => {
+    const rel = relative(cwd, file);
+    return rel && !rel.startsWith('..') ? rel : file;
+  };
+  const problems: string[] = [];
+  const files = collectFiles(opts.paths, cwd, problems);
+  // Loaded here and only here: no other command pays for prettier.
+  const [prettier, { default: plugin }] = await Promise.all([import('prettier'), import('../../prettier-plugin/index.js')]);
+  const ignorePath = join(cwd, '.prettierignore');
+
+  const diagnostics: Diagnostic[] = [];
+  const sources = new Map<string, string>();
+  /** Files that are not formatted (--check) or that were rewritten. */
+  const unformatted: string[] = [];
+  for (const file of files) {
+    const name = shown(file);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      problems.push(`${name}: cannot read: ${(e as Error).message}`);
+      continue;
+    }
+    // Named explicitly or found by the walk, a file listed in .prettierignore is left alone.
+    if ((await prettier.getFileInfo(file, { ignorePath })).ignored) continue;
+    const errors = parse(text, name).diagnostics.filter((d) => d.severity === 'error');
+    if (errors.length) {
+      diagnostics.push(...errors);
+      sources.set(name, text);
+      continue;
+    }
+    let formatted: string;
+    try {
+      const config = (await prettier.resolveConfig(file, { editorconfig: true })) ?? {};
+      // The config's own `plugins` are irrelevant here: the machine parser is ours.
+      formatted = await prettier.format(text, { ...config, plugins: [plugin], parser: 'machine', filepath: file });
+    } catch (e) {
+      problems.push(`${name}: ${(e as Error).message}`);
+      continue;
+    }
+    if (formatted === text) continue;
+    if (opts.check) {
+      unformatted.push(name);
+      continue;
+    }
+    try {
+      writeAtomically(file, formatted);
+      unformatted.push(name);
+    } catch (e) {
+      problems.push(`${name}: cannot write: ${(e as Error).message}`);
+    }
+  }
+
+  if (diagnostics.length) stderr(renderDiagnostics(diagnostics, sources, false));
+  for (const p of problems) stderr(`error: ${p}\n`);
+  for (const name of unformatted) stdout(`${name}\n`);
+  if (opts.check && unformatted.length) {
+    const n = unformatted.length;
+    stderr(`${n} file${n === 1 ? ' is' : 's are'} not formatted; run \`machinec fmt\` to fix\n`);
+  }
+  const failed = diagnostics.length > 0 || problems.length > 0 || (opts.check && unformatted.length > 0);
+  return failed ? 1 : 0;
+}
