@@ -46,6 +46,8 @@ export interface PlaceResult {
 const devfn = (a: PciAddress): number => a.slot * PCI_FUNCTIONS + a.fn;
 const fromDevfn = (n: number): PciAddress => ({ slot: Math.floor(n / PCI_FUNCTIONS), fn: n % PCI_FUNCTIONS });
 const BUILTIN = '#builtin';
+/** The slot through which automatic pci-bridges chain on pc. */
+const CHAIN_SLOT = 0x1f;
 
 /** The name of the key a non-PCI attachment is numbered by, its first value, and its QEMU property. */
 const childKeys: Record<Exclude<Attachment, 'pci'>, { pin: string; first: number }> = {
@@ -164,8 +166,11 @@ export function place(machine: MachineSpec, locked: readonly PlacedDevice[], mac
     for (let fn = 0; fn < PCI_FUNCTIONS; fn++) if (bus.held.has(slot * PCI_FUNCTIONS + fn)) return false;
     return true;
   };
-  const slotRange = (bus: Bus): [number, number] =>
-    bus.kind === 'root' ? [chip.firstSlot, PCI_SLOTS - 1] : bus.kind === 'pcie-port' ? [0, 0] : [1, PCI_SLOTS - 1];
+  /** Slots automatic placement uses; on pc, slot 1f of the root bus and of automatic bridges is kept for the bridge chain. */
+  const slotRange = (bus: Bus): [number, number] => {
+    const last = chipset === 'pc' && (bus.kind === 'root' || bus.auto) ? CHAIN_SLOT - 1 : PCI_SLOTS - 1;
+    return bus.kind === 'root' ? [chip.firstSlot, last] : bus.kind === 'pcie-port' ? [0, 0] : [1, last];
+  };
   const firstFreeSlot = (bus: Bus, from = slotRange(bus)[0]): PciAddress | undefined => {
     const [, last] = slotRange(bus);
     for (let s = from; s <= last; s++) if (!chip.reservedSlots.includes(s) || bus.kind !== 'root') if (slotFree(bus, s)) return { slot: s, fn: 0 };
@@ -233,10 +238,17 @@ export function place(machine: MachineSpec, locked: readonly PlacedDevice[], mac
       addBus(id, 'pci', id, true);
       return draft;
     }
-    const addr = newRootBridgeAddress();
+    // On pc, bridges chain through slot 1f: the root bus's, then each automatic bridge's. The
+    // newest bridge is then always last in the firmware's depth-first walk, so its bus number
+    // comes after every existing one.
+    let host = root;
+    const linkOf = (bus: Bus) => drafts.get(bus.held.get(CHAIN_SLOT * PCI_FUNCTIONS) ?? '');
+    for (let link = linkOf(host); link?.auto && link.model === 'pci-bridge'; link = linkOf(host)) host = buses.get(link.id)!;
+    const chainFree = slotFree(host, CHAIN_SLOT) && (host !== root || bridgeFloor() < CHAIN_SLOT * PCI_FUNCTIONS);
+    const addr = chainFree ? { slot: CHAIN_SLOT, fn: 0 } : host === root ? newRootBridgeAddress() : undefined;
     if (!addr) return undefined;
     const id = nextId('br');
-    const draft: Draft = { id, model: 'pci-bridge', attachment: 'pci', bus: chip.rootBus, addr, auto: true, pins: {} };
+    const draft: Draft = { id, model: 'pci-bridge', attachment: 'pci', bus: host.name, addr, auto: true, pins: {} };
     hold(draft);
     addBus(id, 'pci', id, true);
     return draft;
@@ -252,15 +264,12 @@ export function place(machine: MachineSpec, locked: readonly PlacedDevice[], mac
   };
 
   const placeOnConventionalBus = (d: DeviceSpec, from?: number): { bus: string; addr: PciAddress } | undefined => {
-    // On pc the last free root slot is kept for a bridge: a device there would leave no slot for
-    // the bridge the next device needs (it is used only when no bridge can be created).
     const addr = chipset === 'pc' ? firstFreeSlot(root, from) : undefined;
-    if (addr && firstFreeSlot(root, addr.slot + 1)) return { bus: root.name, addr };
+    if (addr) return { bus: root.name, addr };
     const room = bridgeWithRoom();
     if (room) return { bus: room.bus.name, addr: room.addr };
     const bridge = createBridge();
-    if (bridge) return { bus: bridge.id, addr: { slot: 1, fn: 0 } };
-    return addr && { bus: root.name, addr };
+    return bridge ? { bus: bridge.id, addr: { slot: 1, fn: 0 } } : undefined;
   };
   /**
    * A PCIe endpoint gets its own root port (hotpluggable, one bus each) while fewer than half the
@@ -308,6 +317,7 @@ export function place(machine: MachineSpec, locked: readonly PlacedDevice[], mac
   };
 
   // 4. Everything else, in source order: parents before children.
+  const unplaced: DeviceSpec[] = [];
   for (const d of machine.devices) {
     if (drafts.has(d.id) || !d.spec) continue;
     const attachment = attachmentOf(d.spec.plug);
@@ -322,7 +332,7 @@ export function place(machine: MachineSpec, locked: readonly PlacedDevice[], mac
         if (!where) error('bus-full', `${d.parent!.id} has no free slot for ${d.id}`, d.idSpan, bus?.kind === 'pcie-port' ? 'a root port holds one device' : `a ${d.parent!.model} has slots 01 to 1f; add another bridge`);
       } else {
         where = placeTopLevel(d);
-        if (!where) error('bus-full', `no free PCI slot or bus number for ${d.id}: every slot a ${chipset} machine can use is taken`, d.idSpan, `a bus has ${PCI_SLOTS} slots and a machine ${PCI_BUSES} buses; remove devices, or place some behind a bridge you declare`);
+        if (!where) unplaced.push(d);
       }
       if (where) hold({ id: d.id, model: d.model, attachment, bus: where.bus, addr: where.addr, auto: false, pins: {}, source: d });
       continue;
@@ -346,6 +356,11 @@ export function place(machine: MachineSpec, locked: readonly PlacedDevice[], mac
     if (!placed && candidates.length) error('bus-full', `${d.parent?.id ?? 'the built-in IDE controller'} has no free ${pin} for ${d.id}`, d.idSpan, 'add another controller');
   }
 
+  if (unplaced.length) {
+    const [first] = unplaced;
+    const more = unplaced.length > 1 ? ` (and ${unplaced.length - 1} more after it: ${unplaced.slice(1, 4).map((d) => d.id).join(', ')}${unplaced.length > 4 ? ', …' : ''})` : '';
+    error('bus-full', `no free PCI slot or bus number for ${first.id}${more}: the ${chipset} machine is full`, first.idSpan, `a bus has ${PCI_SLOTS} slots, a slot ${PCI_FUNCTIONS} functions and a machine ${PCI_BUSES} bus numbers; remove devices, or put several behind a bridge you declare`);
+  }
   if (diagnostics.length) return { devices: [], diagnostics };
 
   if (options.prune) {
