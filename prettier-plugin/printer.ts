@@ -21,10 +21,12 @@ type Print = (selector?: string | number | (string | number)[] | AstPath<PluginN
  * A multi-line block comment is one string with its newlines in it, not lines joined with
  * `literalline`: a line comment printed before it on the same output line is a `lineSuffix`,
  * which prettier flushes at the next line break in the doc, and a break inside the block
- * comment would put that line comment inside it.
+ * comment would put that line comment inside it. It still breaks the groups around it, so a
+ * list or typed block holding one is printed the same way whatever the source's layout.
  */
 function commentDoc(comment: ast.Comment): Doc {
-  return comment.block ? comment.text : comment.text.trimEnd();
+  if (!comment.block) return comment.text.trimEnd();
+  return comment.text.includes('\n') ? [comment.text, breakParent] : comment.text;
 }
 
 /** Comments attached to a node that are neither leading nor trailing: the ones we print ourselves. */
@@ -40,7 +42,7 @@ function printDangling(comment: PluginComment): Doc {
 const isSingleLineBlock = (c: PluginComment): boolean => c.block && !c.text.includes('\n');
 
 /**
- * The items of a body or list separated by `separator`; a blank line after an item in the
+ * The members of a body separated by `separator`; a blank line after a member in the
  * source (runs collapsed to one) is kept as one blank line.
  */
 function printItems(path: AstPath<PluginNode>, print: Print, key: 'members' | 'properties', separator: Doc, text: string): Doc[] {
