@@ -37,7 +37,7 @@ const BACKEND_KEYS = new Set(['netdev', 'file', 'format', 'readonly', 'chardev',
 
 /**
  * For `verify` and tests: harmless stand-ins for backends a test machine does not have. A
- * missing disk becomes a `null-co` node, a tap or bridge NIC a `user` one, a socket or file
+ * missing disk becomes a `null-co` node, every NIC backend a plain `user` one, a socket or file
  * chardev `null`, and the accelerator TCG. The guest's PCI view is unchanged by all of them.
  */
 export interface StandIns {
@@ -51,7 +51,6 @@ export interface EmitOptions {
   readonly standIns?: StandIns;
 }
 
-const HARMLESS_NETDEVS = new Set(['user']);
 const HARMLESS_CHARDEVS = new Set(['null', 'pty', 'ringbuf']);
 
 export function emit(spec: MachineSpec, placed: PlacedMachine, options: EmitOptions = {}): string[] {
@@ -91,8 +90,8 @@ export function emit(spec: MachineSpec, placed: PlacedMachine, options: EmitOpti
     if (backend === 'netdev') {
       const v = props(own, 'netdev');
       if (v) {
-        const harmless = HARMLESS_NETDEVS.has(v.kind === 'Block' ? v.type.name : scalar(v) ?? '');
-        backends.push('-netdev', standIns && !harmless ? `user,id=net-${d.id}` : typedBackend(v, `net-${d.id}`));
+        // Stand-in: a plain user netdev (no host forwards that could clash with a running VM).
+        backends.push('-netdev', standIns ? `user,id=net-${d.id}` : typedBackend(v, `net-${d.id}`));
         pairs.push(['netdev', `net-${d.id}`]);
       }
     } else if (backend === 'block' || backend === 'cdrom') {
