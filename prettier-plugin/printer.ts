@@ -1,8 +1,8 @@
 /**
  * The `machine-ast` printer: AST to prettier doc. The canonical style is described in
  * README-style.md; in short, 2-space (or the configured) indent, `key = value` with single
- * spaces, machine and device bodies always one member per line, typed blocks and lists on one
- * line when they fit. Literals are printed exactly as written.
+ * spaces, the machine body and device trees one member per line, property-only bodies, typed
+ * blocks and lists on one line when they fit. Literals are printed exactly as written.
  */
 import type { AstPath, Doc, Printer } from 'prettier';
 import { builders } from 'prettier/doc';
@@ -58,9 +58,11 @@ function printItems(path: AstPath<PluginNode>, print: Print, key: 'members' | 'p
 }
 
 /**
- * `{ … }` of a machine, device or typed block. Machine and device bodies always break, one
- * member per line; a typed block stays on one line when it fits. An empty body is `{}`, or
- * `{ /* c *\/ }` when it only holds short block comments. Comments on the `{` line stay there.
+ * `{ … }` of a machine, device or typed block. A machine body, and a device body holding
+ * devices, always break, one member per line; a device body of properties only, and a typed
+ * block, stay on one line when they fit (`{ file = "a.qcow2", bootindex = 1 }`). An empty body
+ * is `{}`, or `{ /* c *\/ }` when it only holds short block comments. Comments on the `{`
+ * line stay there.
  */
 function printBraced(path: AstPath<PluginNode>, print: Print, text: string, alwaysBreak: boolean): Doc {
   const node = path.node as BracedNode & PluginNode;
@@ -82,7 +84,8 @@ function printBraced(path: AstPath<PluginNode>, print: Print, text: string, alwa
   });
   if (items.length) {
     const key = node.kind === 'Block' ? 'properties' : 'members';
-    inside.push(line, ...printItems(path, print, key, line, text));
+    // On one line, members are separated by commas (`{ a = 1, b = 2 }`); one per line, by nothing.
+    inside.push(line, ...printItems(path, print, key, [ifBreak('', ','), line], text));
   }
   return group(['{', ...head, indent(inside), line, '}'], { shouldBreak: alwaysBreak });
 }
@@ -119,7 +122,7 @@ function printNode(path: AstPath<PluginNode>, options: { originalText: string },
         ': ',
         print('model'),
         node.address ? [' @ ', print('address')] : '',
-        node.hasBody ? [' ', printBraced(path, print, text, true)] : '',
+        node.hasBody ? [' ', printBraced(path, print, text, node.devices.length > 0)] : '',
       ];
     case 'Property':
       return [print('key'), ' = ', print('value')];

@@ -15,7 +15,7 @@ const format = (text: string, options: prettier.Options = {}): Promise<string> =
   prettier.format(text, { ...options, parser: 'machine', plugins: [plugin] });
 
 const UNFORMATTED = 'machine a {\n    memory  = 1G\n  device nic0: e1000 { netdev = user }\n}\n';
-const FORMATTED = 'machine b {\n  memory = 1G\n  device nic0: e1000 {\n    netdev = user\n  }\n}\n';
+const FORMATTED = 'machine b {\n  memory = 1G\n  device nic0: e1000 { netdev = user }\n}\n';
 const BROKEN = 'machine bad {\n  memory 1G\n}\n';
 
 function scratch(files: Record<string, string>): string {
