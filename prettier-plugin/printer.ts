@@ -87,7 +87,10 @@ function printBraced(path: AstPath<PluginNode>, print: Print, text: string, alwa
     // On one line, members are separated by commas (`{ a = 1, b = 2 }`); one per line, by nothing.
     inside.push(line, ...printItems(path, print, key, [ifBreak('', ','), line], text));
   }
-  return group(['{', ...head, indent(inside), line, '}'], { shouldBreak: alwaysBreak });
+  // A member with comments above it gets its own line: prettier lays out a leading comment by
+  // the line breaks around it in the source, so a one-line body would not read back the same.
+  const hasLeadingComments = items.some((item: PluginNode) => item.comments?.some((c) => c.leading));
+  return group(['{', ...head, indent(inside), line, '}'], { shouldBreak: alwaysBreak || hasLeadingComments });
 }
 
 /** `[a, b]`, or one item per line with a trailing comma when it does not fit. */
