@@ -1,5 +1,5 @@
 /** File I/O for the commands: reading sources and locks, and writing files atomically. */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync, existsSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import type { Diagnostic } from '../grammar/index.js';
 
@@ -27,7 +27,7 @@ export const useColor = (io: Io): boolean => io.isTTY && io.env.NO_COLOR === und
 export const lockPathOf = (source: string): string => `${source}.lock`;
 
 /** How a path is shown in messages: relative to the working directory when inside it. */
-export function displayPath(io: Io, path: string): string {
+export function displayPath(io: Pick<Io, 'cwd'>, path: string): string {
   const rel = relative(io.cwd, path);
   return rel && !rel.startsWith('..') ? rel : path;
 }
@@ -49,13 +49,20 @@ export const readIfExists = (path: string): string | undefined => (existsSync(pa
 /**
  * Writes through a temporary file in the same folder, flushed to disk, then renamed over the
  * target: readers see the old file or the new one, never half of one, and two writers at once
- * each rename a whole file.
+ * each rename a whole file. The file keeps its permissions.
  */
 export function writeAtomic(path: string, text: string): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
   let fd: number | undefined;
+  let mode = 0o644;
   try {
-    fd = openSync(tmp, 'wx', 0o644);
+    mode = statSync(path).mode & 0o7777; // keep the file's permissions
+  } catch {
+    // a new file
+  }
+  try {
+    fd = openSync(tmp, 'wx', mode);
+    fchmodSync(fd, mode);
     writeSync(fd, text);
     fsyncSync(fd);
     closeSync(fd);

@@ -7,9 +7,10 @@
  * is 1. With `--check`, files that would change are listed on stdout (exit 1 if any); without,
  * changed files are rewritten atomically and listed.
  */
-import { chmodSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parse, type Diagnostic } from '../../grammar/index.js';
+import { displayPath, findMachines, writeAtomic } from '../io.js';
 import { renderDiagnostics } from '../render-diagnostic.js';
 
 export interface FmtOptions {
@@ -22,55 +23,13 @@ export interface FmtOptions {
   stderr: (s: string) => void;
 }
 
-/** Every `.machine` file under `dir`, skipping node_modules and dot-folders. */
-function findMachineFiles(dir: string, out: string[]): void {
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
-    const full = join(dir, entry.name);
-    if (entry.isDirectory()) findMachineFiles(full, out);
-    else if (entry.isFile() && entry.name.endsWith('.machine')) out.push(full);
-  }
-}
-
-/** Expands folders; a named file is taken as is, whatever its extension. */
-function collectFiles(paths: readonly string[], cwd: string, problems: string[]): string[] {
-  const files = new Set<string>();
-  for (const p of paths.length ? paths : [cwd]) {
-    const full = resolve(cwd, p);
-    try {
-      if (statSync(full).isDirectory()) {
-        const found: string[] = [];
-        findMachineFiles(full, found);
-        found.forEach((f) => files.add(f));
-      } else files.add(full);
-    } catch {
-      problems.push(`${p}: no such file or folder`);
-    }
-  }
-  return [...files].sort();
-}
-
-/** Write `file.tmp-<pid>` beside the file, keep the file's mode, then rename it over the file. */
-function writeAtomically(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, text);
-    chmodSync(tmp, statSync(file).mode & 0o7777);
-    renameSync(tmp, file);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-}
-
 export async function runFmt(opts: FmtOptions): Promise<number> {
   const { cwd, stdout, stderr } = opts;
-  const shown = (file: string): string => {
-    const rel = relative(cwd, file);
-    return rel && !rel.startsWith('..') ? rel : file;
-  };
+  const shown = (file: string): string => displayPath({ cwd }, file);
   const problems: string[] = [];
-  const files = collectFiles(opts.paths, cwd, problems);
+  const named = (opts.paths.length ? opts.paths : [cwd]).map((p) => resolve(cwd, p));
+  for (const p of named) if (!existsSync(p)) problems.push(`${shown(p)}: no such file or folder`);
+  const files = findMachines(named.filter((p) => existsSync(p)));
   // Loaded here and only here: no other command pays for prettier.
   const [prettier, { default: plugin }] = await Promise.all([import('prettier'), import('../../prettier-plugin/index.js')]);
   const ignorePath = join(cwd, '.prettierignore');
@@ -111,7 +70,7 @@ export async function runFmt(opts: FmtOptions): Promise<number> {
       continue;
     }
     try {
-      writeAtomically(file, formatted);
+      writeAtomic(file, formatted);
       unformatted.push(name);
     } catch (e) {
       problems.push(`${name}: cannot write: ${(e as Error).message}`);
