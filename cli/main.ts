@@ -118,6 +118,21 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     });
 
   program
+    .command('import')
+    .description('adopt an existing VM: write NAME.machine and its lock from its QEMU command line (after --) or its QMP socket, every device where it is today')
+    .requiredOption('--name <name>', 'the machine name (NAME.machine, NAME.machine.lock)')
+    .option('--out <dir>', 'where to write them (default: the current folder)')
+    .option('--qmp <socket>', "a running VM's QMP unix socket, instead of a command line")
+    .option('--timeout <seconds>', 'how long QEMU may take to start and enumerate', '20')
+    .argument('[command...]', 'qemu-system-x86_64 ARGS…, after --')
+    .action(async (command: string[], o) => {
+      const { importCommand } = await import('./commands/import.js');
+      const seconds = Number(o.timeout);
+      if (!(seconds > 0)) throw new CommanderError(2, 'machinec.usage', `error: --timeout takes a number of seconds, not ${o.timeout}`);
+      exit = await importCommand(session(o), command, { name: o.name, out: o.out, qmp: o.qmp, timeoutMs: seconds * 1000 });
+    });
+
+  program
     .command('fmt')
     .description('format .machine files with the prettier plugin')
     .argument('[paths...]', 'files or folders (default: every .machine under the current folder)')

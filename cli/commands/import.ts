@@ -1,0 +1,189 @@
+/**
+ * `machinec import --name NAME [--out DIR] -- qemu-system-x86_64 ARGS…` and
+ * `machinec import --qmp SOCKET --name NAME`: adopt an existing VM without a single device moving.
+ *
+ * The command line is run once for inspection (TCG, no display or monitor, null-co stand-ins for
+ * disks, user networking for tap and bridge, the firmware allowed to number the buses); a running
+ * VM is only read. From QEMU's qdev tree (`info qtree`) and `query-pci`, import writes NAME.machine
+ * and NAME.machine.lock that reproduce every PCI device, the implicit ones included, at its bus,
+ * slot and function with its vendor:device ID, MAC, serial and chassis number. Before writing, the
+ * built command line is started as well and its guest view compared with the original's, device by
+ * device: nothing is written unless they are the same.
+ */
+import { closeSync, existsSync, mkdirSync, openSync, readSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { emit, compile } from '../../compiler/index.js';
+import { displayPath, writeAtomic } from '../io.js';
+import { connectQmp, findQemu, flattenQueryPci, QemuLaunchError, waitForStableGuestView, withQemu, type QmpClient, type QmpPciBus } from '../qemu/index.js';
+import { adopt, AdoptError, compareViews, type Backends, type Inspection } from '../import/adopt.js';
+import { inspect, qmpBackends } from '../import/inspect.js';
+import { readCommandLine, type NetBackend, type ReadCommandLine } from '../import/qemu-args.js';
+import { allDevices } from '../import/qtree.js';
+import type { Session } from '../session.js';
+
+export interface ImportOptions {
+  readonly name: string;
+  readonly out?: string;
+  readonly qmp?: string;
+  readonly timeoutMs: number;
+}
+
+const NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
+
+function usage(s: Session, message: string, hint: string): number {
+  s.io.stderr(`error[usage]: ${message}\n  = hint: ${hint}\n`);
+  return 2;
+}
+
+/** Backends named on the command line, by the names QEMU gives them in the inspection run. */
+function probeFormat(file: string): string | undefined {
+  try {
+    const fd = openSync(file, 'r');
+    try {
+      const head = Buffer.alloc(4);
+      readSync(fd, head, 0, 4, 0);
+      return head.toString('latin1') === 'QFI\xfb' ? 'qcow2' : 'raw';
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+function commandLineBackends(read: ReadCommandLine, inspection: Inspection, cwd: string): Backends {
+  // `-nic` netdevs are called `#netN` (numbered in creation order) unless the -nic has an id.
+  const anonymous = [...new Set([...allDevices(inspection.qtree)].map((d) => d.props.get('netdev') ?? '').filter((n) => n.startsWith('#')))].sort(
+    (a, b) => Number(a.replace(/\D/g, '')) - Number(b.replace(/\D/g, '')),
+  );
+  const nicIds = new Map<string, NetBackend>();
+  const unnamed = read.nics.filter((n) => !n.id);
+  for (const n of read.nics) if (n.id) nicIds.set(n.id, n);
+  anonymous.forEach((name, k) => unnamed[k] && nicIds.set(name, unnamed[k]));
+  return {
+    net: (name) => read.netdevs.get(name) ?? nicIds.get(name) ?? (/^hub\d+port\d+$/.test(name) ? read.hubBackend ?? { type: 'user', options: [] } : undefined),
+    block: (name) => read.drives.get(name),
+    chardev: (name) => read.chardevs.get(name),
+    probe: (file) => probeFormat(isAbsolute(file) ? file : resolve(cwd, file)),
+  };
+}
+
+/** Let the firmware number the buses, then read the VM. */
+async function inspectLaunched(qmp: QmpClient, timeoutMs: number): Promise<Inspection> {
+  await waitForStableGuestView(qmp, { timeoutMs });
+  return inspect(qmp);
+}
+
+/** A running VM may still be in its firmware: wait (never `cont`) until query-pci stops changing and every bridge is numbered. */
+async function settled(qmp: QmpClient, timeoutMs: number): Promise<void> {
+  const started = Date.now();
+  let previous = '';
+  for (;;) {
+    const raw = await qmp.execute<QmpPciBus[]>('query-pci');
+    const text = JSON.stringify(raw);
+    const numbered = flattenQueryPci(raw).every((d) => d.secondaryBus === undefined || d.secondaryBus !== 0);
+    if ((numbered && text === previous) || Date.now() - started > timeoutMs) return;
+    previous = text;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+export async function importCommand(s: Session, command: readonly string[], opts: ImportOptions): Promise<number> {
+  if (!NAME.test(opts.name)) return usage(s, `--name ${opts.name} is not a machine name`, 'a name starts with a letter and holds letters, digits, "-" and "_"');
+  if (opts.qmp && command.length) return usage(s, 'give either --qmp SOCKET or a command line after --, not both', 'machinec import --qmp /run/vm.qmp --name NAME');
+  if (!opts.qmp && !command.length) return usage(s, 'no QEMU command line to import', 'machinec import --name NAME -- qemu-system-x86_64 -machine q35 …');
+  const outDir = resolve(s.io.cwd, opts.out ?? '.');
+  const sourcePath = join(outDir, `${opts.name}.machine`);
+  const lockPath = join(outDir, `${opts.name}.machine.lock`);
+  for (const p of [sourcePath, lockPath]) {
+    if (existsSync(p)) {
+      s.io.stderr(`error[import-exists]: ${displayPath(s.io, p)} already exists\n  = hint: import never overwrites a machine: choose another --name or --out, or remove it first\n`);
+      return 1;
+    }
+  }
+
+  let inspection: Inspection;
+  let backends: Backends;
+  let read: ReadCommandLine | undefined;
+  const [first, ...rest] = command;
+  const binary = first && !first.startsWith('-') ? first : undefined;
+  const qemu = findQemu(binary) ?? s.qemuPath;
+  try {
+    if (opts.qmp) {
+      const sock = isAbsolute(opts.qmp) ? opts.qmp : resolve(s.io.cwd, opts.qmp);
+      const qmp = await connectQmp(sock, { timeoutMs: Math.min(opts.timeoutMs, 5_000) });
+      try {
+        const status = await qmp.execute<{ status: string }>('query-status');
+        if (status.status === 'prelaunch') {
+          s.io.stderr('error[import-not-started]: the VM has not run its firmware yet (started with -S and never continued): its bridges have no bus numbers\n  = hint: continue it (QMP `cont`) and import again; import only reads a running VM, it never changes it\n');
+          return 1;
+        }
+        await settled(qmp, opts.timeoutMs);
+        inspection = await inspect(qmp);
+        backends = await qmpBackends(qmp);
+      } finally {
+        await qmp.close();
+      }
+    } else {
+      if (!qemu) {
+        s.io.stderr('error[qemu-missing]: qemu-system-x86_64 not found\n  = hint: install it (Debian: apt-get install qemu-system-x86) or give its path as the first word after --\n');
+        return 2;
+      }
+      read = readCommandLine(binary ? rest : command, s.io.cwd);
+      if (read.errors.length) return usage(s, read.errors.join('; '), 'give the command line as QEMU takes it, after --');
+      const args = read.inspectionArgs;
+      inspection = await withQemu({ qemu, args, timeoutMs: opts.timeoutMs }, (h) => inspectLaunched(h.qmp, opts.timeoutMs));
+      backends = commandLineBackends(read, inspection, s.io.cwd);
+    }
+  } catch (e) {
+    const err = e as Error;
+    s.io.stderr(`error[qemu-failed]: could not inspect the VM: ${err instanceof QemuLaunchError ? err.message : err.message.split('\n')[0]}\n`);
+    return 2;
+  }
+
+  let adopted;
+  try {
+    const word = read?.machineWord;
+    const versioned = word && word !== 'pc' && word !== 'q35' && word !== 'none' ? inspection.machineType : undefined;
+    adopted = adopt(inspection, backends, {
+      name: opts.name,
+      chipsetWord: versioned,
+      accel: read?.accel,
+      uuidInSource: read ? read.uuidGiven : !/^0{8}-0{4}-0{4}-0{4}-0{12}$/.test(inspection.uuid),
+      origin: opts.qmp ? `the running VM at ${opts.qmp}` : 'a QEMU command line',
+    });
+  } catch (e) {
+    if (!(e instanceof AdoptError)) throw e;
+    s.io.stderr(`error[import-failed]: ${e.message}${e.problems.length ? ':' : ''}\n${e.problems.map((p) => `  - ${p}\n`).join('')}${e.hint ? `  = hint: ${e.hint}\n` : ''}nothing was written\n`);
+    return 1;
+  }
+
+  // The proof before writing: the built machine, started for real, shows the guest what the VM does.
+  if (qemu) {
+    const c = compile({ file: `${opts.name}.machine`, source: adopted.source, lock: { file: `${opts.name}.machine.lock`, text: adopted.lock } });
+    const argv = emit(c.spec!, c.machine!, { standIns: { fileExists: () => false, resolveFile: (p) => p } });
+    try {
+      const built = await withQemu({ qemu, args: argv, timeoutMs: opts.timeoutMs }, async (h) => (await waitForStableGuestView(h.qmp, { timeoutMs: opts.timeoutMs })).devices);
+      const diff = compareViews(adopted.machine, built);
+      const original = new Map(inspection.guest.map((g) => [`${g.bus}:${g.slot}.${g.fn}`, `${g.vendor}:${g.device}`]));
+      for (const g of built) if (original.get(`${g.bus}:${g.slot}.${g.fn}`) !== `${g.vendor}:${g.device}`) diff.push(`${g.qdevId || 'a device'} differs from the original at ${g.bus}:${g.slot}.${g.fn}`);
+      if (built.length !== inspection.guest.length) diff.push(`the original has ${inspection.guest.length} PCI functions, the built machine ${built.length}`);
+      if (diff.length) {
+        s.io.stderr(`error[import-failed]: the built machine does not show the guest what the original does:\n${diff.map((p) => `  - ${p}\n`).join('')}nothing was written\n`);
+        return 1;
+      }
+    } catch (e) {
+      s.io.stderr(`error[qemu-failed]: could not start the imported machine: ${(e as Error).message.split('\n')[0]}\nnothing was written\n`);
+      return 1;
+    }
+  }
+
+  mkdirSync(outDir, { recursive: true });
+  writeAtomic(lockPath, adopted.lock);
+  writeAtomic(sourcePath, adopted.source);
+  const pci = adopted.machine.devices.filter((d) => d.attachment === 'pci').length;
+  s.io.stdout(`imported ${opts.name} (${adopted.machine.machineType}): ${adopted.machine.devices.length} devices, ${pci} on PCI, each where the original has it\n  ${displayPath(s.io, sourcePath)}\n  ${displayPath(s.io, lockPath)}\n`);
+  const notes = [...adopted.notes, ...(read?.notCarried ?? []).map((o) => `${o} is not carried over (pass it with \`machinec run ${opts.name}.machine -- …\`)`)];
+  for (const n of notes) s.io.stderr(`note: ${n}\n`);
+  return 0;
+}

@@ -1,0 +1,414 @@
+/**
+ * From a running QEMU's qdev tree to a `.machine` and its lock that reproduce it: every PCI device
+ * of the command line (the implicit ones too) becomes a device of the source, its address goes
+ * into the lock (and into the source as `@` only where machinec's own placement would put it
+ * elsewhere), MACs, serials and chassis numbers go into the lock as they are.
+ */
+import { compile, catalog, writeLock, type PlacedDevice, type PlacedMachine } from '../../compiler/index.js';
+import { attachmentOf, netdevTypes, chardevTypes, type ModelSpec } from '../../compiler/catalog.js';
+import { chipsets, chipsetOfMachineType } from '../../compiler/chipsets.js';
+import { formatAddress, parseAddress } from '../../compiler/machine-spec.js';
+import type { Attachment, Chipset, PciAddress } from '../../compiler/model.js';
+import { expectedPciId } from '../commands/verify.js';
+import type { GuestPciDevice } from '../qemu/index.js';
+import type { BlockBackend, NetBackend } from './qemu-args.js';
+import type { QtreeBus, QtreeDevice } from './qtree.js';
+
+export interface Backends {
+  net(name: string): NetBackend | undefined;
+  block(name: string): BlockBackend | undefined;
+  chardev(name: string): NetBackend | undefined;
+  /** The format of an image QEMU would probe (qcow2 or raw), when the file is readable here. */
+  probe?(file: string): string | undefined;
+}
+
+export interface Inspection {
+  readonly qtree: QtreeBus;
+  readonly guest: readonly GuestPciDevice[];
+  /** `pc-i440fx-7.2` */
+  readonly machineType: string;
+  readonly memoryBytes: number;
+  readonly cpus: number;
+  readonly uuid: string;
+  /** Types of the devices created with -device (by id) and anonymously. */
+  readonly peripheral: ReadonlyMap<string, string>;
+  readonly peripheralAnon: readonly string[];
+}
+
+export interface AdoptOptions {
+  readonly name: string;
+  /** The chipset word to write (`pc`, `q35`, or the versioned type the command line named). */
+  readonly chipsetWord?: string;
+  readonly accel?: readonly string[];
+  /** Write `uuid = "…"` in the source (the command line gave one). */
+  readonly uuidInSource: boolean;
+  readonly origin: string;
+}
+
+export interface Adopted {
+  readonly source: string;
+  readonly lock: string;
+  readonly machine: PlacedMachine;
+  /** Devices that are outside machinec's model (or not carried): reasons, for the note. */
+  readonly notes: string[];
+}
+
+export class AdoptError extends Error {
+  constructor(message: string, readonly problems: string[], readonly hint?: string) {
+    super(message);
+  }
+}
+
+interface Imp {
+  id: string;
+  readonly qemuId: string;
+  readonly model: string;
+  readonly spec: ModelSpec;
+  readonly attachment: Attachment;
+  /** Parent import (undefined on the root bus or the chipset's IDE). */
+  readonly parent?: Imp;
+  /** QEMU bus name for top-level IDE devices (`ide.1`), the index of the parent's bus otherwise. */
+  readonly chipsetBus?: string;
+  readonly busIndex: number;
+  readonly addr?: PciAddress;
+  readonly key?: number;
+  readonly pins: Record<string, string>;
+  readonly props: [string, string][];
+  readonly children: Imp[];
+  explicit: boolean;
+  readonly where: string;
+}
+
+const QEMU_ID = /^[A-Za-z][A-Za-z0-9_.-]*$/;
+const LOCK_WORD = /^[A-Za-z0-9_.:+-]*$/;
+const PREFIX: Record<string, string> = {
+  'pci-bridge': 'bridge', 'pcie-root-port': 'port', 'pcie-pci-bridge': 'pcibridge', 'virtio-balloon-pci': 'balloon', 'virtio-rng-pci': 'rng',
+  'virtio-serial-pci': 'vserial', 'intel-hda': 'sound', 'hda-duplex': 'codec', i6300esb: 'watchdog', 'vfio-pci': 'hostdev', 'ich9-ahci': 'sata',
+  'usb-tablet': 'tablet', 'usb-kbd': 'kbd', 'usb-mouse': 'mouse', virtserialport: 'channel', 'ide-cd': 'cdrom', 'scsi-cd': 'cdrom', 'virtio-scsi-pci': 'scsi',
+};
+function prefixOf(model: string, spec: ModelSpec): string {
+  if (PREFIX[model]) return PREFIX[model];
+  if (spec.backend === 'netdev') return 'nic';
+  if (spec.video) return 'video';
+  if (spec.backend === 'block') return 'disk';
+  if (spec.provides === 'usb') return 'usb';
+  return model.replace(/[^A-Za-z0-9]/g, '');
+}
+
+const quote = (s: string) => JSON.stringify(s);
+const name = (s: string) => (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(s) ? s : quote(s));
+
+/** `tap { ifname = "tap0" }` / `user`. */
+function typedValue(b: NetBackend): string {
+  if (!b.options.length) return b.type;
+  // Strings as written: QEMU reads `script=no` and `vhost=on` from the same text machinec passes on.
+  return `${b.type} { ${b.options.map(([k, v]) => `${k} = ${/^\d+$/.test(v) ? v : quote(v)}`).join(', ')} }`;
+}
+
+function mergedProps(dev: QtreeDevice): Map<string, string> {
+  const props = new Map(dev.props);
+  for (const bus of dev.buses) {
+    if (bus.type !== 'virtio-pci-bus' && !bus.name.startsWith('virtio-bus')) continue;
+    for (const child of bus.devices) for (const [k, v] of child.props) if (!props.has(k) || k === 'mac' || k === 'netdev' || k === 'drive' || k === 'serial') props.set(k, v);
+  }
+  return props;
+}
+
+const guestText = (dev: QtreeDevice): string => /addr ([0-9a-f]{2}:[0-9a-f]{2}\.[0-7])/.exec(dev.info.join('\n'))?.[1] ?? '?';
+
+export function adopt(inspection: Inspection, backends: Backends, options: AdoptOptions): Adopted {
+  const chipset: Chipset | undefined = chipsetOfMachineType(inspection.machineType);
+  if (!chipset) throw new AdoptError(`machine type ${inspection.machineType} is not a pc or q35 machine`, [], 'machinec describes pc (i440FX) and q35 machines');
+  const chip = chipsets[chipset];
+  const unknown: string[] = [];
+  const problems: string[] = [];
+  const notes: string[] = [];
+  const all: Imp[] = [];
+  const top: Imp[] = [];
+
+  const host = inspection.qtree.devices.find((d) => d.buses.some((b) => b.name === chip.rootBus));
+  const rootBus = host?.buses.find((b) => b.name === chip.rootBus);
+  if (!rootBus) throw new AdoptError(`QEMU shows no ${chip.rootBus} bus`, []);
+
+  const backendProps = (imp: { model: string; spec: ModelSpec; where: string }, props: Map<string, string>): [string, string][] => {
+    const out: [string, string][] = [];
+    const b = imp.spec.backend;
+    if (b === 'netdev') {
+      const nd = props.get('netdev');
+      const net = nd ? backends.net(nd) : undefined;
+      if (!nd) problems.push(`${imp.where}: the NIC has no netdev; machinec gives every NIC one (it would be \`netdev = user\`)`);
+      else if (!net) problems.push(`${imp.where}: cannot tell what netdev ${nd} is`);
+      else if (!netdevTypes.includes(net.type)) problems.push(`${imp.where}: netdev type ${net.type} is not one machinec knows (${netdevTypes.join(', ')})`);
+      else out.push(['netdev', typedValue(net)]);
+    } else if (b === 'block' || b === 'cdrom') {
+      const drive = props.get('drive');
+      const blk = drive ? backends.block(drive) : undefined;
+      if (drive && !blk) problems.push(`${imp.where}: cannot tell which image drive ${drive} is`);
+      if (blk?.file !== undefined) {
+        out.push(['file', quote(blk.file)]);
+        const fmt = blk.format;
+        const allowed = b === 'cdrom' ? ['raw', 'qcow2'] : ['raw', 'qcow2', 'vmdk', 'vdi', 'vhdx', 'qed'];
+        if (fmt && !allowed.includes(fmt)) problems.push(`${imp.where}: image format ${fmt} is not one machinec writes (${allowed.join(', ')})`);
+        else {
+          // Without a format QEMU probes the image: so does import where the image is here, else the name decides, as in machinec.
+          const implied = /\.qcow2$/i.test(blk.file) ? 'qcow2' : 'raw';
+          const format = fmt ?? backends.probe?.(blk.file) ?? implied;
+          if (format !== implied) out.push(['format', format]);
+        }
+        if (blk.readonly && b === 'block') out.push(['readonly', 'true']);
+      } else if (b === 'block') problems.push(`${imp.where}: the disk has no image (machinec needs \`file = "…"\`)`);
+    } else if (b === 'chardev') {
+      const c = props.get('chardev');
+      const chr = c ? backends.chardev(c) : undefined;
+      if (!chr || !chardevTypes.includes(chr.type)) problems.push(`${imp.where}: cannot carry chardev ${c ?? '(none)'}`);
+      else out.push(['chardev', typedValue(chr)]);
+    }
+    return out;
+  };
+
+  const pinsOf = (model: string, spec: ModelSpec, props: Map<string, string>, out: [string, string][]): Record<string, string> => {
+    const pins: Record<string, string> = {};
+    if (model === 'pcie-root-port') {
+      pins.chassis = props.get('chassis') ?? '0';
+      pins.port = props.get('port') ?? '0';
+    }
+    if (model === 'pci-bridge') pins.chassis = props.get('chassis_nr') ?? '0';
+    if (spec.pins?.includes('mac')) {
+      const mac = props.get('mac')?.toLowerCase();
+      if (mac) pins.mac = mac;
+    }
+    if (spec.pins?.includes('serial')) {
+      const serial = props.get('serial') ?? '';
+      if (LOCK_WORD.test(serial)) pins.serial = serial;
+      else out.push(['serial', quote(serial)]);
+    }
+    return pins;
+  };
+
+  const childKeyPin: Record<Exclude<Attachment, 'pci'>, string> = { usb: 'port', scsi: 'scsi-id', ide: 'unit', 'virtio-serial': 'nr', hda: 'cad' };
+
+  const walkChildren = (bus: QtreeBus, parent: Imp | undefined, kind: Attachment, busIndex: number, chipsetBus?: string) => {
+    for (const dev of bus.devices) {
+      const spec = Object.hasOwn(catalog, dev.type) ? catalog[dev.type] : undefined;
+      const where = `${dev.type}${dev.id ? ` ${dev.id}` : ''} on ${parent ? (parent.qemuId || parent.model) : bus.name}`;
+      if (!spec || attachmentOf(spec.plug) !== kind) {
+        unknown.push(`${where} (${bus.type || bus.name} bus)`);
+        continue;
+      }
+      const props = mergedProps(dev);
+      // QEMU's own empty CD-ROM (no -nodefaults): not carried, like its floppy, serial and parallel ports.
+      if (!parent && !dev.id && dev.type === 'ide-cd' && /^ide\d-cd\d$/.test(props.get('drive') ?? '') && backends.block(props.get('drive')!)?.file === undefined) {
+        notes.push(`QEMU's default empty CD-ROM on ${bus.name} is not carried over (add \`device cdrom0: ide-cd\` to keep a CD drive)`);
+        continue;
+      }
+      const pin = childKeyPin[kind as Exclude<Attachment, 'pci'>];
+      let keyText: string | undefined;
+      if (kind === 'usb') keyText = /port ([0-9.]+)/.exec(dev.info.join('\n'))?.[1];
+      else keyText = props.get(pin === 'scsi-id' ? 'scsi-id' : pin);
+      if (!keyText || !/^\d+$/.test(keyText)) {
+        problems.push(`${where}: cannot read its ${pin} (${keyText ?? 'none'})`);
+        continue;
+      }
+      const sourceProps: [string, string][] = [];
+      const imp: Imp = { id: '', qemuId: dev.id, model: dev.type, spec, attachment: kind, parent, chipsetBus, busIndex, key: Number(keyText), pins: {}, props: sourceProps, children: [], explicit: false, where };
+      sourceProps.push(...backendProps(imp, props));
+      Object.assign(imp.pins, pinsOf(dev.type, spec, props, sourceProps), { [pin]: keyText });
+      // compiler/place.ts registers the chipset's IDE buses only after reading the lock, so a
+      // locked top-level IDE disk is placed anew and its locked serial regenerated: say it in the source.
+      if (!parent && imp.pins.serial !== undefined) {
+        if (imp.pins.serial) sourceProps.push(['serial', quote(imp.pins.serial)]);
+        delete imp.pins.serial;
+      }
+      all.push(imp);
+      (parent ? parent.children : top).push(imp);
+    }
+  };
+
+  const walkPci = (bus: QtreeBus, parent: Imp | undefined) => {
+    const devices = [...bus.devices].sort((a, b) => (a.props.get('addr') ?? '') < (b.props.get('addr') ?? '') ? -1 : 1);
+    for (const dev of devices) {
+      const addr = parseAddress(dev.props.get('addr') ?? '');
+      if (!addr) continue;
+      if (!parent && chip.builtins.some((b) => b.slot === addr.slot && b.fn === addr.fn)) {
+        // The chipset's own IDE/SATA: its disks become top-level devices.
+        for (const b of dev.buses) if (b.type === 'IDE') walkChildren(b, undefined, 'ide', 0, b.name);
+        continue;
+      }
+      const spec = Object.hasOwn(catalog, dev.type) ? catalog[dev.type] : undefined;
+      const where = `${dev.type}${dev.id ? ` ${dev.id}` : ''} at ${guestText(dev)}`;
+      if (!spec || attachmentOf(spec.plug) !== 'pci') {
+        unknown.push(where);
+        continue;
+      }
+      if (spec.chipsets && !spec.chipsets.includes(chipset)) {
+        unknown.push(`${where} (machinec has ${dev.type} on ${spec.chipsets.join(', ')} only)`);
+        continue;
+      }
+      const props = mergedProps(dev);
+      const sourceProps: [string, string][] = [];
+      const imp: Imp = { id: '', qemuId: dev.id, model: dev.type, spec, attachment: 'pci', parent, busIndex: 0, addr, pins: {}, props: sourceProps, children: [], explicit: false, where };
+      sourceProps.push(...backendProps(imp, props));
+      Object.assign(imp.pins, pinsOf(dev.type, spec, props, sourceProps));
+      if (dev.type === 'vfio-pci') sourceProps.push(['host', quote(props.get('host') ?? '')]);
+      if (props.get('multifunction') === 'true') notes.push(`${where} has multifunction=on: machinec sets it only where a slot has more than one function`);
+      all.push(imp);
+      (parent ? parent.children : top).push(imp);
+      if (spec.provides === 'pci' || spec.provides === 'pcie-port') {
+        for (const b of dev.buses) if (b.type === 'PCI' || b.type === 'PCIE') walkPci(b, imp);
+      } else if (spec.provides) {
+        const kind = spec.provides;
+        for (const b of dev.buses) {
+          if (b.type.startsWith('virtio') || b.name.startsWith('virtio-bus')) continue;
+          const index = Number(/\.(\d+)$/.exec(b.name)?.[1] ?? 0);
+          walkChildren(b, imp, kind as Attachment, index);
+        }
+      }
+    }
+  };
+  walkPci(rootBus, undefined);
+
+  // Devices created with -device that the walk did not reach (not on PCI, or behind something unknown).
+  const importedIds = new Set(all.map((i) => i.qemuId).filter(Boolean));
+  for (const [id, type] of inspection.peripheral) if (!importedIds.has(id) && !unknown.some((u) => u.includes(` ${id}`))) unknown.push(`${type} ${id}`);
+  const anonLeft = new Map<string, number>();
+  for (const t of inspection.peripheralAnon) anonLeft.set(t, (anonLeft.get(t) ?? 0) + 1);
+  for (const i of all) if (!i.qemuId && anonLeft.get(i.model)) anonLeft.set(i.model, anonLeft.get(i.model)! - 1);
+  for (const u of unknown) {
+    const t = u.split(' ')[0];
+    if (anonLeft.get(t)) anonLeft.set(t, anonLeft.get(t)! - 1);
+  }
+  for (const [t, n] of anonLeft) for (let k = 0; k < n; k++) unknown.push(`${t} (created with -device, not on a bus machinec describes)`);
+
+  if (unknown.length) {
+    throw new AdoptError(`${unknown.length} device${unknown.length === 1 ? '' : 's'} machinec cannot describe`, unknown, `machinec knows: ${Object.keys(catalog).sort().join(', ')}. Remove them from the command line (or ask for them in the catalog), then import again`);
+  }
+  if (problems.length) throw new AdoptError(`${problems.length} backend${problems.length === 1 ? '' : 's'} cannot be carried over`, problems);
+
+  // Ids: the command line's where it gave one, readable names otherwise.
+  const taken = new Set<string>();
+  for (const i of all) {
+    if (i.qemuId && QEMU_ID.test(i.qemuId) && !/^(pci|pcie)\.\d+$/.test(i.qemuId) && i.qemuId !== 'ide' && !taken.has(i.qemuId)) {
+      i.id = i.qemuId;
+      taken.add(i.id);
+    }
+  }
+  const counters = new Map<string, number>();
+  for (const i of all) {
+    if (i.id) continue;
+    const prefix = prefixOf(i.model, i.spec);
+    let n = counters.get(prefix) ?? 0;
+    while (taken.has(`${prefix}${n}`)) n++;
+    i.id = `${prefix}${n}`;
+    counters.set(prefix, n + 1);
+    taken.add(i.id);
+  }
+  for (const i of all) if (i.qemuId && i.id !== i.qemuId) notes.push(`${i.where}: id ${i.qemuId} is not a machinec id; imported as ${i.id}`);
+
+  /** The QEMU bus a device sits on, as machinec names it. */
+  const busOf = (i: Imp): string => {
+    if (!i.parent) return i.attachment === 'pci' ? chip.rootBus : i.chipsetBus!;
+    const p = i.parent.spec.provides!;
+    return p === 'pci' || p === 'pcie-port' ? i.parent.id : `${i.parent.id}.${i.busIndex}`;
+  };
+
+  const render = (): string => {
+    const memMiB = Math.floor(inspection.memoryBytes / (1024 * 1024));
+    const memory = memMiB % 1024 === 0 ? `${memMiB / 1024}G` : `${memMiB}M`;
+    const props: [string, string][] = [['chipset', options.chipsetWord ?? chipset], ['memory', memory], ['cpus', String(inspection.cpus)]];
+    if (options.accel?.length) props.push(['accel', options.accel.length === 1 ? options.accel[0] : `[${options.accel.join(', ')}]`]);
+    if (options.uuidInSource) props.push(['uuid', quote(inspection.uuid)]);
+    const width = Math.max(...props.map(([k]) => k.length));
+    const lines = [`// ${options.name}.machine: imported by \`machinec import\` from ${options.origin}`, `machine ${options.name} {`];
+    for (const [k, v] of props) lines.push(`  ${k.padEnd(width)} = ${v}`);
+    if (all.length) lines.push('');
+    const device = (i: Imp, indent: string) => {
+      const head = `${indent}device ${i.id}: ${i.model}${i.explicit && i.addr ? ` @ ${formatAddress(i.addr)}` : ''}`;
+      if (!i.children.length) {
+        lines.push(i.props.length ? `${head} { ${i.props.map(([k, v]) => `${k} = ${v}`).join(', ')} }` : head);
+        return;
+      }
+      lines.push(`${head} {`);
+      for (const [k, v] of i.props) lines.push(`${indent}  ${k} = ${v}`);
+      for (const c of i.children) device(c, indent + '  ');
+      lines.push(`${indent}}`);
+    };
+    for (const i of top) device(i, '  ');
+    lines.push('}');
+    return lines.join('\n') + '\n';
+  };
+
+  // Where machinec's own placement (without a lock) would put a device elsewhere, write its `@`:
+  // the source alone then still gives every device its place; the lock pins the rest.
+  let source = render();
+  for (let round = 0; ; round++) {
+    const c = compile({ file: `${options.name}.machine`, source });
+    if (!c.ok) throw new AdoptError('the imported machine does not compile (a machinec bug)', c.diagnostics.map((d) => `${d.code}: ${d.message}`), source);
+    const placed = new Map(c.machine!.devices.map((d) => [d.id, d]));
+    const off = all.find((i) => {
+      if (i.attachment !== 'pci') return false;
+      const p = placed.get(i.id);
+      return !p || p.bus !== busOf(i) || !p.addr || formatAddress(p.addr) !== formatAddress(i.addr!);
+    });
+    if (!off || round > all.length) break;
+    off.explicit = true;
+    source = render();
+  }
+
+  // The lock: the placement, with the guest-visible values of the running VM.
+  const c = compile({ file: `${options.name}.machine`, source });
+  if (!c.ok) throw new AdoptError('the imported machine does not compile (a machinec bug)', c.diagnostics.map((d) => `${d.code}: ${d.message}`), source);
+  const byId = new Map(all.map((i) => [i.id, i]));
+  const devices: PlacedDevice[] = c.machine!.devices.map((d) => {
+    const i = byId.get(d.id);
+    if (!i) return d;
+    const keyPins = i.attachment === 'pci' ? {} : { [childKeyPin[i.attachment as Exclude<Attachment, 'pci'>]]: String(i.key) };
+    const pins: Record<string, string> = {};
+    const merged = { ...d.pins, ...i.pins, ...keyPins };
+    for (const k of Object.keys(merged).sort()) pins[k] = merged[k];
+    return { ...d, bus: busOf(i), pins };
+  });
+  const machine: PlacedMachine = { ...c.machine!, machineType: inspection.machineType, uuid: inspection.uuid, devices };
+  const lock = writeLock(machine, `${options.name}.machine`);
+
+  // The pair must build to exactly this lock, with every device where QEMU has it today.
+  const again = compile({ file: `${options.name}.machine`, source, lock: { file: `${options.name}.machine.lock`, text: lock } });
+  const drift: string[] = [];
+  if (!again.ok) drift.push(...again.diagnostics.map((d) => `${d.code}: ${d.message}`));
+  else {
+    if (again.lockText !== lock) drift.push('building the imported pair changes its lock');
+    for (const i of all) {
+      const p = again.machine!.devices.find((d) => d.id === i.id);
+      if (!p || p.bus !== busOf(i) || (i.addr && (!p.addr || formatAddress(p.addr) !== formatAddress(i.addr)))) drift.push(`${i.id} (${i.where}) would be placed at ${p ? `${p.bus} ${p.addr ? formatAddress(p.addr) : p.pins[childKeyPin[i.attachment as Exclude<Attachment, 'pci'>]] ?? ''}` : 'nowhere'}`);
+    }
+    drift.push(...compareViews(again.machine!, inspection.guest));
+  }
+  if (drift.length) throw new AdoptError('the imported machine would not reproduce what the guest sees today', drift, 'nothing was written; this is a machinec limitation or bug: please report it with the command line');
+  return { source, lock, machine: again.machine!, notes };
+}
+
+const hex = (n: number, w: number) => n.toString(16).padStart(w, '0');
+const at = (g: { bus: number; slot: number; fn: number }) => `${hex(g.bus, 2)}:${hex(g.slot, 2)}.${g.fn}`;
+
+/** What the placed machine says the guest sees, against what it does see: address and vendor:device. */
+export function compareViews(machine: PlacedMachine, guest: readonly GuestPciDevice[]): string[] {
+  const out: string[] = [];
+  const builtins = chipsets[machine.chipset].builtins;
+  const expected = new Map<string, string>();
+  for (const d of machine.devices) {
+    if (d.attachment !== 'pci' || !d.guest) continue;
+    const id = expectedPciId(d, machine);
+    expected.set(at(d.guest), `${id ? `${hex(id.vendor, 4)}:${hex(id.device, 4)}` : '?'} ${d.id}`);
+  }
+  const seen = new Set<string>();
+  for (const g of guest) {
+    const key = at(g);
+    if (g.bus === 0 && builtins.some((b) => b.slot === g.slot && b.fn === g.fn)) continue;
+    seen.add(key);
+    const want = expected.get(key);
+    const got = `${hex(g.vendor, 4)}:${hex(g.device, 4)}`;
+    if (!want) out.push(`${key} ${got}${g.qdevId ? ` ${g.qdevId}` : ''}: in the guest, not in the imported machine`);
+    else if (!want.startsWith('?') && !want.startsWith(got)) out.push(`${key}: the guest sees ${got}, the imported machine says ${want}`);
+  }
+  for (const [key, want] of expected) if (!seen.has(key)) out.push(`${key} ${want}: in the imported machine, not in the guest`);
+  return out;
+}
