@@ -90,6 +90,7 @@ export function place(machine: MachineSpec, locked: readonly PlacedDevice[], mac
   const root = buses.get(chip.rootBus)!;
   for (const b of chip.builtins) root.held.set(devfn(b), BUILTIN);
   const chipsetIde = chip.ideBuses;
+  for (const name of chipsetIde) addBus(name, 'ide', undefined, false);
 
   // Every controller in the source provides its bus, wherever it is placed.
   for (const d of machine.devices) {
@@ -341,7 +342,7 @@ export function place(machine: MachineSpec, locked: readonly PlacedDevice[], mac
     const { pin, first } = childKeys[attachment];
     const candidates = d.parent
       ? [...buses.values()].filter((b) => b.owner === d.parent!.id)
-      : attachment === 'ide' ? chipsetIde.map((n) => { addBus(n, 'ide', undefined, false); return buses.get(n)!; }) : [];
+      : attachment === 'ide' ? chipsetIde.map((n) => buses.get(n)!) : [];
     const units = d.parent ? (attachment === 'ide' ? 1 : d.parent.spec?.capacity ?? 1) : chip.ideUnits;
     let placed = false;
     for (const bus of candidates) {
