@@ -47,6 +47,13 @@ export interface ModelSpec {
   readonly pins?: readonly ('mac' | 'serial')[];
   /** How many child devices the provided bus takes, for USB ports, IDE ports and the like. */
   readonly capacity?: number;
+  /**
+   * A BAR in IO port space, its size in bytes as QEMU 7.2 reports it (QMP `query-pci`, regions of
+   * type io). `legacy`: the legacy interface of a transitional virtio device, which QEMU drops
+   * behind a PCIe port (disable-legacy=auto) and keeps on conventional buses and on pcie.0. A
+   * bridge or root port holding such a device needs a 4 KiB IO window: see the `io-space` warning.
+   */
+  readonly ioBar?: { readonly bytes: number; readonly legacy?: true };
 }
 
 const int = (min?: number, max?: number, doc?: string): PropSpec => ({ type: 'integer', min, max, doc });
@@ -62,26 +69,28 @@ const INTEL = 0x8086;
 const VIRTIO = 0x1af4;
 const BOCHS = 0x1234;
 
+// ioBar sizes: booted on QEMU 7.2 and read from query-pci. No IO BAR: nvme, qemu-xhci, VGA,
+// bochs-display, virtio-vga, virtio-gpu-pci, intel-hda, i6300esb (vfio-pci: the host device's own).
 export const catalog: Readonly<Record<string, ModelSpec>> = {
   // Network
-  e1000: { plug: 'pci', backend: 'netdev', pins: ['mac'], props: nic, pci: { vendor: INTEL, device: 0x100e } },
-  e1000e: { plug: 'pcie', backend: 'netdev', pins: ['mac'], props: nic, pci: { vendor: INTEL, device: 0x10d3 } },
-  rtl8139: { plug: 'pci', backend: 'netdev', pins: ['mac'], props: nic, pci: { vendor: 0x10ec, device: 0x8139 } },
-  'virtio-net-pci': { plug: 'pcie', backend: 'netdev', pins: ['mac'], props: { ...nic, mq: bool, vectors: int(0, 2048) }, pci: { vendor: VIRTIO, device: 0x1000, modernDevice: 0x1041 } },
+  e1000: { plug: 'pci', backend: 'netdev', pins: ['mac'], props: nic, ioBar: { bytes: 64 }, pci: { vendor: INTEL, device: 0x100e } },
+  e1000e: { plug: 'pcie', backend: 'netdev', pins: ['mac'], props: nic, ioBar: { bytes: 32 }, pci: { vendor: INTEL, device: 0x10d3 } },
+  rtl8139: { plug: 'pci', backend: 'netdev', pins: ['mac'], props: nic, ioBar: { bytes: 256 }, pci: { vendor: 0x10ec, device: 0x8139 } },
+  'virtio-net-pci': { plug: 'pcie', backend: 'netdev', pins: ['mac'], props: { ...nic, mq: bool, vectors: int(0, 2048) }, ioBar: { bytes: 32, legacy: true }, pci: { vendor: VIRTIO, device: 0x1000, modernDevice: 0x1041 } },
 
   // Storage
-  'virtio-blk-pci': { plug: 'pcie', backend: 'block', pins: ['serial'], props: { ...disk, 'num-queues': int(1, 1024) }, pci: { vendor: VIRTIO, device: 0x1001, modernDevice: 0x1042 } },
-  'virtio-scsi-pci': { plug: 'pcie', provides: 'scsi', capacity: 256, props: { num_queues: int(1, 1024) }, pci: { vendor: VIRTIO, device: 0x1004, modernDevice: 0x1048 } },
+  'virtio-blk-pci': { plug: 'pcie', backend: 'block', pins: ['serial'], props: { ...disk, 'num-queues': int(1, 1024) }, ioBar: { bytes: 128, legacy: true }, pci: { vendor: VIRTIO, device: 0x1001, modernDevice: 0x1042 } },
+  'virtio-scsi-pci': { plug: 'pcie', provides: 'scsi', capacity: 256, props: { num_queues: int(1, 1024) }, ioBar: { bytes: 64, legacy: true }, pci: { vendor: VIRTIO, device: 0x1004, modernDevice: 0x1048 } },
   'scsi-hd': { plug: 'scsi', backend: 'block', pins: ['serial'], props: { ...disk, rotation_rate: int(0, 65535) } },
   'scsi-cd': { plug: 'scsi', backend: 'cdrom', props: { bootindex } },
   nvme: { plug: 'pcie', backend: 'block', pins: ['serial'], props: { bootindex, serial: str }, pci: { vendor: RED_HAT, device: 0x0010 } },
-  'ich9-ahci': { plug: 'integrated', provides: 'ide', capacity: 6, props: {}, pci: { vendor: INTEL, device: 0x2922 } },
+  'ich9-ahci': { plug: 'integrated', provides: 'ide', capacity: 6, props: {}, ioBar: { bytes: 32 }, pci: { vendor: INTEL, device: 0x2922 } },
   'ide-hd': { plug: 'ide', backend: 'block', pins: ['serial'], props: disk },
   'ide-cd': { plug: 'ide', backend: 'cdrom', props: { bootindex } },
 
   // USB
   'qemu-xhci': { plug: 'pcie', provides: 'usb', capacity: 8, props: { p2: int(1, 15), p3: int(1, 15) }, pci: { vendor: RED_HAT, device: 0x000d } },
-  'piix3-usb-uhci': { plug: 'pci', provides: 'usb', capacity: 2, props: {}, pci: { vendor: INTEL, device: 0x7020 } },
+  'piix3-usb-uhci': { plug: 'pci', provides: 'usb', capacity: 2, props: {}, ioBar: { bytes: 32 }, pci: { vendor: INTEL, device: 0x7020 } },
   'usb-tablet': { plug: 'usb', props: {} },
   'usb-kbd': { plug: 'usb', props: {} },
   'usb-mouse': { plug: 'usb', props: {} },
@@ -89,15 +98,15 @@ export const catalog: Readonly<Record<string, ModelSpec>> = {
 
   // Display
   VGA: { plug: 'pci', video: true, props: { vgamem_mb: int(1, 512) }, pci: { vendor: BOCHS, device: 0x1111 } },
-  'qxl-vga': { plug: 'pci', video: true, props: { vgamem_mb: int(1, 512), ram_size_mb: int(1, 1024) }, pci: { vendor: RED_HAT, device: 0x0100 } },
+  'qxl-vga': { plug: 'pci', video: true, props: { vgamem_mb: int(1, 512), ram_size_mb: int(1, 1024) }, ioBar: { bytes: 32 }, pci: { vendor: RED_HAT, device: 0x0100 } },
   'virtio-vga': { plug: 'pcie', video: true, props: { max_outputs: int(1, 16) }, pci: { vendor: VIRTIO, device: 0x1050, modernDevice: 0x1050 } },
   'bochs-display': { plug: 'pcie', video: true, props: { vgamem: { type: 'size' } }, pci: { vendor: BOCHS, device: 0x1111 } },
   'virtio-gpu-pci': { plug: 'pcie', video: true, props: { max_outputs: int(1, 16) }, pci: { vendor: VIRTIO, device: 0x1050, modernDevice: 0x1050 } },
 
   // Other virtio and PCI devices
-  'virtio-balloon-pci': { plug: 'pcie', props: { 'deflate-on-oom': bool, 'free-page-reporting': bool }, pci: { vendor: VIRTIO, device: 0x1002, modernDevice: 0x1045 } },
-  'virtio-rng-pci': { plug: 'pcie', props: { 'max-bytes': int(0), period: int(1) }, pci: { vendor: VIRTIO, device: 0x1005, modernDevice: 0x1044 } },
-  'virtio-serial-pci': { plug: 'pcie', provides: 'virtio-serial', capacity: 30, props: { max_ports: int(1, 31) }, pci: { vendor: VIRTIO, device: 0x1003, modernDevice: 0x1043 } },
+  'virtio-balloon-pci': { plug: 'pcie', props: { 'deflate-on-oom': bool, 'free-page-reporting': bool }, ioBar: { bytes: 64, legacy: true }, pci: { vendor: VIRTIO, device: 0x1002, modernDevice: 0x1045 } },
+  'virtio-rng-pci': { plug: 'pcie', props: { 'max-bytes': int(0), period: int(1) }, ioBar: { bytes: 32, legacy: true }, pci: { vendor: VIRTIO, device: 0x1005, modernDevice: 0x1044 } },
+  'virtio-serial-pci': { plug: 'pcie', provides: 'virtio-serial', capacity: 30, props: { max_ports: int(1, 31) }, ioBar: { bytes: 64, legacy: true }, pci: { vendor: VIRTIO, device: 0x1003, modernDevice: 0x1043 } },
   // virtserialport nr is 1..30: QEMU's max_ports defaults to 31 (0..30) and nr 0 is kept for virtconsole.
   virtserialport: { plug: 'virtio-serial', backend: 'chardev', props: { name: str } },
   'intel-hda': { plug: 'pci', provides: 'hda', capacity: 15, props: {}, pci: { vendor: INTEL, device: 0x2668 } },

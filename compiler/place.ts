@@ -13,6 +13,7 @@ import { chipsets, MAX_CHASSIS, PCI_BUSES, PCI_FUNCTIONS, PCI_SLOTS, type Chipse
 import { formatAddress, type DeviceSpec, type MachineSpec } from './machine-spec.js';
 import type { Attachment, Chipset, PciAddress, PlacedDevice } from './model.js';
 import { macFor } from './pins.js';
+import { ioSpaceWarnings } from './checks.js';
 
 /** A bus during placement: who holds which address on it. */
 interface Bus {
@@ -220,8 +221,10 @@ export function place(machine: MachineSpec, locked: readonly PlacedDevice[], mac
     return firstFreeSlot(root, Math.max(chip.firstSlot, floorSlot + 1));
   };
 
+  /** Whether `n` more bridges or root ports still get a bus number (at most 255 besides the root bus's 0). */
+  const busNumbersLeft = (n: number): boolean => busNumbersUsed() + n <= PCI_BUSES - 1;
   const createRootPort = (): Draft | undefined => {
-    const addr = newRootPortAddress();
+    const addr = busNumbersLeft(1) ? newRootPortAddress() : undefined;
     if (!addr) return undefined;
     const id = nextId('rp');
     const draft: Draft = { id, model: 'pcie-root-port', attachment: 'pci', bus: chip.rootBus, addr, auto: true, pins: {} };
@@ -231,7 +234,7 @@ export function place(machine: MachineSpec, locked: readonly PlacedDevice[], mac
   };
   const createBridge = (): Draft | undefined => {
     if (chipset === 'q35') {
-      const rp = createRootPort();
+      const rp = busNumbersLeft(2) ? createRootPort() : undefined;
       if (!rp) return undefined;
       const id = nextId('pcibr');
       const draft: Draft = { id, model: 'pcie-pci-bridge', attachment: 'pci', bus: rp.id, addr: { slot: 0, fn: 0 }, auto: true, pins: {} };
@@ -247,7 +250,7 @@ export function place(machine: MachineSpec, locked: readonly PlacedDevice[], mac
     for (let link = linkOf(host); link?.auto && link.model === 'pci-bridge'; link = linkOf(host)) host = buses.get(link.id)!;
     const chainFree = slotFree(host, CHAIN_SLOT) && (host !== root || bridgeFloor() < CHAIN_SLOT * PCI_FUNCTIONS);
     const addr = chainFree ? { slot: CHAIN_SLOT, fn: 0 } : host === root ? newRootBridgeAddress() : undefined;
-    if (!addr) return undefined;
+    if (!addr || !busNumbersLeft(1)) return undefined;
     const id = nextId('br');
     const draft: Draft = { id, model: 'pci-bridge', attachment: 'pci', bus: host.name, addr, auto: true, pins: {} };
     hold(draft);
@@ -275,8 +278,8 @@ export function place(machine: MachineSpec, locked: readonly PlacedDevice[], mac
   /**
    * A PCIe endpoint gets its own root port (hotpluggable, one bus each) while fewer than half the
    * bus numbers are used; past that, or when pcie.0 has no function left for a root port, it goes
-   * behind a pcie-pci-bridge (31 devices for two bus numbers), so a q35 machine grows to about
-   * 4,000 devices instead of stopping at about 230 as one root port per device would.
+   * behind a pcie-pci-bridge (31 devices for two bus numbers), so a q35 machine grows to
+   * 2,081 PCIe devices instead of stopping at about 230 as one root port per device would.
    */
   const placeBehindRootPort = (d: DeviceSpec): { bus: string; addr: PciAddress } | undefined => {
     const empty = emptyRootPort();
@@ -330,7 +333,10 @@ export function place(machine: MachineSpec, locked: readonly PlacedDevice[], mac
         const bus = buses.get(parentBus);
         const addr = bus && firstFreeSlot(bus);
         where = addr && { bus: parentBus, addr };
-        if (!where) error('bus-full', `${d.parent!.id} has no free slot for ${d.id}`, d.idSpan, bus?.kind === 'pcie-port' ? 'a root port holds one device' : `a ${d.parent!.model} has slots 01 to 1f; add another bridge`);
+        if (!where) {
+          if (bus?.kind === 'pcie-port') error('bus-full', `${d.parent!.id} has no free slot for ${d.id}`, d.idSpan, 'a root port holds one device');
+          else error('bus-full', `${d.parent!.id} (${d.parent!.model}) has no free slot for ${d.id}: a PCI bus has ${PCI_SLOTS} slots (00 to 1f), and slot 00 of a bridge is its hotplug controller`, d.idSpan, `declare another bridge for the devices past the ${PCI_SLOTS - 1}st, or move them to the top level and machinec places them`);
+        }
       } else {
         where = placeTopLevel(d);
         if (!where) unplaced.push(d);
@@ -360,7 +366,18 @@ export function place(machine: MachineSpec, locked: readonly PlacedDevice[], mac
   if (unplaced.length) {
     const [first] = unplaced;
     const more = unplaced.length > 1 ? ` (and ${unplaced.length - 1} more after it: ${unplaced.slice(1, 4).map((d) => d.id).join(', ')}${unplaced.length > 4 ? ', …' : ''})` : '';
-    error('bus-full', `no free PCI slot or bus number for ${first.id}${more}: the ${chipset} machine is full`, first.idSpan, `a bus has ${PCI_SLOTS} slots, a slot ${PCI_FUNCTIONS} functions and a machine ${PCI_BUSES} bus numbers; remove devices, or put several behind a bridge you declare`);
+    const outOfBuses = !busNumbersLeft(chipset === 'q35' ? 2 : 1);
+    const why = outOfBuses
+      ? `every bus number is taken: a PCI domain has ${PCI_BUSES} bus numbers (0 to ${PCI_BUSES - 1})`
+      : first.spec?.plug === 'root-port'
+        ? `${chip.rootBus} has no function left for another root port: slots 02 to 1e, ${PCI_FUNCTIONS} functions each, hold ${(0x1f - chip.firstSlot) * PCI_FUNCTIONS}`
+        : `${chip.rootBus} has no free slot (${PCI_SLOTS} slots, 00 to 1f)${chipset === 'q35' ? ' or function for another root port' : ''} and no bridge has room`;
+    const hint = outOfBuses
+      ? `bus 0 is ${chip.rootBus}, and every pci-bridge, pcie-pci-bridge and pcie-root-port, yours and the ones machinec adds, takes one more${chipset === 'q35' ? ' (machinec gives PCIe devices a root port each until half the bus numbers are used, then a shared pcie-pci-bridge)' : ''}: remove devices or bridges, or put devices side by side behind fewer bridges (31 slots each)`
+      : first.spec?.plug === 'root-port'
+        ? 'declare fewer root ports: one root port with a pcie-pci-bridge behind it holds 31 devices'
+        : 'remove devices, or put several behind a bridge you declare (31 devices each)';
+    error('bus-full', `no room for ${first.id}${more}: ${why}`, first.idSpan, hint);
   }
   if (diagnostics.length) return { devices: [], diagnostics };
 
@@ -379,12 +396,21 @@ export function place(machine: MachineSpec, locked: readonly PlacedDevice[], mac
     }
   }
 
-  assignPins(drafts, machineName, error);
-  return order(drafts, buses, chip.rootBus, error, diagnostics);
+  const noChassis = assignPins(drafts, machineName);
+  const result = order(drafts, buses, chip.rootBus, error, diagnostics);
+  // Chassis numbers run out only with the bus numbers (every root port and pci-bridge takes one of each): say it once, and only when the bus numbers did not.
+  if (noChassis.length && !diagnostics.length) {
+    const [first] = noChassis;
+    error('too-many-buses', `no chassis number left for ${first.id}${noChassis.length > 1 ? ` and ${noChassis.length - 1} more` : ''}: a chassis number is 8 bits, QEMU numbers them 1 to ${MAX_CHASSIS}`, first.source?.idSpan, 'every pcie-root-port and pci-bridge takes one: use fewer of them');
+    return { devices: [], diagnostics };
+  }
+  if (result.devices.length) result.diagnostics.push(...ioSpaceWarnings(chipset, result.devices, file));
+  return result;
 }
 
 /** Chassis numbers, ports, MACs and serials: kept from the lock, set in the source, or generated. */
-function assignPins(drafts: Map<string, Draft>, machineName: string, error: (code: string, message: string, span: Span | undefined, hint?: string) => void): void {
+function assignPins(drafts: Map<string, Draft>, machineName: string): Draft[] {
+  const noChassis: Draft[] = [];
   const usedChassis = new Set<number>();
   const usedMacs = new Set<string>();
   for (const d of drafts.values()) {
@@ -398,7 +424,7 @@ function assignPins(drafts: Map<string, Draft>, machineName: string, error: (cod
     if (takesChassis && !d.pins.chassis) {
       while (usedChassis.has(nextChassis)) nextChassis++;
       if (nextChassis > MAX_CHASSIS) {
-        error('too-many-buses', `no chassis number left for ${d.id}: QEMU numbers chassis 1 to ${MAX_CHASSIS}`, d.source?.idSpan, 'use fewer root ports and bridges');
+        noChassis.push(d);
         continue;
       }
       usedChassis.add(nextChassis);
@@ -424,6 +450,7 @@ function assignPins(drafts: Map<string, Draft>, machineName: string, error: (cod
       else d.pins.serial ??= d.id.replace(/[^A-Za-z0-9_.-]/g, '').slice(0, 20);
     } else delete d.pins.serial;
   }
+  return noChassis;
 }
 
 /**
@@ -447,13 +474,14 @@ function order(drafts: Map<string, Draft>, buses: Map<string, Bus>, rootBus: str
   const rank = (d: Draft): number => (d.addr ? d.addr.slot * PCI_FUNCTIONS + d.addr.fn : d.key ?? 0);
   const out: PlacedDevice[] = [];
   let lastBus = 0;
+  let overflow: Draft | undefined;
   const walk = (busName: string, guestBus: number | undefined): void => {
     const list = (onBus.get(busName) ?? []).sort((a, b) => rank(a) - rank(b) || (a.id < b.id ? -1 : 1));
     for (const d of list) {
       const spec = catalog[d.model];
       const providesPci = spec?.provides === 'pci' || spec?.provides === 'pcie-port';
       const secondaryBus = providesPci ? ++lastBus : undefined;
-      if (secondaryBus === PCI_BUSES) error('too-many-buses', `${d.id} would need bus number ${PCI_BUSES}: a PCI domain has ${PCI_BUSES} buses (0 to ${PCI_BUSES - 1})`, d.source?.idSpan, 'use fewer bridges and root ports');
+      if (secondaryBus === PCI_BUSES) overflow = d;
       out.push({
         id: d.id,
         model: d.model,
@@ -472,6 +500,13 @@ function order(drafts: Map<string, Draft>, buses: Map<string, Bus>, rootBus: str
   };
   walk(rootBus, 0);
   for (const b of buses.values()) if (!b.owner && b.name !== rootBus) walk(b.name, undefined); // chipset IDE buses
+  if (overflow) {
+    // An automatic bridge has no line in the source: point at the first declared device behind it.
+    let at: Draft | undefined = overflow;
+    while (at && !at.source) at = (onBus.get(at.id) ?? []).find((c) => c.source) ?? (onBus.get(at.id) ?? [])[0];
+    const over = lastBus - (PCI_BUSES - 1);
+    error('too-many-buses', `${overflow.id} would get bus number ${PCI_BUSES}, but a PCI domain has ${PCI_BUSES} bus numbers (0 to ${PCI_BUSES - 1}): this machine needs ${lastBus + 1}`, at?.source?.idSpan, `bus 0 is the root bus and every pci-bridge, pcie-pci-bridge and pcie-root-port takes one more: remove ${over} of them, or put devices side by side behind fewer bridges (31 slots each)`);
+  }
   if (diagnostics.length) return { devices: [], diagnostics };
   return { devices: out, diagnostics };
 }
