@@ -189,12 +189,23 @@ export function place(machine: MachineSpec, locked: readonly PlacedDevice[], mac
     }
     return floor;
   };
+  /**
+   * `rp7` after `rp6`: one more than the highest number after `prefix` among the source's ids and
+   * the placed ones. Counted over every id once per prefix, then kept here: every id made after
+   * that comes from nextId (the source's ids are all counted up front).
+   */
+  const lastIds = new Map<string, number>();
   const nextId = (prefix: string): string => {
-    let max = 0;
-    for (const id of [...drafts.keys(), ...sourceById.keys()]) {
-      const m = new RegExp(`^${prefix}(\\d+)$`).exec(id);
-      if (m) max = Math.max(max, Number(m[1]));
+    let max = lastIds.get(prefix);
+    if (max === undefined) {
+      max = 0;
+      const numbered = new RegExp(`^${prefix}(\\d+)$`);
+      for (const id of [...drafts.keys(), ...sourceById.keys()]) {
+        const m = numbered.exec(id);
+        if (m) max = Math.max(max, Number(m[1]));
+      }
     }
+    lastIds.set(prefix, max + 1);
     return `${prefix}${max + 1}`;
   };
 

@@ -58,11 +58,9 @@ export function comparePlacements(before: PlacedMachine | undefined, after: Plac
     }
     const details: string[] = [];
     let moved = false;
-    const placeBefore = describePlace(b);
-    const placeAfter = describePlace(d);
     if (b.bus !== d.bus || b.addr?.slot !== d.addr?.slot || b.addr?.fn !== d.addr?.fn || [...PLACE_PINS].some((k) => b.pins[k] !== d.pins[k])) {
       moved = true;
-      details.push(`moves ${placeBefore} → ${placeAfter}`);
+      details.push(`moves ${describePlace(b)} → ${describePlace(d)}`);
     } else if (b.guest && d.guest && b.guest.bus !== d.guest.bus) {
       moved = true;
       details.push(`bus renumbered: ${formatGuestAddress(b.guest)} → ${formatGuestAddress(d.guest)}`);
@@ -71,7 +69,7 @@ export function comparePlacements(before: PlacedMachine | undefined, after: Plac
       details.push(`its bus number ${b.secondaryBus} → ${d.secondaryBus}`);
       moved = true;
     }
-    if (b.model !== d.model) details.push(`model ${b.model} → ${d.model}${moved ? '' : `, stays at ${placeAfter}`}`);
+    if (b.model !== d.model) details.push(`model ${b.model} → ${d.model}${moved ? '' : `, stays at ${describePlace(d)}`}`);
     for (const key of new Set([...Object.keys(b.pins), ...Object.keys(d.pins)])) {
       if (PLACE_PINS.has(key) || b.pins[key] === d.pins[key]) continue;
       details.push(`${key} ${b.pins[key] ?? '(none)'} → ${d.pins[key] ?? '(none)'}`);

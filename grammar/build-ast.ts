@@ -19,23 +19,40 @@ function nodesOf(node: CstNode, key: string): CstNode[] {
 }
 const tokenSpan = (tok: IToken): Span => ({ start: tok.startOffset, end: (tok.endOffset ?? tok.startOffset) + 1 });
 
-/** The span of everything a CST node covers, from its first to its last real token. */
-function spanOf(node: CstNode, fallback: number): Span {
+/**
+ * What a CST node covers, from its first to its last real token; null when it holds none.
+ * Remembered per node: devices, properties and values all ask for their spans, and a node's is
+ * made from its children's, so each token is looked at once, not once per enclosing node.
+ */
+const extents = new WeakMap<CstNode, Span | null>();
+function extentOf(node: CstNode): Span | null {
+  const known = extents.get(node);
+  if (known !== undefined) return known;
   let start = Infinity;
   let end = -Infinity;
-  const visit = (n: CstNode): void => {
-    for (const list of Object.values(n.children)) {
-      for (const e of list) {
-        if (isToken(e)) {
-          if (!usable(e)) continue;
-          start = Math.min(start, e.startOffset);
-          end = Math.max(end, (e.endOffset ?? e.startOffset) + 1);
-        } else visit(e);
+  for (const key in node.children) {
+    for (const e of node.children[key]) {
+      if (isToken(e)) {
+        if (!usable(e)) continue;
+        start = Math.min(start, e.startOffset);
+        end = Math.max(end, (e.endOffset ?? e.startOffset) + 1);
+      } else {
+        const inner = extentOf(e);
+        if (!inner) continue;
+        start = Math.min(start, inner.start);
+        end = Math.max(end, inner.end);
       }
     }
-  };
-  visit(node);
-  return Number.isFinite(start) ? { start, end } : { start: fallback, end: fallback };
+  }
+  const extent = Number.isFinite(start) ? { start, end } : null;
+  extents.set(node, extent);
+  return extent;
+}
+
+/** The span of everything a CST node covers, from its first to its last real token. */
+function spanOf(node: CstNode, fallback: number): Span {
+  const extent = extentOf(node);
+  return extent ? { start: extent.start, end: extent.end } : { start: fallback, end: fallback };
 }
 
 function identifier(tok: IToken | undefined): ast.Identifier | undefined {

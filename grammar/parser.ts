@@ -34,7 +34,7 @@ const messages: IParserErrorMessageProvider = {
 
 export class MachineParser extends CstParser {
   constructor() {
-    super(t.allTokens, { recoveryEnabled: true, errorMessageProvider: messages, maxLookahead: 3 });
+    super(t.allTokens, { recoveryEnabled: true, errorMessageProvider: messages, maxLookahead: 3, skipValidations: t.skipGrammarValidations });
     this.performSelfAnalysis();
   }
 
