@@ -1,15 +1,21 @@
 /**
- * Bundles the CLI into one file, dist/machinec.mjs. Measured: chevrotain 11's ESM entry loads
- * lodash-es module by module (~300 ms); one bundled file loads in a fraction of that.
- * prettier stays outside: only `fmt` loads it.
+ * Bundles the CLI into dist/machinec.mjs. Measured: chevrotain 11's ESM entry loads lodash-es
+ * module by module (~300 ms); one bundled file loads in a fraction of that.
+ * prettier stays outside, and what `fmt` and `verify` import lazily goes into chunks
+ * (dist/chunks/) loaded only when they run: without splitting, the prettier plugin would be inlined
+ * and its static `import 'prettier/doc'` would load prettier on every build.
  */
 import { build } from 'esbuild';
-import { chmodSync } from 'node:fs';
+import { chmodSync, readdirSync, rmSync } from 'node:fs';
 
 const outfile = 'dist/machinec.mjs';
-await build({
-  entryPoints: ['cli/bin.ts'],
-  outfile,
+const result = await build({
+  entryPoints: { machinec: 'cli/bin.ts' },
+  outdir: 'dist',
+  entryNames: '[name]',
+  chunkNames: 'chunks/[name]-[hash]',
+  outExtension: { '.js': '.mjs' },
+  splitting: true,
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -21,5 +27,9 @@ await build({
   external: ['prettier', 'prettier/*'],
   banner: { js: "import { createRequire as __machinecRequire } from 'node:module';\nconst require = __machinecRequire(import.meta.url);" },
   logLevel: 'warning',
+  metafile: true,
 });
 chmodSync(outfile, 0o755);
+// Chunks of earlier builds (other hashes) go, after the new ones are in place.
+const current = new Set(Object.keys(result.metafile.outputs));
+for (const f of readdirSync('dist/chunks')) if (!current.has(`dist/chunks/${f}`)) rmSync(`dist/chunks/${f}`, { force: true });

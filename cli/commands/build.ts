@@ -1,6 +1,6 @@
 /** build, check, plan, lock, prune, run: the commands that compile machines. */
 import { spawn } from 'node:child_process';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import { hasErrors } from '../../grammar/index.js';
 import { formatArgv, type ArgvFormat } from '../format-argv.js';
@@ -44,7 +44,7 @@ export async function buildCommand(s: Session, file: string, opts: BuildOptions)
 
 export async function checkCommand(s: Session, files: readonly string[]): Promise<number> {
   let failed = 0;
-  const machines = findMachines(files.length ? files : [s.io.cwd]);
+  const machines = findMachines((files.length ? files : ['.']).map((p) => resolve(s.io.cwd, p)));
   for (const file of machines) {
     const f = await s.compileFile(file, { qemu: false });
     s.report(f.diagnostics);
@@ -95,7 +95,7 @@ const strip = (d: PlacedDevice) => {
 };
 
 export async function lockCommand(s: Session, paths: readonly string[], opts: { locked: boolean }): Promise<number> {
-  const machines = findMachines(paths.length ? paths : [s.io.cwd]);
+  const machines = findMachines((paths.length ? paths : ['.']).map((p) => resolve(s.io.cwd, p)));
   if (!machines.length) {
     s.io.stderr('error[usage]: no .machine files found\n');
     return 2;

@@ -11,7 +11,8 @@ const asLockPath = (p: string): string => (p.endsWith('.machine') ? lockPathOf(p
 
 /** Exit 0: nothing an existing device shows the guest changed (additions only). 1: something did. 2: a lock could not be read. */
 export async function diffCommand(s: Session, paths: readonly string[], opts: { git?: string; json: boolean }): Promise<number> {
-  const texts: { shown: string; text: string }[] = [];
+  /** `text` undefined: the lock did not exist at the revision (every device is new). */
+  const texts: { shown: string; text?: string }[] = [];
   if (opts.git !== undefined) {
     if (paths.length !== 1) {
       s.io.stderr('error[usage]: with --git REV, give one lock (or .machine) file\n');
@@ -19,7 +20,7 @@ export async function diffCommand(s: Session, paths: readonly string[], opts: { 
     }
     const full = resolve(s.io.cwd, asLockPath(paths[0]));
     const shown = displayPath(s.io, full);
-    let old = '';
+    let old: string | undefined;
     try {
       old = execFileSync('git', ['show', `${opts.git}:./${basename(full)}`], { cwd: dirname(full), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     } catch (e) {
@@ -54,11 +55,11 @@ export async function diffCommand(s: Session, paths: readonly string[], opts: { 
   }
   const machines: (PlacedMachine | undefined)[] = [];
   for (const { shown, text } of texts) {
-    s.sources.set(shown, text);
-    if (text === '') {
+    if (text === undefined) {
       machines.push(undefined);
       continue;
     }
+    s.sources.set(shown, text);
     const r = readLock(text, shown);
     s.report(r.diagnostics);
     if (!r.lock) return 2;
