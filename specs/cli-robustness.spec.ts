@@ -95,6 +95,17 @@ describe('never a stack trace', () => {
 
   /** Builds `source` without a lock: exit 0 with a lock that reads back and a second build that changes nothing, or exit 1 with nothing written. */
   async function buildOnce(source: Buffer): Promise<void> {
+    fc.pre(!hugeAutoId(source.toString('utf8')));
+    try {
+      await buildOnceUnsaved(source);
+    } catch (e) {
+      const saved = join(tmpdir(), `machinec-fuzz-failure-${process.pid}.machine`);
+      writeFileSync(saved, source);
+      throw new Error(`${(e as Error).message}\n--- input saved as ${saved} ---`);
+    }
+  }
+
+  async function buildOnceUnsaved(source: Buffer): Promise<void> {
     writeFileSync(file, source);
     rmSync(lock, { force: true });
     const r = await run(['build', 'm.machine'], dir, DEBUG);
@@ -113,6 +124,22 @@ describe('never a stack trace', () => {
     noStack(again.stderr, source);
     expect(again).toEqual({ code: 0, stdout: r.stdout, stderr: r.stderr.replace(/^wrote m\.machine\.lock: .*\n/m, '') });
   }
+
+  /**
+   * KNOWN BUG, compiler (place.ts nextId, not ours to edit): a source id like `rp` + 16 or more
+   * digits overflows Number, so every root port (or bridge) machinec creates gets the same id
+   * (`rp1e+40`), several devices share it, and the next build moves them. The fuzz steps around
+   * it; the `it.failing` below fails once it is fixed: then delete both.
+   */
+  const hugeAutoId = (text: string): boolean => /(^|[^A-Za-z0-9_.+-])(rp|pcibr|br)\d{16,}/.test(text);
+
+  it.failing('KNOWN BUG: a device called rp + a huge number does not make created root ports share an id', async () => {
+    writeFileSync(file, 'machine big {\n  chipset = q35\n  device rp99999999999999999999: virtio-rng-pci\n  device nic0: virtio-net-pci { netdev = user }\n  device nic1: virtio-net-pci { netdev = user }\n}\n');
+    rmSync(lock, { force: true });
+    expect((await run(['build', 'm.machine'], dir)).code).toBe(0);
+    expect(await run(['build', 'm.machine'], dir)).toMatchObject({ code: 0, stderr: '' });
+    expect(read(dir, 'm.machine.lock').match(/ pcie-root-port /g)).toHaveLength(3);
+  });
 
   it('build: random mutations of the samples exit 0 or 1', async () => {
     await fc.assert(fc.asyncProperty(mutated, buildOnce), { numRuns: RUNS });
