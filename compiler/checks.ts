@@ -330,7 +330,7 @@ const ioPool: Readonly<Record<Chipset, { readonly bytes: number; readonly range:
 function ioBytes(d: PlacedDevice, byId: ReadonlyMap<string, PlacedDevice>): number {
   const io = catalog[d.model]?.ioBar;
   if (!io || d.attachment !== 'pci') return 0;
-  return io.legacy && byId.get(d.bus)?.model === 'pcie-root-port' ? 0 : io.bytes;
+  return io.legacy && (byId.get(d.bus)?.model === 'pcie-root-port' || d.pins['disable-legacy'] === 'on') ? 0 : io.bytes;
 }
 
 export function ioSpaceWarnings(chipset: Chipset, devices: readonly PlacedDevice[], file: string): Diagnostic[] {
@@ -341,13 +341,16 @@ export function ioSpaceWarnings(chipset: Chipset, devices: readonly PlacedDevice
     if (n) own.set(d.bus, (own.get(d.bus) ?? 0) + n);
   }
   const pool = ioPool[chipset];
-  const window = (bytes: number) => Math.ceil(bytes / IO_WINDOW) * IO_WINDOW;
+  const window = (bytes: number) => Math.max(1, Math.ceil(bytes / IO_WINDOW)) * IO_WINDOW;
+  // SeaBIOS also gives a hotplug-capable bridge an IO window of its own, empty or not: every
+  // pcie-pci-bridge, and a pci-bridge unless it has shpc=off and io-reserve=0 (measured).
+  const reservesIo = (d: PlacedDevice) => d.model === 'pcie-pci-bridge' || (d.model === 'pci-bridge' && !(d.pins.shpc === 'off' && d.pins['io-reserve'] === '0'));
   // Windows nest, and a bridge's own devices round up to whole windows: the pool holds the sum.
-  const withIo = devices.filter((d) => d.secondaryBus !== undefined && own.has(d.id));
+  const withIo = devices.filter((d) => d.secondaryBus !== undefined && (own.has(d.id) || reservesIo(d)));
   let used = pool.builtins + [...own].filter(([bus]) => !byId.get(bus)).reduce((n, [, b]) => n + b, 0);
   const beyond: PlacedDevice[] = [];
   for (const b of withIo) {
-    if (!beyond.length && used + window(own.get(b.id)!) < pool.bytes) used += window(own.get(b.id)!);
+    if (!beyond.length && used + window(own.get(b.id) ?? 0) < pool.bytes) used += window(own.get(b.id) ?? 0);
     else beyond.push(b);
   }
   if (!beyond.length) return [];

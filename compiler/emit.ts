@@ -137,6 +137,7 @@ function devicePins(d: PlacedDevice): [string, string][] {
   if (d.model === 'pci-bridge') out.push(['chassis_nr', p.chassis]);
   if (p.mac) out.push(['mac', p.mac]);
   if (p.serial) out.push(['serial', p.serial]);
+  for (const key of ['disable-legacy', 'shpc', 'io-reserve']) if (p[key] !== undefined) out.push([key, p[key]]);
   switch (d.attachment) {
     case 'usb': out.push(['port', p.port]); break;
     case 'scsi': out.push(['channel', '0'], ['scsi-id', p['scsi-id']], ['lun', '0']); break;

@@ -37,6 +37,8 @@ interface Draft {
   source?: DeviceSpec;
   /** Where a non-PCI device sits on its bus: port, scsi-id, unit, nr or cad. */
   key?: number;
+  /** The model the lock had, for a device kept from it. */
+  lockedModel?: string;
 }
 
 export interface PlaceResult {
@@ -49,6 +51,9 @@ const fromDevfn = (n: number): PciAddress => ({ slot: Math.floor(n / PCI_FUNCTIO
 const BUILTIN = '#builtin';
 /** The slot through which automatic pci-bridges chain on pc. */
 const CHAIN_SLOT = 0x1f;
+/** Bridges machinec makes for many devices: no SHPC and no IO reserved for hotplug (see createBridge). */
+const QUIET_BRIDGE = { shpc: 'off', 'io-reserve': '0' } as const;
+type BridgeKind = 'conventional' | 'growth';
 
 /** The name of the key a non-PCI attachment is numbered by, its first value, and its QEMU property. */
 const childKeys: Record<Exclude<Attachment, 'pci'>, { pin: string; first: number }> = {
@@ -141,7 +146,7 @@ export function place(machine: MachineSpec, locked: readonly PlacedDevice[], mac
     const key = e.attachment === 'pci' ? undefined : Number(e.pins[childKeys[e.attachment].pin] ?? NaN);
     const taken = e.addr ? holderOf(e.bus, devfn(e.addr)) : key !== undefined ? holderOf(e.bus, key) : undefined;
     if (taken || (key !== undefined && Number.isNaN(key))) continue; // an inconsistent lock entry: place it anew
-    hold({ id: e.id, model: d?.model ?? e.model, attachment: e.attachment, bus: e.bus, addr: e.addr, auto: e.auto, pins: { ...e.pins }, source: d, key });
+    hold({ id: e.id, model: d?.model ?? e.model, attachment: e.attachment, bus: e.bus, addr: e.addr, auto: e.auto, pins: { ...e.pins }, source: d, key, lockedModel: e.model });
     const spec = catalog[e.model];
     if (e.auto && spec?.provides) addBus(childBusName(e.id, spec.provides), spec.provides, e.id, true);
     if (isBridgeModel(d?.spec ?? spec)) keptBridges.push(e.id);
@@ -243,12 +248,22 @@ export function place(machine: MachineSpec, locked: readonly PlacedDevice[], mac
     addBus(id, 'pcie-port', id, true);
     return draft;
   };
-  const createBridge = (): Draft | undefined => {
+  /**
+   * A bridge for automatic placement. On q35, conventional devices get a pcie-pci-bridge behind a
+   * root port; growth (PCIe devices past half the bus numbers) gets a pci-bridge there instead,
+   * with `shpc=off,io-reserve=0` on it and `io-reserve=0` on its root port: SeaBIOS gives every
+   * pcie-pci-bridge, and every pci-bridge with SHPC, a 4 KiB IO window for hotplug, and has about
+   * 14 of them, so growth by pcie-pci-bridges stops the firmware at about 560 devices
+   * ("PCI: out of I/O address space"). Measured on QEMU 7.2; devices there use ACPI hotplug.
+   */
+  const createBridge = (kind: BridgeKind = 'conventional'): Draft | undefined => {
     if (chipset === 'q35') {
       const rp = busNumbersLeft(2) ? createRootPort() : undefined;
       if (!rp) return undefined;
-      const id = nextId('pcibr');
-      const draft: Draft = { id, model: 'pcie-pci-bridge', attachment: 'pci', bus: rp.id, addr: { slot: 0, fn: 0 }, auto: true, pins: {} };
+      const growth = kind === 'growth';
+      if (growth) rp.pins['io-reserve'] = '0';
+      const id = nextId(growth ? 'br' : 'pcibr');
+      const draft: Draft = { id, model: growth ? 'pci-bridge' : 'pcie-pci-bridge', attachment: 'pci', bus: rp.id, addr: { slot: 0, fn: 0 }, auto: true, pins: growth ? { ...QUIET_BRIDGE } : {} };
       hold(draft);
       addBus(id, 'pci', id, true);
       return draft;
@@ -263,33 +278,35 @@ export function place(machine: MachineSpec, locked: readonly PlacedDevice[], mac
     const addr = chainFree ? { slot: CHAIN_SLOT, fn: 0 } : host === root ? newRootBridgeAddress() : undefined;
     if (!addr || !busNumbersLeft(1)) return undefined;
     const id = nextId('br');
-    const draft: Draft = { id, model: 'pci-bridge', attachment: 'pci', bus: host.name, addr, auto: true, pins: {} };
+    const draft: Draft = { id, model: 'pci-bridge', attachment: 'pci', bus: host.name, addr, auto: true, pins: { ...QUIET_BRIDGE } };
     hold(draft);
     addBus(id, 'pci', id, true);
     return draft;
   };
   const autoBuses = (kind: BusKind): Bus[] => [...buses.values()].filter((b) => b.auto && b.kind === kind);
   const emptyRootPort = (): Bus | undefined => autoBuses('pcie-port').find((b) => b.held.size === 0 && !sourceById.has(b.name));
-  const bridgeWithRoom = (): { bus: Bus; addr: PciAddress } | undefined => {
+  const bridgeWithRoom = (kind: BridgeKind): { bus: Bus; addr: PciAddress } | undefined => {
+    const model = chipset === 'pc' || kind === 'growth' ? 'pci-bridge' : 'pcie-pci-bridge';
     for (const bus of autoBuses('pci')) {
+      if (drafts.get(bus.name)?.model !== model) continue;
       const addr = firstFreeSlot(bus);
       if (addr) return { bus, addr };
     }
     return undefined;
   };
 
-  const placeOnConventionalBus = (d: DeviceSpec, from?: number): { bus: string; addr: PciAddress } | undefined => {
+  const placeOnConventionalBus = (d: DeviceSpec, from?: number, kind: BridgeKind = 'conventional'): { bus: string; addr: PciAddress } | undefined => {
     const addr = chipset === 'pc' ? firstFreeSlot(root, from) : undefined;
     if (addr) return { bus: root.name, addr };
-    const room = bridgeWithRoom();
+    const room = bridgeWithRoom(kind);
     if (room) return { bus: room.bus.name, addr: room.addr };
-    const bridge = createBridge();
+    const bridge = createBridge(kind);
     return bridge ? { bus: bridge.id, addr: { slot: 1, fn: 0 } } : undefined;
   };
   /**
    * A PCIe endpoint gets its own root port (hotpluggable, one bus each) while fewer than half the
    * bus numbers are used; past that, or when pcie.0 has no function left for a root port, it goes
-   * behind a pcie-pci-bridge (31 devices for two bus numbers), so a q35 machine grows to
+   * behind a growth pci-bridge (31 devices for two bus numbers), so a q35 machine grows to
    * 2,081 PCIe devices instead of stopping at about 230 as one root port per device would.
    */
   const placeBehindRootPort = (d: DeviceSpec): { bus: string; addr: PciAddress } | undefined => {
@@ -299,7 +316,7 @@ export function place(machine: MachineSpec, locked: readonly PlacedDevice[], mac
       const rp = createRootPort();
       if (rp) return { bus: rp.id, addr: { slot: 0, fn: 0 } };
     }
-    return placeOnConventionalBus(d);
+    return placeOnConventionalBus(d, undefined, 'growth');
   };
   const busNumbersUsed = (): number => buses.size - 1 - [...buses.values()].filter((b) => b.kind !== 'pci' && b.kind !== 'pcie-port' && b.kind !== 'root').length;
 
@@ -460,6 +477,13 @@ function assignPins(drafts: Map<string, Draft>, machineName: string): Draft[] {
       if (given?.kind === 'String') d.pins.serial = given.value;
       else d.pins.serial ??= d.id.replace(/[^A-Za-z0-9_.-]/g, '').slice(0, 20);
     } else delete d.pins.serial;
+    // A virtio device machinec puts behind one of its bridges is modern-only: as a
+    // transitional device it would take an IO window, and the firmware has about 14 of them.
+    // Decided once, when the device is first placed (or changes model), then locked.
+    const pci = spec?.pci;
+    const owner = drafts.get(d.bus);
+    if (!pci?.modernDevice || pci.modernDevice === pci.device) delete d.pins['disable-legacy'];
+    else if (d.lockedModel !== d.model && owner?.auto && (owner.model === 'pcie-pci-bridge' || owner.model === 'pci-bridge')) d.pins['disable-legacy'] = 'on';
   }
   return noChassis;
 }

@@ -198,7 +198,7 @@ describe('(g) the pc root bus fills up', () => {
     expect(bridges.map((b) => [b.id, b.auto, guestOf(prev, b.id), b.secondaryBus])).toEqual([['br1', true, '00:1f.0', 1]]);
     expect(guestOf(prev, 'nic29')).toBe('01:01.0');
     expect(guestOf(prev, 'nic35')).toBe('01:07.0');
-    expect(prev.lockText).toMatch(/^pci 00:1f\.0 br1 pci-bridge bus=pci\.0 addr=1f\.0 chassis=1 secondary=1 auto$/m);
+    expect(prev.lockText).toMatch(/^pci 00:1f\.0 br1 pci-bridge bus=pci\.0 addr=1f\.0 chassis=1 io-reserve=0 shpc=off secondary=1 auto$/m);
   });
 
   test('the bridge stays locked when the devices behind it go', () => {

@@ -29,13 +29,13 @@ export interface VerifyReport {
 
 const hex = (n: number, w: number) => n.toString(16).padStart(w, '0');
 
-/** The vendor:device the guest reads: virtio devices drop their legacy ID behind a PCIe port. */
+/** The vendor:device the guest reads: virtio devices drop their legacy ID behind a PCIe port, or with disable-legacy. */
 export function expectedPciId(d: PlacedDevice, machine: PlacedMachine): { vendor: number; device: number } | undefined {
   const pci = catalog[d.model]?.pci;
   if (!pci) return undefined;
   const parent = machine.devices.find((p) => p.id === d.bus);
-  const behindPciePort = parent?.model === 'pcie-root-port';
-  return { vendor: pci.vendor, device: behindPciePort && pci.modernDevice !== undefined ? pci.modernDevice : pci.device };
+  const modern = parent?.model === 'pcie-root-port' || d.pins['disable-legacy'] === 'on';
+  return { vendor: pci.vendor, device: modern && pci.modernDevice !== undefined ? pci.modernDevice : pci.device };
 }
 
 /** Compares the guest's PCI view with a lock. Pure: used by verify and by the tests. */
@@ -124,7 +124,7 @@ export async function verifyCommand(s: Session, files: readonly string[], opts: 
     const resolveFile = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
     const argv = emit(c.spec!, c.machine!, { standIns: { resolveFile, fileExists: (p) => existsSync(resolveFile(p)) } });
     try {
-      const guest = await withQemu({ qemu, args: argv, timeoutMs: opts.timeoutMs }, async (h) => (await waitForStableGuestView(h.qmp, { timeoutMs: opts.timeoutMs })).devices);
+      const guest = await withQemu({ qemu, args: argv, timeoutMs: opts.timeoutMs }, async (h) => (await waitForStableGuestView(h.qmp, { timeoutMs: opts.timeoutMs, stopWhenStable: true })).devices);
       const cmp = compareGuestView(lock, guest);
       const report: VerifyReport = { file: f.shown, machineType: c.machine!.machineType, guest, ...cmp };
       reports.push(report);

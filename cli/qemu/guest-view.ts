@@ -75,6 +75,12 @@ export interface StableViewOptions {
   readonly timeoutMs?: number;
   /** Polling interval (default 250 ms). */
   readonly intervalMs?: number;
+  /**
+   * Pause the guest (QMP `stop`) as soon as the buses are numbered, before the firmware goes on to
+   * map every BAR: QEMU 7.2 aborts (`phys_section_add: Assertion … failed`) when a machine with
+   * about 1,000 devices maps them all, and the bus numbers are all verify needs.
+   */
+  readonly stopWhenStable?: boolean;
 }
 
 export interface StableGuestView {
@@ -87,7 +93,7 @@ export interface StableGuestView {
 
 /**
  * Let the firmware run (sends `cont` if the VM is paused), then poll `query-pci` until two
- * consecutive answers are identical and every bridge has a nonzero secondary bus.
+ * consecutive answers show the same topology and every bridge has a nonzero secondary bus.
  */
 export async function waitForStableGuestView(qmp: QmpClient, options: StableViewOptions = {}): Promise<StableGuestView> {
   const timeoutMs = options.timeoutMs ?? 15_000;
@@ -103,9 +109,11 @@ export async function waitForStableGuestView(qmp: QmpClient, options: StableView
     const raw = await qmp.execute<QmpPciBus[]>('query-pci');
     polls++;
     last = flattenQueryPci(raw);
-    const text = JSON.stringify(raw);
+    // The topology only: BARs keep changing while the firmware assigns them.
+    const text = JSON.stringify(last);
     const numbered = last.every((d) => d.secondaryBus === undefined || d.secondaryBus !== 0);
     if (numbered && text === previous) {
+      if (options.stopWhenStable) await qmp.execute('stop');
       return { devices: last, elapsedMs: Date.now() - started, polls };
     }
     previous = text;
