@@ -204,7 +204,8 @@ export function place(machine: MachineSpec, locked: readonly PlacedDevice[], mac
     let max = lastIds.get(prefix);
     if (max === undefined) {
       max = 0;
-      const numbered = new RegExp(`^${prefix}(\\d+)$`);
+      // Up to six digits: a source id such as rp99999999999999999999 is not one of ours.
+      const numbered = new RegExp(`^${prefix}(\\d{1,6})$`);
       for (const id of [...drafts.keys(), ...sourceById.keys()]) {
         const m = numbered.exec(id);
         if (m) max = Math.max(max, Number(m[1]));
@@ -458,6 +459,9 @@ function assignPins(drafts: Map<string, Draft>, machineName: string): Draft[] {
       usedChassis.add(nextChassis);
       d.pins.chassis = String(nextChassis);
       if (d.model === 'pcie-root-port') d.pins.port = String(nextChassis);
+    }
+    if (d.model === 'pcie-root-port' && d.pins.chassis && !d.pins.port) {
+      d.pins.port = d.pins.chassis; // a lock line that lost its port: the port machinec would have given
     }
     if (!takesChassis && d.attachment === 'pci') {
       delete d.pins.chassis;
