@@ -8,7 +8,7 @@
  * stay (even empty) until `prune`: then no existing device's bus number changes.
  */
 import type { Diagnostic, Span } from '../grammar/index.js';
-import { attachmentOf, catalog, childBusOf, type BusKind, type ModelSpec } from './catalog.js';
+import { attachmentOf, catalog, type BusKind, type ModelSpec } from './catalog.js';
 import { chipsets, MAX_CHASSIS, PCI_BUSES, PCI_FUNCTIONS, PCI_SLOTS, type ChipsetSpec } from './chipsets.js';
 import { formatAddress, type DeviceSpec, type MachineSpec } from './machine-spec.js';
 import type { Attachment, Chipset, PciAddress, PlacedDevice } from './model.js';
@@ -180,10 +180,12 @@ export function place(machine: MachineSpec, locked: readonly PlacedDevice[], mac
   };
   const firstFreeSlot = (bus: Bus, from = slotRange(bus)[0]): PciAddress | undefined => {
     const [, last] = slotRange(bus);
-    for (let s = from; s <= last; s++) if (!chip.reservedSlots.includes(s) || bus.kind !== 'root') if (slotFree(bus, s)) return { slot: s, fn: 0 };
+    for (let s = from; s <= last; s++) {
+      if (bus.kind === 'root' && chip.reservedSlots.includes(s)) continue;
+      if (slotFree(bus, s)) return { slot: s, fn: 0 };
+    }
     return undefined;
   };
-  const isBridge = (id: string): boolean => isBridgeModel(catalog[drafts.get(id)?.model ?? '']);
   /** Devfn on the root bus after which a new bridge keeps every locked bridge's bus number. */
   const bridgeFloor = (): number => {
     let floor = -1;
@@ -296,8 +298,8 @@ export function place(machine: MachineSpec, locked: readonly PlacedDevice[], mac
     return undefined;
   };
 
-  const placeOnConventionalBus = (d: DeviceSpec, from?: number, kind: BridgeKind = 'conventional'): { bus: string; addr: PciAddress } | undefined => {
-    const addr = chipset === 'pc' ? firstFreeSlot(root, from) : undefined;
+  const placeOnConventionalBus = (kind: BridgeKind = 'conventional'): { bus: string; addr: PciAddress } | undefined => {
+    const addr = chipset === 'pc' ? firstFreeSlot(root) : undefined;
     if (addr) return { bus: root.name, addr };
     const room = bridgeWithRoom(kind);
     if (room) return { bus: room.bus.name, addr: room.addr };
@@ -310,14 +312,14 @@ export function place(machine: MachineSpec, locked: readonly PlacedDevice[], mac
    * behind a growth pci-bridge (31 devices for two bus numbers), so a q35 machine grows to
    * 2,081 PCIe devices instead of stopping at about 230 as one root port per device would.
    */
-  const placeBehindRootPort = (d: DeviceSpec): { bus: string; addr: PciAddress } | undefined => {
+  const placeBehindRootPort = (): { bus: string; addr: PciAddress } | undefined => {
     const empty = emptyRootPort();
     if (empty) return { bus: empty.name, addr: { slot: 0, fn: 0 } };
     if (busNumbersUsed() < PCI_BUSES / 2) {
       const rp = createRootPort();
       if (rp) return { bus: rp.id, addr: { slot: 0, fn: 0 } };
     }
-    return placeOnConventionalBus(d, undefined, 'growth');
+    return placeOnConventionalBus('growth');
   };
   const busNumbersUsed = (): number => buses.size - 1 - [...buses.values()].filter((b) => b.kind !== 'pci' && b.kind !== 'pcie-port' && b.kind !== 'root').length;
 
@@ -343,9 +345,9 @@ export function place(machine: MachineSpec, locked: readonly PlacedDevice[], mac
         return rp && { bus: rp.id, addr: { slot: 0, fn: 0 } };
       }
       case 'pcie':
-        return chipset === 'q35' ? placeBehindRootPort(d) : placeOnConventionalBus(d);
+        return chipset === 'q35' ? placeBehindRootPort() : placeOnConventionalBus();
       default:
-        return placeOnConventionalBus(d);
+        return placeOnConventionalBus();
     }
   };
 

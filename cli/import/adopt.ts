@@ -96,7 +96,6 @@ function prefixOf(model: string, spec: ModelSpec): string {
 }
 
 const quote = (s: string) => JSON.stringify(s);
-const name = (s: string) => (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(s) ? s : quote(s));
 
 /** `tap { ifname = "tap0" }` / `user`. */
 function typedValue(b: NetBackend): string {
