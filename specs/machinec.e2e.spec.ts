@@ -125,3 +125,45 @@ qemuDescribe('machinec on real QEMU', () => {
     expect(seen.size).toBeGreaterThanOrEqual(8);
   }, 4 * T);
 });
+
+describe('machinec verify when QEMU is not usable', () => {
+  const office = () => {
+    copyFileSync(join(SAMPLES, 'office.machine'), join(dir, 'office.machine'));
+    return 'office.machine';
+  };
+
+  test('QEMU missing: exit 2 with a hint', async () => {
+    const r = await runCli(['verify', office(), '--qemu', '/nonexistent/qemu-system-x86_64'], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('error[qemu-missing]');
+    expect(r.stderr).toContain('apt-get install qemu-system-x86');
+  });
+
+  test('QEMU fails to start: exit 2 with its stderr', async () => {
+    const fake = join(dir, 'fake-qemu');
+    writeFileSync(fake, '#!/bin/sh\necho "qemu: could not load PC BIOS" >&2\nexit 1\n', { mode: 0o755 });
+    const r = await runCli(['verify', office(), '--qemu', fake], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('could not load PC BIOS');
+  });
+
+  test('QEMU does not answer: exit 2 after --timeout, and nothing is left running', async () => {
+    const fake = join(dir, 'silent-qemu');
+    writeFileSync(fake, `#!/bin/sh\necho $$ >> ${join(dir, 'pids')}\nexec sleep 30\n`, { mode: 0o755 });
+    const started = Date.now();
+    const r = await runCli(['verify', office(), '--qemu', fake, '--timeout', '1'], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('error[qemu-failed]');
+    expect(Date.now() - started).toBeLessThan(15_000);
+    const pids = readFileSync(join(dir, 'pids'), 'utf8').trim().split('\n').map(Number);
+    const alive = pids.filter((pid) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    expect(alive).toEqual([]);
+  }, 20_000);
+});

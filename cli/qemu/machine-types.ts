@@ -11,6 +11,8 @@ import { promisify } from 'node:util';
 const execFileAsync = promisify(execFile);
 
 export const DEFAULT_QEMU = 'qemu-system-x86_64';
+/** `-machine help` and `--version` answer in well under a second; a binary that hangs must not hold up a build. */
+const QUERY_TIMEOUT_MS = 5_000;
 
 export interface MachineTypes {
   /** Every concrete machine type, in QEMU's order (aliases are not listed here). */
@@ -115,7 +117,7 @@ export async function listMachineTypes(qemuPath: string = DEFAULT_QEMU, options:
   const hit = cached?.entries.find((e) => e.path === key!.path && e.mtimeMs === key!.mtimeMs && e.size === key!.size);
   if (hit && Array.isArray(hit.machineTypes?.types) && hit.machineTypes.types.length > 0) return hit.machineTypes;
 
-  const { stdout } = await execFileAsync(binary, ['-machine', 'help'], { timeout: 20_000, maxBuffer: 4 * 1024 * 1024 });
+  const { stdout } = await execFileAsync(binary, ['-machine', 'help'], { timeout: QUERY_TIMEOUT_MS, maxBuffer: 4 * 1024 * 1024 });
   const machineTypes = parseMachineHelp(stdout);
   if (machineTypes.types.length === 0) throw new Error(`${binary} -machine help listed no machine types`);
   if (useCache && key) {
@@ -143,7 +145,7 @@ export function parseQemuVersion(text: string): QemuVersion {
 }
 
 export async function qemuVersion(qemuPath: string = DEFAULT_QEMU): Promise<QemuVersion> {
-  const { stdout } = await execFileAsync(resolveBinary(qemuPath), ['--version'], { timeout: 20_000 });
+  const { stdout } = await execFileAsync(resolveBinary(qemuPath), ['--version'], { timeout: QUERY_TIMEOUT_MS });
   return parseQemuVersion(stdout);
 }
 
