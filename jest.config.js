@@ -6,6 +6,6 @@ export default {
   testMatch: ['**/*.spec.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: {
-    '^.+\\.ts$': ['ts-jest', { useESM: true, isolatedModules: true, tsconfig: { module: 'ESNext', moduleResolution: 'Bundler', target: 'ES2022', types: ['node', 'jest'] } }],
+    '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: { module: 'ESNext', moduleResolution: 'Bundler', target: 'ES2022', types: ['node', 'jest'], isolatedModules: true } }],
   },
 };

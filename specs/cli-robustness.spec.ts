@@ -64,7 +64,7 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
 
 const mutated: fc.Arbitrary<Buffer> = fc
   .tuple(fc.constantFrom(...SAMPLES), fc.array(mutation, { minLength: 1, maxLength: 5 }))
-  .map(([source, ms]) => ms.reduce((b, m) => m(b), Buffer.from(source, 'utf8')));
+  .map(([source, ms]) => ms.reduce<Buffer>((b, m) => m(b), Buffer.from(source, 'utf8')));
 
 const randomSource: fc.Arbitrary<Buffer> = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 300 }).map((s) => Buffer.from(s, 'utf8')),
@@ -198,7 +198,7 @@ describe('random lock contents next to a valid machine', () => {
       // whole random text
       fc.string({ unit: 'binary', maxLength: 400 }).map((s) => Buffer.from(s, 'utf8')),
       // the valid lock, mutated
-      fc.array(mutation, { minLength: 1, maxLength: 4 }).map((ms) => ms.reduce((b, m) => m(b), Buffer.from(valid, 'utf8'))),
+      fc.array(mutation, { minLength: 1, maxLength: 4 }).map((ms) => ms.reduce<Buffer>((b, m) => m(b), Buffer.from(valid, 'utf8'))),
       // the valid lock with one line replaced by tokens
       fc.tuple(fc.nat(), fc.array(fc.constantFrom('pci', 'usb', 'scsi', 'ide', 'hda', 'virtio-serial', '-', '00:02.0', 'ff:1f.7', 'nic0', 'rp10', 'bus=pcie.0', 'addr=1f.7', 'addr=00.8', 'bus=nowhere', 'mac=52:54:00:00:00:00', 'secondary=0', 'secondary=255', 'chassis=256', 'port=9', 'auto', 'lockfile', '2', 'machine', 'rich', 'pc-q35-1.0', 'uuid=x'), { minLength: 1, maxLength: 9 })).map(([n, words]) => {
         const lines = valid.split('\n');

@@ -326,11 +326,11 @@ describe('lock properties', () => {
 
   test('pc, filling the root bus: bridges are appended and nothing moves', () => {
     // Batches of NICs and disks past the 29 root slots, with removals in between.
-    const batch = fc.array(fc.record({ top: fc.constantFrom(0, 1, 3, 4, 5), children: fc.constant([]) }), { minLength: 4, maxLength: 12 });
-    const fillEdits = fc.array(
+    const batch = fc.array(fc.record({ top: fc.constantFrom(0, 1, 3, 4, 5), children: fc.constant([] as number[]) }), { minLength: 4, maxLength: 12 });
+    const fillEdits: fc.Arbitrary<Edit[][]> = fc.array(
       fc.oneof(
-        { weight: 3, arbitrary: batch.map((b) => b.map((what) => ({ kind: 'add' as const, what }))) },
-        { weight: 1, arbitrary: fc.array(fc.record({ kind: fc.constant('remove' as const), pick: fc.nat() }), { minLength: 1, maxLength: 6 }) },
+        { weight: 3, arbitrary: batch.map((b) => b.map((what): Edit => ({ kind: 'add', what }))) },
+        { weight: 1, arbitrary: fc.array(fc.record({ kind: fc.constant('remove' as const), pick: fc.nat() }), { minLength: 1, maxLength: 6 }).map((r): Edit[] => r) },
       ),
       { minLength: 1, maxLength: 6 },
     );
