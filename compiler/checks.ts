@@ -260,6 +260,15 @@ export const checks: readonly Check[] = [
     },
   },
   {
+    id: 'readonly-ide-hd',
+    run(ctx) {
+      for (const d of ctx.machine.devices) {
+        const ro = d.model === 'ide-hd' ? d.node.properties.find((p) => p.key.name === 'readonly') : undefined;
+        if (ro?.value?.kind === 'Boolean' && ro.value.value) ctx.report('readonly-ide-hd', `${d.id}: QEMU's ide-hd cannot use a read-only disk`, ro.value.span, 'use ide-cd for read-only media, or scsi-hd (which takes readonly = true) on a virtio-scsi-pci controller');
+      }
+    },
+  },
+  {
     id: 'bad-address',
     run(ctx) {
       for (const d of ctx.machine.devices) {

@@ -435,6 +435,20 @@ export function place(machine: MachineSpec, locked: readonly PlacedDevice[], mac
     error('too-many-buses', `no chassis number left for ${first.id}${noChassis.length > 1 ? ` and ${noChassis.length - 1} more` : ''}: a chassis number is 8 bits, QEMU numbers them 1 to ${MAX_CHASSIS}`, first.source?.idSpan, 'every pcie-root-port and pci-bridge takes one: use fewer of them');
     return { devices: [], diagnostics };
   }
+  // Two NICs with one MAC: a source `mac` that another device already has (set, or locked).
+  const byMac = new Map<string, Draft>();
+  for (const d of drafts.values()) {
+    if (!d.pins.mac) continue;
+    const other = byMac.get(d.pins.mac);
+    if (!other) {
+      byMac.set(d.pins.mac, d);
+      continue;
+    }
+    const [set, kept] = d.source?.node.properties.some((p) => p.key.name === 'mac') ? [d, other] : [other, d];
+    const span = set.source?.node.properties.find((p) => p.key.name === 'mac')?.value?.span ?? set.source?.idSpan;
+    error('duplicate-mac', `${set.id} and ${kept.id} would both have MAC ${d.pins.mac}`, span, `a MAC is unique on a network: choose another for ${set.id}, or leave \`mac\` out and machinec generates and locks one`, kept.source ? [{ message: `${kept.id} is declared here`, file, span: kept.source.idSpan }] : undefined);
+  }
+  if (diagnostics.some((d) => d.code === 'duplicate-mac')) return { devices: [], diagnostics };
   if (result.devices.length) result.diagnostics.push(...ioSpaceWarnings(chipset, result.devices, file));
   return result;
 }
