@@ -5,20 +5,10 @@
  * command-line order, so the second NIC moves. This proves the test can fail; the machinec
  * version of it asserts that the slot does not change.
  */
-import { findByQdevId, findQemu, waitForStableGuestView, withQemu, type GuestPciDevice } from '../cli/qemu/index.js';
+import { findByQdevId, waitForStableGuestView, withQemu, type GuestPciDevice } from '../cli/qemu/index.js';
+import { QEMU, qemuDescribe } from './support/qemu.js';
 
-const QEMU = findQemu();
-if (!QEMU && !process.env.CI) {
-  console.warn('qemu-plain.e2e.spec: qemu-system-x86_64 not found on PATH: skipping the real-QEMU tests (install qemu-system-x86).');
-}
-if (!QEMU && process.env.CI) {
-  describe('plain QEMU e2e', () => {
-    test('qemu-system-x86_64 is installed (required when CI is set)', () => {
-      throw new Error('qemu-system-x86_64 not found on PATH, and CI is set: the real-QEMU specs must run in CI');
-    });
-  });
-}
-const suite = QEMU ? describe : describe.skip;
+const suite = qemuDescribe;
 const T = 30_000;
 
 /** A NIC with a fixed MAC, so "the second NIC" is the same NIC in both boots; no bus=, no addr=. */

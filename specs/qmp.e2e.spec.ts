@@ -28,11 +28,8 @@ import {
   type GuestPciDevice,
   type QemuHandle,
 } from '../cli/qemu/index.js';
+import { QEMU, qemuDescribe } from './support/qemu.js';
 
-const QEMU = findQemu();
-if (!QEMU && !process.env.CI) {
-  console.warn('qmp.e2e.spec: qemu-system-x86_64 not found on PATH: skipping the real-QEMU tests (install qemu-system-x86).');
-}
 
 const Q35 = ['-machine', 'pc-q35-7.2', '-nodefaults', '-no-user-config', '-accel', 'tcg'];
 const PC = ['-machine', 'pc-i440fx-7.2', '-nodefaults', '-no-user-config', '-accel', 'tcg'];
@@ -62,15 +59,8 @@ function at(view: readonly GuestPciDevice[], id: string): { bus: number; slot: n
   return d.secondaryBus === undefined ? { bus: d.bus, slot: d.slot, fn: d.fn } : { bus: d.bus, slot: d.slot, fn: d.fn, secondaryBus: d.secondaryBus };
 }
 
-const suite = QEMU ? describe : describe.skip;
+const suite = qemuDescribe;
 
-if (!QEMU && process.env.CI) {
-  describe('qmp e2e', () => {
-    test('qemu-system-x86_64 is installed (required when CI is set)', () => {
-      throw new Error('qemu-system-x86_64 not found on PATH, and CI is set: the real-QEMU specs must run in CI');
-    });
-  });
-}
 
 suite('QMP client and launcher (real QEMU)', () => {
   test('greeting, capabilities, execute, QMP errors, interleaved events', async () => {
