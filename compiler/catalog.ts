@@ -48,6 +48,11 @@ export interface ModelSpec {
   /** How many child devices the provided bus takes, for USB ports, IDE ports and the like. */
   readonly capacity?: number;
   /**
+   * Integer properties that set the capacity instead, the largest one winning: qemu-xhci has
+   * max(p2, p3) ports, numbered 1 to that (measured on QEMU 7.2: port 5 of a default one is refused).
+   */
+  readonly capacityProps?: readonly string[];
+  /**
    * A BAR in IO port space, its size in bytes as QEMU 7.2 reports it (QMP `query-pci`, regions of
    * type io). `legacy`: the legacy interface of a transitional virtio device, which QEMU drops
    * behind a PCIe port (disable-legacy=auto) and keeps on conventional buses and on pcie.0. A
@@ -89,7 +94,7 @@ export const catalog: Readonly<Record<string, ModelSpec>> = {
   'ide-cd': { plug: 'ide', backend: 'cdrom', props: { bootindex } },
 
   // USB
-  'qemu-xhci': { plug: 'pcie', provides: 'usb', capacity: 8, props: { p2: int(1, 15), p3: int(1, 15) }, pci: { vendor: RED_HAT, device: 0x000d } },
+  'qemu-xhci': { plug: 'pcie', provides: 'usb', capacity: 4, capacityProps: ['p2', 'p3'], props: { p2: int(1, 15, 'USB 2 ports (default 4)'), p3: int(1, 15, 'USB 3 ports (default 4)') }, pci: { vendor: RED_HAT, device: 0x000d } },
   'piix3-usb-uhci': { plug: 'pci', provides: 'usb', capacity: 2, props: {}, ioBar: { bytes: 32 }, pci: { vendor: INTEL, device: 0x7020 } },
   'usb-tablet': { plug: 'usb', props: {} },
   'usb-kbd': { plug: 'usb', props: {} },

@@ -6,7 +6,7 @@ import type { Diagnostic, Property, Span, Value } from '../grammar/index.js';
 import { audiodevTypes, backendProps, catalog, chardevTypes, childBusOf, netdevTypes, type PropSpec } from './catalog.js';
 import { chipsets, chipsetOfMachineType } from './chipsets.js';
 import type { DeviceSpec, MachineSpec } from './machine-spec.js';
-import { formatAddress } from './machine-spec.js';
+import { capacityOf, formatAddress } from './machine-spec.js';
 import { didYouMean } from './suggest.js';
 import type { Chipset, PlacedDevice } from './model.js';
 
@@ -210,9 +210,9 @@ export const checks: readonly Check[] = [
     id: 'bus-capacity',
     run(ctx) {
       for (const d of ctx.machine.devices) {
-        const cap = d.spec?.provides === 'pcie-port' ? 1 : d.spec?.capacity;
+        const cap = capacityOf(d);
         if (cap !== undefined && d.children.length > cap) {
-          ctx.report('bus-capacity', `${d.id} (${d.model}) holds at most ${cap} device${cap === 1 ? '' : 's'}, but ${d.children.length} are nested in it`, d.children[cap].idSpan, d.spec?.provides === 'usb' ? 'add another USB controller' : d.spec?.provides === 'pcie-port' ? 'a root port holds one device: declare another pcie-root-port, or move the device to the top level and machinec adds one' : 'add another controller');
+          ctx.report('bus-capacity', `${d.id} (${d.model}) holds at most ${cap} device${cap === 1 ? '' : 's'}, but ${d.children.length} are nested in it`, d.children[cap].idSpan, d.spec?.capacityProps ? `set ${d.spec.capacityProps.join(' or ')} (up to 15 ports), or add another USB controller` : d.spec?.provides === 'usb' ? 'add another USB controller' : d.spec?.provides === 'pcie-port' ? 'a root port holds one device: declare another pcie-root-port, or move the device to the top level and machinec adds one' : 'add another controller');
         }
       }
     },

@@ -43,6 +43,15 @@ export function parseAddress(text: string): PciAddress | undefined {
   return slot < 32 ? { slot, fn: m[2] ? Number(m[2]) : 0 } : undefined;
 }
 
+/** How many devices a controller takes on its bus, with properties such as qemu-xhci's p2/p3 applied. */
+export function capacityOf(d: DeviceSpec): number | undefined {
+  const spec = d.spec;
+  if (!spec) return undefined;
+  if (spec.provides === 'pcie-port') return 1;
+  const set = (spec.capacityProps ?? []).map((k) => d.node.properties.find((p) => p.key.name === k)?.value).filter((v) => v?.kind === 'Integer');
+  return set.length ? Math.max(...set.map((v) => (v as { value: number }).value)) : spec.capacity;
+}
+
 export function formatAddress(a: PciAddress): string {
   return `${a.slot.toString(16).padStart(2, '0')}.${a.fn}`;
 }

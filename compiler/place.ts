@@ -10,7 +10,7 @@
 import type { Diagnostic, Span } from '../grammar/index.js';
 import { attachmentOf, catalog, type BusKind, type ModelSpec } from './catalog.js';
 import { chipsets, MAX_CHASSIS, PCI_BUSES, PCI_FUNCTIONS, PCI_SLOTS, type ChipsetSpec } from './chipsets.js';
-import { formatAddress, type DeviceSpec, type MachineSpec } from './machine-spec.js';
+import { capacityOf, formatAddress, type DeviceSpec, type MachineSpec } from './machine-spec.js';
 import type { Attachment, Chipset, PciAddress, PlacedDevice } from './model.js';
 import { macFor } from './pins.js';
 import { ioSpaceWarnings } from './checks.js';
@@ -380,7 +380,7 @@ export function place(machine: MachineSpec, locked: readonly PlacedDevice[], mac
     const candidates = d.parent
       ? [...buses.values()].filter((b) => b.owner === d.parent!.id)
       : attachment === 'ide' ? chipsetIde.map((n) => buses.get(n)!) : [];
-    const units = d.parent ? (attachment === 'ide' ? 1 : d.parent.spec?.capacity ?? 1) : chip.ideUnits;
+    const units = d.parent ? (attachment === 'ide' ? 1 : capacityOf(d.parent) ?? 1) : chip.ideUnits;
     let placed = false;
     for (const bus of candidates) {
       for (let k = first; k < first + units; k++) {
