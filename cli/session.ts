@@ -4,8 +4,6 @@
  */
 import { resolve } from 'node:path';
 import { compile, type Compilation, type Diagnostic, type QemuInfo } from '../compiler/index.js';
-import type { Span } from '../grammar/index.js';
-import { LCurly, LSquare, MachineLexer, RCurly, RSquare } from '../grammar/tokens.js';
 import { displayPath, lockPathOf, readIfExists, readText, useColor, type Io } from './io.js';
 import { findQemu, listMachineTypes } from './qemu/machine-types.js';
 import { renderDiagnostics } from './render-diagnostic.js';
@@ -20,35 +18,6 @@ export interface CompiledFile {
   readonly compilation?: Compilation;
   readonly diagnostics: Diagnostic[];
 }
-
-/**
- * The parser recurses once a `{` or `[`: a few hundred levels exhaust the stack, and chevrotain
- * does not always surface that as a RangeError (its rule stack ends up corrupt). Real machines
- * nest a handful of levels, so anything past MAX_NESTING is refused before parsing.
- */
-export const MAX_NESTING = 64;
-
-/** The first `{` or `[` nested deeper than MAX_NESTING, if any. */
-export function nestingTooDeep(text: string): Span | undefined {
-  let depth = 0;
-  for (const t of MachineLexer.tokenize(text).tokens) {
-    if (t.tokenType === LCurly || t.tokenType === LSquare) {
-      if (++depth > MAX_NESTING) return { start: t.startOffset, end: t.startOffset + 1 };
-    } else if (t.tokenType === RCurly || t.tokenType === RSquare) depth = Math.max(0, depth - 1);
-  }
-  return undefined;
-}
-
-export const isStackOverflow = (e: unknown): boolean => e instanceof RangeError && /call stack/i.test(e.message);
-
-export const tooDeep = (file: string, span?: Span): Diagnostic => ({
-  code: 'too-deep',
-  severity: 'error',
-  message: `${file} nests more than ${MAX_NESTING} levels deep`,
-  file,
-  span,
-  hint: 'devices, lists and blocks nest a few levels in a real machine: check for unclosed or repeated `{` and `[`',
-});
 
 export class Session {
   readonly color: boolean;
@@ -104,15 +73,7 @@ export class Session {
     }
     if (lockText !== undefined) this.sources.set(lockShown, lockText);
     const qemu = options.qemu === false ? undefined : await this.qemu();
-    const deep = nestingTooDeep(source.text);
-    if (deep) return { path: full, shown, lockPath, lockShown, lockText, diagnostics: [tooDeep(shown, deep)] };
-    let compilation: Compilation;
-    try {
-      compilation = compile({ file: shown, source: source.text, lock: lockText === undefined ? undefined : { file: lockShown, text: lockText }, qemu, prune: options.prune });
-    } catch (e) {
-      if (!isStackOverflow(e)) throw e;
-      return { path: full, shown, lockPath, lockShown, lockText, diagnostics: [tooDeep(shown)] };
-    }
+    const compilation = compile({ file: shown, source: source.text, lock: lockText === undefined ? undefined : { file: lockShown, text: lockText }, qemu, prune: options.prune });
     return { path: full, shown, lockPath, lockShown, lockText, compilation, diagnostics: compilation.diagnostics };
   }
 

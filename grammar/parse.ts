@@ -1,12 +1,30 @@
 /** `parse` never throws: it returns the tree it could build and every problem it found. */
-import type { IRecognitionException } from 'chevrotain';
+import type { IRecognitionException, IToken } from 'chevrotain';
 import type { MachineFile } from './ast.js';
 import { buildFile } from './build-ast.js';
 import type { Diagnostic } from './diagnostic.js';
 import { MachineParser } from './parser.js';
-import { MachineLexer } from './tokens.js';
+import { LCurly, LSquare, MachineLexer, RCurly, RSquare } from './tokens.js';
 
 let parser: MachineParser | undefined;
+
+/**
+ * The parser recurses at every `{` or `[`: a few hundred levels exhaust the stack, and chevrotain
+ * does not always surface that as a RangeError (its rule stack ends up corrupt). Real machines
+ * nest a handful of levels, so a file nested deeper than this is refused before parsing.
+ */
+export const MAX_NESTING = 64;
+
+/** The first `{` or `[` nested deeper than MAX_NESTING, if any. */
+function tooDeep(tokens: readonly IToken[]): IToken | undefined {
+  let depth = 0;
+  for (const t of tokens) {
+    if (t.tokenType === LCurly || t.tokenType === LSquare) {
+      if (++depth > MAX_NESTING) return t;
+    } else if (t.tokenType === RCurly || t.tokenType === RSquare) depth = Math.max(0, depth - 1);
+  }
+  return undefined;
+}
 
 export interface ParseResult {
   readonly ast: MachineFile;
@@ -42,6 +60,19 @@ export function parse(text: string, file: string): ParseResult {
       hint: unclosed ? 'a string is closed with `"` on the same line' : ch === ';' ? 'members need no `;`: end them with a newline or a comma' : 'remove it',
     });
   }
+  const comments = (lexed.groups.comments ?? []).slice().sort((a, b) => a.startOffset - b.startOffset);
+  const deep = tooDeep(lexed.tokens);
+  if (deep) {
+    diagnostics.push({
+      code: 'too-deep',
+      severity: 'error',
+      message: `${file} nests more than ${MAX_NESTING} levels deep`,
+      file,
+      span: { start: deep.startOffset, end: deep.startOffset + 1 },
+      hint: 'devices, lists and blocks nest a few levels in a real machine: check for unclosed or repeated `{` and `[`',
+    });
+    return { ast: buildFile(undefined, comments, text.length), diagnostics };
+  }
   parser ??= new MachineParser();
   parser.input = lexed.tokens;
   const cst = parser.file();
@@ -51,6 +82,5 @@ export function parse(text: string, file: string): ParseResult {
     const end = tok.image === '' ? at : (tok.endOffset ?? at) + 1;
     diagnostics.push({ code: 'syntax-error', severity: 'error', message: e.message, file, span: { start: at, end: Math.max(end, at) }, hint: hintFor(e) });
   }
-  const comments = (lexed.groups.comments ?? []).slice().sort((a, b) => a.startOffset - b.startOffset);
   return { ast: buildFile(cst, comments, text.length), diagnostics };
 }
