@@ -3,7 +3,7 @@
  * it keeps its address, MAC and serial. (Renaming in the source alone is a remove and an add.)
  */
 import { basename } from 'node:path';
-import { compile, parse, readLock, writeLock, type Diagnostic } from '../../compiler/index.js';
+import { compile, readLock, writeLock, type Diagnostic } from '../../compiler/index.js';
 import { walkDevices } from '../../grammar/index.js';
 import { writeAtomic } from '../io.js';
 import { renderPlan } from '../render-plan.js';
@@ -33,8 +33,8 @@ export async function renameCommand(s: Session, file: string, from: string, to: 
   }
   if (!QEMU_ID.test(to)) return fail(`${to} is not a valid id`, 'an id starts with a letter and holds only letters, digits, "-", "." and "_"');
   const source = s.sources.get(f.shown)!;
-  const ast = parse(source, f.shown).ast;
-  const devices = [...walkDevices(ast.machine?.devices ?? [])];
+  // The tree the build just parsed: no second parse.
+  const devices = [...walkDevices(f.compilation.spec?.node?.devices ?? [])];
   const target = devices.find((d) => d.id?.name === from);
   if (!target?.id) return fail(`${f.shown} has no device ${from}`);
   if (devices.some((d) => d.id?.name === to) || f.compilation.machine!.devices.some((d) => d.id === to)) return fail(`${to} is already taken in ${f.shown} or its lock`);
