@@ -3,14 +3,14 @@
  * the rendered diagnostics in `<case>.errors.txt` (no color, the case file's base name shown).
  * `UPDATE_GOLDENS=1` rewrites the goldens; otherwise they are compared exactly.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compile } from '../compiler/index.js';
+import { expectGolden } from './support/golden.js';
 import { renderDiagnostics } from '../cli/render-diagnostic.js';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), 'errors');
-const UPDATE = process.env.UPDATE_GOLDENS === '1';
 const cases = readdirSync(dir).filter((f) => f.endsWith('.machine')).sort();
 
 /** Codes whose diagnostics always say what to do. */
@@ -50,12 +50,7 @@ describe('error goldens', () => {
       expect(starts).toEqual([...starts].sort((a, b) => a - b));
       const rendered = renderDiagnostics(r!.diagnostics, new Map([[name, source]]), false);
       expect(rendered).not.toMatch(/\x1b\[/);
-      const golden = join(dir, name.replace(/\.machine$/, '.errors.txt'));
-      if (UPDATE) writeFileSync(golden, rendered);
-      else {
-        if (!existsSync(golden)) throw new Error(`missing golden ${golden}: run with UPDATE_GOLDENS=1 and review it`);
-        expect(rendered).toBe(readFileSync(golden, 'utf8'));
-      }
+      expectGolden(join(dir, name.replace(/\.machine$/, '.errors.txt')), rendered);
     });
   }
 });

@@ -11,11 +11,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compile } from '../compiler/index.js';
+import { expectGolden } from './support/golden.js';
 import { renderDiagnostics } from '../cli/render-diagnostic.js';
 import { runCli } from './support/cli.js';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), 'limits');
-const UPDATE = process.env.UPDATE_GOLDENS === '1';
 const cases = readdirSync(dir).filter((f) => f.endsWith('.machine')).sort();
 
 /** What each case must say: the limit, by number. */
@@ -63,12 +63,7 @@ describe('limit goldens', () => {
       const rendered = renderDiagnostics(r.diagnostics, new Map([[name, source]]), false);
       if (names[id]) expect(rendered).toMatch(names[id]!);
       else expect(rendered).toBe('');
-      const golden = join(dir, `${id}.errors.txt`);
-      if (UPDATE) writeFileSync(golden, rendered);
-      else {
-        if (!existsSync(golden)) throw new Error(`missing golden ${golden}: run with UPDATE_GOLDENS=1 and review it`);
-        expect(rendered).toBe(readFileSync(golden, 'utf8'));
-      }
+      expectGolden(join(dir, `${id}.errors.txt`), rendered);
     });
   }
 });
