@@ -6,17 +6,17 @@
  *
  * Beside the goldens, every case is held to rules that do not depend on the compiler's choices.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compile } from '../compiler/index.js';
+import { expectGolden } from './support/golden.js';
 import { catalog } from '../compiler/catalog.js';
 import { renderDiagnostics } from '../cli/render-diagnostic.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const buildDir = join(here, 'build');
 const samplesDir = join(here, '..', 'samples');
-const UPDATE = process.env.UPDATE_GOLDENS === '1';
 
 /**
  * Cases that show a known compiler bug: they run as `test.failing`, so the suite goes red the
@@ -179,16 +179,6 @@ function checkRules(c: Case, argv: string[]): void {
   expect(new Set(macs).size).toBe(macs.length);
 }
 
-function checkGolden(path: string, actual: string): void {
-  if (UPDATE) {
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, actual);
-    return;
-  }
-  if (!existsSync(path)) throw new Error(`missing golden ${path}: run with UPDATE_GOLDENS=1 and review it`);
-  expect(actual).toBe(readFileSync(path, 'utf8'));
-}
-
 const all = cases();
 
 describe('build goldens', () => {
@@ -204,8 +194,8 @@ describe('build goldens', () => {
       if (!r.ok) throw new Error(`${c.name} does not compile:\n${renderDiagnostics(r.diagnostics, new Map([[c.file, c.source]]))}`);
       expect(r.diagnostics).toEqual([]);
       checkRules(c, r.argv!);
-      checkGolden(join(c.goldenDir, 'expected.args'), formatArgs(r.argv!));
-      checkGolden(join(c.goldenDir, 'expected.lock'), r.lockText!);
+      expectGolden(join(c.goldenDir, 'expected.args'), formatArgs(r.argv!));
+      expectGolden(join(c.goldenDir, 'expected.lock'), r.lockText!);
     });
   }
 });

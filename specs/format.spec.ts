@@ -7,13 +7,13 @@
  *   UPDATE_GOLDENS=1 NODE_OPTIONS=--experimental-vm-modules npx jest specs/format.spec.ts
  * and review the diff.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as prettier from 'prettier';
 import plugin from '../prettier-plugin/index.js';
+import { expectGolden } from './support/golden.js';
 
 const root = join(process.cwd(), 'specs', 'format');
-const update = process.env.UPDATE_GOLDENS === '1';
 const cases = readdirSync(root, { withFileTypes: true })
   .filter((e) => e.isDirectory() && existsSync(join(root, e.name, 'input.machine')))
   .map((e) => e.name)
@@ -36,8 +36,7 @@ describe('format goldens', () => {
 
     it('formats to output.machine', async () => {
       const output = await format(input, options);
-      if (update) writeFileSync(outputFile, output);
-      expect(output).toBe(readFileSync(outputFile, 'utf8'));
+      expectGolden(outputFile, output);
     });
 
     it('leaves output.machine as it is', async () => {

@@ -3,23 +3,18 @@
  * the next build as its lock, the way `machinec build` does on disk. Addresses are asserted against
  * literal values (independent facts about QEMU and SeaBIOS), not against what an earlier build said.
  */
-import { readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, device, guestOf, machine, nic, placements, render, tryBuild } from './lock/harness.js';
 import { compile, type Plan } from '../compiler/index.js';
-import { readLock } from '../compiler/lockfile.js';
 import { renderPlan } from '../cli/render-plan.js';
+import { expectGolden } from './support/golden.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const goldenDir = join(here, 'lock');
-const UPDATE = process.env.UPDATE_GOLDENS === '1';
 
-function golden(name: string, actual: string): void {
-  const path = join(goldenDir, name);
-  if (UPDATE || !existsSync(path)) writeFileSync(path, actual);
-  expect(actual).toBe(readFileSync(path, 'utf8'));
-}
+const golden = (name: string, actual: string): void => expectGolden(join(goldenDir, name), actual);
 
 const signOf = (plan: Plan, id: string): string | undefined => plan.changes.find((c) => c.id === id)?.sign;
 const detailsOf = (plan: Plan, id: string): string => plan.changes.find((c) => c.id === id)?.details.join('; ') ?? '';

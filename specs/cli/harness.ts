@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { main } from '../../cli/main.js';
 import { runCli, type CliResult } from '../support/cli.js';
+import { expectGolden } from '../support/golden.js';
 
 export const REPO = process.cwd();
 export const BIN = join(REPO, 'dist', 'machinec.mjs');
 export const GOLDENS = join(REPO, 'specs', 'cli');
-export const UPDATE = process.env.UPDATE_GOLDENS === '1';
 
 /** Every spec passes `--qemu` this, so machine types are QEMU 7.2's defaults whatever is installed. */
 export const NO_QEMU = '/nonexistent/qemu-system-x86_64';
@@ -97,13 +97,7 @@ export async function runTerminal(args: readonly string[], cwd: string, env: Rec
 
 /** Compares `actual` with specs/cli/NAME, or rewrites it with UPDATE_GOLDENS=1. */
 export function golden(name: string, actual: string): void {
-  const path = join(GOLDENS, name);
-  if (UPDATE) {
-    writeFileSync(path, actual);
-    return;
-  }
-  if (!existsSync(path)) throw new Error(`missing golden ${path}: run with UPDATE_GOLDENS=1 and review it`);
-  expect(actual).toBe(readFileSync(path, 'utf8'));
+  expectGolden(join(GOLDENS, name), actual);
 }
 
 /** dist/machinec.mjs, built once if missing. */

@@ -1,11 +1,14 @@
-/** Golden files: compared exactly, or rewritten when UPDATE_GOLDENS=1 (then review the git diff). */
+/**
+ * Golden files, for every golden suite: compared exactly; a missing golden fails; only
+ * UPDATE_GOLDENS=1 writes (then review the git diff).
+ */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export const UPDATE_GOLDENS = process.env.UPDATE_GOLDENS === '1';
 
-export function expectGolden(path: string, actual: string): void {
-  if (UPDATE_GOLDENS) {
+export function expectGolden(path: string, actual: string, update: boolean = UPDATE_GOLDENS): void {
+  if (update) {
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, actual);
     return;
