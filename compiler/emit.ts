@@ -133,7 +133,7 @@ export function emit(spec: MachineSpec, placed: PlacedMachine, options: EmitOpti
 function devicePins(d: PlacedDevice): [string, string][] {
   const out: [string, string][] = [];
   const p = d.pins;
-  if (d.model === 'pcie-root-port') out.push(['chassis', p.chassis], ['port', p.port]);
+  if (d.model === 'pcie-root-port') out.push(['chassis', p.chassis], ['port', p['pcie-port']]);
   if (d.model === 'pci-bridge') out.push(['chassis_nr', p.chassis]);
   if (p.mac) out.push(['mac', p.mac]);
   if (p.serial) out.push(['serial', p.serial]);

@@ -4,21 +4,34 @@
  * that changes between runs or machines.
  *
  *   # comment lines
- *   lockfile 1
+ *   lockfile 2
  *   machine office pc-q35-7.2 uuid=…
- *   pci 00:02.0 rp1 pcie-root-port bus=pcie.0 addr=02.0 chassis=1 port=1 secondary=1 auto
+ *   pci 00:02.0 rp1 pcie-root-port bus=pcie.0 addr=02.0 chassis=1 pcie-port=1 secondary=1 auto
  *   pci 01:00.0 nic0 virtio-net-pci bus=rp1 addr=00.0 mac=52:54:00:…
  *   usb - tablet usb-tablet bus=usb.0 port=1
  *
  * The second word is the guest's bus:slot.function ("-" off PCI): derived, but written so a
  * reviewer sees what the guest sees, and a renumbered bus shows up in the diff.
+ *
+ * Format 2 gives a root port's PCIe port number its own key, `pcie-port=`; in format 1 it was
+ * `port=`, the key a USB device's port has. Format 1 is still read (every address kept, the
+ * root port's `port=` read as `pcie-port=`), and the next write is format 2.
  */
 import type { Diagnostic } from '../grammar/index.js';
 import { chipsetOfMachineType } from './chipsets.js';
 import { formatAddress, parseAddress } from './machine-spec.js';
 import type { Attachment, GuestAddress, PlacedDevice, PlacedMachine } from './model.js';
 
-export const LOCK_FORMAT = 1;
+export const LOCK_FORMAT = 2;
+/** Formats this machinec reads: the current one, and 1 (upgraded as it is read). */
+const READS: readonly number[] = [1, 2];
+
+/** Format 1's key for a root port's PCIe port number, renamed in format 2. */
+function upgradeV1Pins(model: string, pins: Record<string, string>): void {
+  if (model !== 'pcie-root-port' || pins.port === undefined) return;
+  pins['pcie-port'] = pins.port;
+  delete pins.port;
+}
 
 const ATTACHMENTS: readonly Attachment[] = ['pci', 'usb', 'scsi', 'ide', 'virtio-serial', 'hda'];
 
@@ -80,9 +93,9 @@ export function readLock(text: string, file: string): ReadLockResult {
     const words = line.split(' ');
     if (words.some((w) => w === '')) return fail(start, line, `unexpected spacing on line ${n + 1}`, REBUILD);
     if (version === undefined) {
-      if (words[0] !== 'lockfile' || words.length !== 2 || !/^\d+$/.test(words[1])) return fail(start, line, 'not a machinec lock: it must start with `lockfile 1`', REBUILD);
+      if (words[0] !== 'lockfile' || words.length !== 2 || !/^\d+$/.test(words[1])) return fail(start, line, `not a machinec lock: it must start with \`lockfile ${LOCK_FORMAT}\``, REBUILD);
       version = Number(words[1]);
-      if (version !== LOCK_FORMAT) return fail(start, line, `lock format ${version} is not one this machinec reads (it reads format ${LOCK_FORMAT})`, version > LOCK_FORMAT ? 'it was written by a newer machinec: upgrade machinec' : REBUILD, 'lock-version');
+      if (!READS.includes(version)) return fail(start, line, `lock format ${version} is not one this machinec reads (it reads formats ${READS.join(' and ')})`, version > LOCK_FORMAT ? 'it was written by a newer machinec: upgrade machinec' : REBUILD, 'lock-version');
       continue;
     }
     if (!header) {
@@ -121,6 +134,7 @@ export function readLock(text: string, file: string): ReadLockResult {
       if (!m || !a) return fail(start, line, `line ${n + 1}: bad guest address ${guestText}`, REBUILD);
       guest = { bus: parseInt(m[1], 16), ...a };
     }
+    if (version === 1) upgradeV1Pins(model, pins);
     devices.push({ id, model, attachment: attachment as Attachment, bus, addr, guest, secondaryBus, auto, pins });
   }
   if (version === undefined || !header) return fail(0, lines[0] ?? '', 'the lock is empty or cut short', REBUILD);

@@ -474,14 +474,15 @@ function assignPins(drafts: Map<string, Draft>, machineName: string): Draft[] {
       }
       usedChassis.add(nextChassis);
       d.pins.chassis = String(nextChassis);
-      if (d.model === 'pcie-root-port') d.pins.port = String(nextChassis);
+      if (d.model === 'pcie-root-port') d.pins['pcie-port'] = String(nextChassis);
     }
-    if (d.model === 'pcie-root-port' && d.pins.chassis && !d.pins.port) {
-      d.pins.port = d.pins.chassis; // a lock line that lost its port: the port machinec would have given
+    if (d.model === 'pcie-root-port' && d.pins.chassis && !d.pins['pcie-port']) {
+      d.pins['pcie-port'] = d.pins.chassis; // a lock line that lost its port number: the one machinec would have given
     }
+    if (d.attachment === 'pci') delete d.pins.port; // a USB port: no PCI device has one
     if (!takesChassis && d.attachment === 'pci') {
       delete d.pins.chassis;
-      delete d.pins.port;
+      delete d.pins['pcie-port'];
     }
     const userProp = (key: string) => d.source?.node.properties.find((p) => p.key.name === key)?.value;
     if (spec?.pins?.includes('mac')) {

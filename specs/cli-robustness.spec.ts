@@ -200,16 +200,18 @@ describe('random lock contents next to a valid machine', () => {
       // the valid lock, mutated
       fc.array(mutation, { minLength: 1, maxLength: 4 }).map((ms) => ms.reduce<Buffer>((b, m) => m(b), Buffer.from(valid, 'utf8'))),
       // the valid lock with one line replaced by tokens
-      fc.tuple(fc.nat(), fc.array(fc.constantFrom('pci', 'usb', 'scsi', 'ide', 'hda', 'virtio-serial', '-', '00:02.0', 'ff:1f.7', 'nic0', 'rp10', 'bus=pcie.0', 'addr=1f.7', 'addr=00.8', 'bus=nowhere', 'mac=52:54:00:00:00:00', 'secondary=0', 'secondary=255', 'chassis=256', 'port=9', 'auto', 'lockfile', '2', 'machine', 'rich', 'pc-q35-1.0', 'uuid=x'), { minLength: 1, maxLength: 9 })).map(([n, words]) => {
+      fc.tuple(fc.nat(), fc.array(fc.constantFrom('pci', 'usb', 'scsi', 'ide', 'hda', 'virtio-serial', '-', '00:02.0', 'ff:1f.7', 'nic0', 'rp10', 'bus=pcie.0', 'addr=1f.7', 'addr=00.8', 'bus=nowhere', 'mac=52:54:00:00:00:00', 'secondary=0', 'secondary=255', 'chassis=256', 'port=9', 'pcie-port=9', 'auto', 'lockfile', '2', 'machine', 'rich', 'pc-q35-1.0', 'uuid=x'), { minLength: 1, maxLength: 9 })).map(([n, words]) => {
         const lines = valid.split('\n');
         lines[n % (lines.length - 1)] = words.join(' ');
         return Buffer.from(lines.join('\n'), 'utf8');
       }),
     );
 
-  /** Regression: a pcie-root-port locked with chassis= but without port= once crashed emit. */
-  it('a root port locked without port= is repaired, not a crash', async () => {
-    writeFileSync(lockFile, valid.replace(/ port=\d+ /, ' '));
+  /** Regression: a pcie-root-port locked with chassis= but without its port number once crashed emit. */
+  it('a root port locked without pcie-port= is repaired, not a crash', async () => {
+    const broken = valid.replace(/ pcie-port=\d+ /, ' ');
+    expect(broken).not.toBe(valid);
+    writeFileSync(lockFile, broken);
     const r = await run(['build', 'm.machine'], dir);
     noStack(r.stderr);
     expect(r.code).toBe(0);
@@ -268,7 +270,7 @@ describe('random lock contents next to a valid machine', () => {
 describe('atomic writes', () => {
   const BROKEN_LOCKS: Record<string, string> = {
     'conflict markers': 'lockfile 1\n<<<<<<< HEAD\nmachine m pc-q35-7.2 uuid=1\n=======\n>>>>>>> other\n',
-    'a newer format': 'lockfile 2\nmachine m pc-q35-7.2 uuid=1\n',
+    'a newer format': 'lockfile 3\nmachine m pc-q35-7.2 uuid=1\n',
     'cut short': 'lockfile 1\nmachine office pc-q35-7.2 uuid=295afe92-b80c-4764-be60-276e97b07dec\npci 00:01.0 video VGA bus=pcie.0 ad',
     garbage: '\u0000\u0001PK\u0003\u0004 not a lock\n',
     'empty': '',

@@ -92,14 +92,14 @@ describe('build', () => {
     expect(first.stdout).toContain('  -device virtio-net-pci,id=nic0,bus=rp1,addr=00.0,mac=52:54:00:48:be:7b,netdev=net-nic0 \\\n');
     const lock = snapshot(dir, 'office.machine.lock');
     expect(lock.text).toBe(`${lock.text.split('\n').slice(0, 2).join('\n')}
-lockfile 1
+lockfile 2
 machine office pc-q35-7.2 uuid=295afe92-b80c-4764-be60-276e97b07dec
 pci 00:01.0 video VGA bus=pcie.0 addr=01.0
-pci 00:02.0 rp1 pcie-root-port bus=pcie.0 addr=02.0 chassis=1 port=1 secondary=1 auto
+pci 00:02.0 rp1 pcie-root-port bus=pcie.0 addr=02.0 chassis=1 pcie-port=1 secondary=1 auto
 pci 01:00.0 nic0 virtio-net-pci bus=rp1 addr=00.0 mac=52:54:00:48:be:7b
-pci 00:02.1 rp2 pcie-root-port bus=pcie.0 addr=02.1 chassis=2 port=2 secondary=2 auto
+pci 00:02.1 rp2 pcie-root-port bus=pcie.0 addr=02.1 chassis=2 pcie-port=2 secondary=2 auto
 pci 02:00.0 disk0 virtio-blk-pci bus=rp2 addr=00.0 serial=disk0
-pci 00:02.2 rp3 pcie-root-port bus=pcie.0 addr=02.2 chassis=3 port=3 secondary=3 auto
+pci 00:02.2 rp3 pcie-root-port bus=pcie.0 addr=02.2 chassis=3 pcie-port=3 secondary=3 auto
 pci 03:00.0 usb qemu-xhci bus=rp3 addr=00.0
 usb - tablet usb-tablet bus=usb.0 port=1
 `);

@@ -117,7 +117,7 @@ qemuDescribe('machinec import on real QEMU', () => {
       '-netdev', 'user,id=n', '-device', 'rtl8139,bus=pb,addr=0x4,netdev=n',
       '-device', 'virtio-rng-pci',
     ]);
-    expect(lock).toContain('pci 00:03.1 rp2 pcie-root-port bus=pcie.0 addr=03.1 chassis=2 port=2 secondary=2');
+    expect(lock).toContain('pci 00:03.1 rp2 pcie-root-port bus=pcie.0 addr=03.1 chassis=2 pcie-port=2 secondary=2');
     expect(lock).toContain('pci 03:04.0 nic0 rtl8139 bus=pb addr=04.0');
     expect(lock).toMatch(/usb - tablet0 usb-tablet bus=usb\.0 port=2\n/);
   }, T);

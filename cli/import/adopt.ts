@@ -169,7 +169,7 @@ export function adopt(inspection: Inspection, backends: Backends, options: Adopt
     const pins: Record<string, string> = {};
     if (model === 'pcie-root-port') {
       pins.chassis = props.get('chassis') ?? '0';
-      pins.port = props.get('port') ?? '0';
+      pins['pcie-port'] = props.get('port') ?? '0';
     }
     if (model === 'pci-bridge') pins.chassis = props.get('chassis_nr') ?? '0';
     if (spec.pins?.includes('mac')) {
