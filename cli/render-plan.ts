@@ -21,6 +21,7 @@ export function renderPlan(plan: Plan, { color, title }: RenderPlanOptions): str
     const [first, ...more] = c.details;
     lines.push(`  ${paint[c.sign](c.sign)} ${who}  ${first}${c.auto ? p.dim(' (created by machinec)') : ''}`);
     for (const d of more) lines.push(`    ${' '.repeat(idWidth + modelWidth + 4)}${d}`);
+    for (const n of c.notices) lines.push(`    ${' '.repeat(idWidth + modelWidth + 4)}${p.dim(`guest: ${n}`)}`);
   }
   const { added, removed, moved, changed } = plan.counts;
   if (!plan.changes.length && !plan.machine.length) lines.push('  no changes: the lock is up to date');

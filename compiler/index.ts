@@ -138,3 +138,4 @@ export { readLock, writeLock, formatGuestAddress } from './lockfile.js';
 export { comparePlacements, describePlace, type Plan, type DeviceChange } from './plan.js';
 export type { PlacedDevice, PlacedMachine, GuestAddress, PciAddress, Chipset } from './model.js';
 export { formatAddress, parseAddress } from './machine-spec.js';
+export { GUEST_RULES, GuestView, guestNamesOf, linuxNicName, noticesFor, windowsLocationPath, type GuestNames, type GuestRule } from './guest-names.js';

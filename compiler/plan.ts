@@ -6,6 +6,7 @@
  *   !  moved or renumbered: an existing device's guest address changes
  *   ~  changed in place: model, pinned values (MAC, serial, …)
  */
+import { guestNamesOf, noticesFor, type GuestNames } from './guest-names.js';
 import { formatGuestAddress } from './lockfile.js';
 import { formatAddress } from './machine-spec.js';
 import type { PlacedDevice, PlacedMachine } from './model.js';
@@ -21,6 +22,8 @@ export interface DeviceChange {
   readonly after?: PlacedDevice;
   /** Plain-language lines: "moves 00:04.0 → 00:05.0", "model e1000 → rtl8139", … */
   readonly details: string[];
+  /** What the guest notices (Linux NIC and by-path names, Windows device instances): see guest-names.ts. */
+  readonly notices: string[];
 }
 
 export interface Plan {
@@ -53,7 +56,7 @@ export function comparePlacements(before: PlacedMachine | undefined, after: Plac
   for (const d of after.devices) {
     const b = old.get(d.id);
     if (!b) {
-      changes.push({ sign: '+', id: d.id, model: d.model, auto: d.auto, after: d, details: [`new at ${describePlace(d)}`] });
+      changes.push({ sign: '+', id: d.id, model: d.model, auto: d.auto, after: d, details: [`new at ${describePlace(d)}`], notices: [] });
       continue;
     }
     const details: string[] = [];
@@ -75,12 +78,43 @@ export function comparePlacements(before: PlacedMachine | undefined, after: Plac
       details.push(`${key} ${b.pins[key] ?? '(none)'} → ${d.pins[key] ?? '(none)'}`);
     }
     if (b.auto !== d.auto) details.push(d.auto ? 'now created by machinec' : 'now declared in the source');
-    if (details.length) changes.push({ sign: moved ? '!' : '~', id: d.id, model: d.model, auto: d.auto, before: b, after: d, details });
+    if (details.length) changes.push({ sign: moved ? '!' : '~', id: d.id, model: d.model, auto: d.auto, before: b, after: d, details, notices: [] });
   }
   for (const b of before?.devices ?? []) {
-    if (!now.has(b.id)) changes.push({ sign: '-', id: b.id, model: b.model, auto: b.auto, before: b, details: [`removed, frees ${describePlace(b)}`] });
+    if (!now.has(b.id)) changes.push({ sign: '-', id: b.id, model: b.model, auto: b.auto, before: b, details: [`removed, frees ${describePlace(b)}`], notices: [] });
   }
+  addNotices(changes, before, after);
   const count = (s: ChangeSign) => changes.filter((c) => c.sign === s).length;
   const counts = { added: count('+'), removed: count('-'), moved: count('!'), changed: count('~') };
   return { changes, machine, counts, guestVisible: machine.some((m) => !m.startsWith('machine name')) || counts.removed + counts.moved + counts.changed > 0 };
+}
+
+/**
+ * Fills each change's `notices` from the guest names before and after. A device whose own lock
+ * line did not change but whose names did (a disk behind a controller that moved, a NIC behind a
+ * renumbered bridge is already a change) is reported on its nearest changed ancestor.
+ */
+function addNotices(changes: DeviceChange[], before: PlacedMachine | undefined, after: PlacedMachine): void {
+  const was = before ? guestNamesOf(before) : new Map<string, GuestNames>();
+  const now = guestNamesOf(after);
+  const byId = new Map(changes.map((c) => [c.id, c]));
+  for (const c of changes) c.notices.push(...noticesFor(was.get(c.id), now.get(c.id)));
+  const parentOf = new Map(after.devices.map((d) => [d.id, d.bus.replace(/\.\d+$/, '')]));
+  for (const [id, names] of now) {
+    const old = was.get(id);
+    if (!old || byId.has(id)) continue;
+    const notices = noticesFor(old, names);
+    if (!notices.length) continue;
+    let up = parentOf.get(id);
+    for (let depth = 0; up && !byId.has(up) && depth < 256; depth++) up = parentOf.get(up);
+    const host = up ? byId.get(up) : undefined;
+    if (host) host.notices.push(...notices.map((n) => `${id}: ${n}`));
+  }
+  // A NIC that takes the Linux name another one had: that one's guest configuration applies to it.
+  const hadName = new Map([...was].filter(([, n]) => n.linuxNic).map(([id, n]) => [n.linuxNic!, id]));
+  for (const c of changes) {
+    const name = now.get(c.id)?.linuxNic;
+    const other = name ? hadName.get(name) : undefined;
+    if (name && other && other !== c.id && now.get(other)?.linuxNic !== name) c.notices.push(`Linux: takes the name ${name} that ${other}${now.has(other) ? '' : ' (removed)'} had`);
+  }
 }

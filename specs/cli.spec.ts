@@ -131,6 +131,7 @@ office.machine: what a build would change
   + video   VGA             new at 00:01.0 (pcie.0 01.0)
   + rp1     pcie-root-port  new at 00:02.0 (pcie.0 02.0) (created by machinec)
   + nic0    virtio-net-pci  new at 01:00.0 (rp1 00.0)
+                            guest: Linux: new NIC enp1s0
   + rp2     pcie-root-port  new at 00:02.1 (pcie.0 02.1) (created by machinec)
   + disk0   virtio-blk-pci  new at 02:00.0 (rp2 00.0)
   + rp3     pcie-root-port  new at 00:02.2 (pcie.0 02.2) (created by machinec)
@@ -319,7 +320,7 @@ describe('plan', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
     golden('plan-edits.txt', r.stdout);
-    const signs = r.stdout.split('\n').slice(1, -2).map((l) => l.trim()[0]);
+    const signs = r.stdout.split('\n').slice(1, -2).filter((l) => !l.trim().startsWith('guest:')).map((l) => l.trim()[0]);
     expect(new Set(signs)).toEqual(new Set(['+', '-', '!', '~']));
     expect(r.stdout.split('\n')[0]).toBe('edits.machine against edits.machine.lock');
     expect(r.stdout).toMatch(/\n1 to add, 1 to remove, 1 to move, 1 to change \(existing devices change in the guest\)\n$/);
@@ -483,8 +484,10 @@ describe('diff', () => {
       expect(r.code).toBe(0);
       expect(r.stdout).toBe(`vms/legacy.machine.lock@HEAD → vms/legacy.machine.lock
   + nic0     e1000       new at 00:05.0 (pci.0 05.0)
+                         guest: Linux: new NIC enp0s5
   + bridge1  pci-bridge  new at 00:1e.0 (pci.0 1e.0)
   + nic1     rtl8139     new at 01:01.0 (bridge1 01.0)
+                         guest: Linux: new NIC enp1s1
 3 to add, 0 to remove, 0 to move, 0 to change
 `);
     });

@@ -86,7 +86,7 @@ export function planJson(plan: NonNullable<CompiledFile['compilation']>['plan'] 
     guestVisible: plan.guestVisible,
     counts: plan.counts,
     machine: plan.machine,
-    changes: plan.changes.map((c) => ({ sign: c.sign, id: c.id, model: c.model, auto: c.auto, details: c.details, before: c.before && strip(c.before), after: c.after && strip(c.after) })),
+    changes: plan.changes.map((c) => ({ sign: c.sign, id: c.id, model: c.model, auto: c.auto, details: c.details, notices: c.notices, before: c.before && strip(c.before), after: c.after && strip(c.after) })),
   };
 }
 const strip = (d: PlacedDevice) => {
