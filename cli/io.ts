@@ -1,6 +1,7 @@
 /** File I/O for the commands: reading sources and locks, and writing files atomically. */
-import { closeSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync, existsSync, readdirSync, statSync } from 'node:fs';
-import { basename, dirname, join, relative } from 'node:path';
+import { createHash } from 'node:crypto';
+import { closeSync, constants, readFileSync, fchmodSync, fstatSync, fsyncSync, lstatSync, openSync, readSync, realpathSync, renameSync, rmSync, writeSync, existsSync, readdirSync, statSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { Diagnostic } from '../grammar/index.js';
 
 export interface Io {
@@ -34,24 +35,135 @@ export function displayPath(io: Pick<Io, 'cwd'>, path: string): string {
 
 export type ReadResult = { ok: true; text: string } | { ok: false; diagnostic: Diagnostic };
 
-export function readText(path: string, shown: string, what = 'file'): ReadResult {
-  try {
-    return { ok: true, text: readFileSync(path, 'utf8') };
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'it does not exist' : code === 'EISDIR' ? 'it is a folder' : code === 'EACCES' ? 'permission denied' : String((e as Error).message);
-    return { ok: false, diagnostic: { code: 'unreadable-file', severity: 'error', message: `cannot read ${what} ${shown}: ${why}`, file: shown, hint: code === 'ENOENT' ? 'check the path' : undefined } };
+/** The largest source or lock machinec reads: a bigger file is refused before it is read. */
+export const MAX_INPUT_BYTES = 16 * 1024 * 1024;
+
+/** The git work tree holding `dir`, if any: the nearest folder upwards with a `.git`. */
+function workTreeOf(dir: string): string | undefined {
+  for (let d = dir; ; d = dirname(d)) {
+    if (existsSync(join(d, '.git'))) return d;
+    if (dirname(d) === d) return undefined;
   }
 }
 
-export const readIfExists = (path: string): string | undefined => (existsSync(path) ? readFileSync(path, 'utf8') : undefined);
+/**
+ * The tree a path may point into: the git work tree holding it, else the working directory when
+ * the path is inside it, else the path's own folder. A symlink whose target leaves it is refused.
+ */
+function treeOf(path: string, cwd: string): string {
+  const dir = dirname(path);
+  const inCwd = !relative(cwd, path).startsWith('..');
+  return workTreeOf(dir) ?? (inCwd ? cwd : dir);
+}
+
+const inside = (root: string, path: string): boolean => {
+  const rel = relative(root, path);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+};
+
+function readFailure(what: string, shown: string, why: string, hint?: string): ReadResult {
+  return { ok: false, diagnostic: { code: 'unreadable-file', severity: 'error', message: `cannot read ${what} ${shown}: ${why}`, file: shown, hint } };
+}
+
+const ERRNO_WHY: Readonly<Record<string, string>> = {
+  ENOENT: 'it does not exist',
+  EISDIR: 'it is a folder',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  ELOOP: 'too many symbolic links',
+  ENOTDIR: 'a part of the path is not a folder',
+  EIO: 'an I/O error',
+};
+
+/**
+ * Reads a source or a lock: a regular file only (a FIFO, device or folder is an error, never a
+ * hang), at most MAX_INPUT_BYTES, and never through a symlink that leaves the tree it sits in
+ * (the git work tree, or the working directory): such a file's content is never read, so it can
+ * never appear in a diagnostic.
+ */
+export function readText(path: string, shown: string, what = 'file', cwd = dirname(path)): ReadResult {
+  let fd: number | undefined;
+  try {
+    const real = realpathSync(path);
+    const root = realpathSync(treeOf(resolve(path), cwd));
+    if (!inside(root, real)) return readFailure(what, shown, `it is a symbolic link to ${real}, outside ${root}`, 'machinec reads only files inside the git work tree (or folder) it works on; copy the file in instead of linking it');
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+    const st = fstatSync(fd);
+    if (st.isDirectory()) return readFailure(what, shown, ERRNO_WHY.EISDIR);
+    if (!st.isFile()) return readFailure(what, shown, 'it is not a regular file (a FIFO, socket or device)', 'machinec reads regular files only');
+    if (st.size > MAX_INPUT_BYTES) return readFailure(what, shown, `it is ${st.size} bytes, more than the ${MAX_INPUT_BYTES} (16 MiB) machinec reads`);
+    const buf = Buffer.alloc(Math.min(MAX_INPUT_BYTES + 1, st.size + 1));
+    let n = 0;
+    for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, n)) > 0; ) n += r;
+    if (n > st.size) return readFailure(what, shown, 'it grew while being read');
+    return { ok: true, text: buf.toString('utf8', 0, n) };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    return readFailure(what, shown, ERRNO_WHY[code] ?? code ?? String((e as Error).message), code === 'ENOENT' ? 'check the path' : undefined);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** A file that may be absent: undefined when it does not exist, else read as `readText` does. */
+export function readIfExists(path: string, shown: string, what: string, cwd?: string): ReadResult | undefined {
+  try {
+    lstatSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+  }
+  return readText(path, shown, what, cwd);
+}
+
+/**
+ * A file machinec could not write (full disk, read-only folder, permissions): an environment
+ * failure, exit 1 with a diagnostic naming the file, never "a machinec bug".
+ */
+export class FileWriteError extends Error {
+  constructor(readonly path: string, readonly errno: string, cause: string) {
+    super(`cannot write ${path}: ${cause}`);
+  }
+  diagnostic(shown: string): Diagnostic {
+    const why: Record<string, string> = { ENOSPC: 'no space left on the device', EDQUOT: 'disk quota exceeded', EACCES: 'permission denied', EPERM: 'permission denied', EROFS: 'the file system is read-only', ENOENT: 'its folder does not exist', EIO: 'an I/O error' };
+    return { code: 'unwritable-file', severity: 'error', message: `cannot write ${shown}: ${why[this.errno] ?? this.errno}`, file: shown, hint: 'the file on disk is unchanged; free space or fix the permissions, then run the command again' };
+  }
+}
+
+const TEMP = /^\.(.+)\.(\d+)\.[0-9a-z]+\.tmp$/;
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/** Temporary files of `path` left by a writer that was killed (its process is gone): removed. */
+export function removeStaleTemps(path: string): void {
+  const dir = dirname(path);
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of entries) {
+    const m = TEMP.exec(name);
+    if (m && m[1] === basename(path) && Number(m[2]) !== process.pid && !alive(Number(m[2]))) rmSync(join(dir, name), { force: true });
+  }
+}
 
 /**
  * Writes through a temporary file in the same folder, flushed to disk, then renamed over the
  * target: readers see the old file or the new one, never half of one, and two writers at once
- * each rename a whole file. The file keeps its permissions.
+ * each rename a whole file. Short writes are continued until every byte is written. The file
+ * keeps its permissions. Temporary files a killed writer left behind are removed first. `write`
+ * is `fs.writeSync` (a spec passes one that writes a few bytes at a time, or none).
  */
-export function writeAtomic(path: string, text: string): void {
+export function writeAtomic(path: string, text: string, write: (fd: number, bytes: Buffer, offset: number, length: number) => number = writeSync): void {
+  removeStaleTemps(path);
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
   let fd: number | undefined;
   let mode = 0o644;
@@ -63,7 +175,12 @@ export function writeAtomic(path: string, text: string): void {
   try {
     fd = openSync(tmp, 'wx', mode);
     fchmodSync(fd, mode);
-    writeSync(fd, text);
+    const bytes = Buffer.from(text, 'utf8');
+    for (let done = 0; done < bytes.length; ) {
+      const n = write(fd, bytes, done, bytes.length - done);
+      if (n <= 0) throw Object.assign(new Error('short write'), { code: 'ENOSPC' });
+      done += n;
+    }
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
@@ -71,6 +188,8 @@ export function writeAtomic(path: string, text: string): void {
   } catch (e) {
     if (fd !== undefined) closeSync(fd);
     rmSync(tmp, { force: true });
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code) throw new FileWriteError(path, code, (e as Error).message);
     throw e;
   }
 }
@@ -99,4 +218,63 @@ export function findMachines(paths: readonly string[]): string[] {
   };
   for (const p of paths) walk(p);
   return [...out].sort();
+}
+
+/** The journal beside FILE that makes writing FILE and FILE.lock together one step. */
+export const journalPathOf = (source: string): string => join(dirname(source), `.${basename(source)}.journal`);
+
+interface Journal {
+  readonly journal: 1;
+  readonly writes: readonly { readonly file: string; readonly before: string; readonly after: string }[];
+}
+
+const sha256 = (text: string | undefined): string => (text === undefined ? '' : createHash('sha256').update(text).digest('hex'));
+
+const currentText = (path: string): string | undefined => {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * Writes files in one folder as one step (`rename`: the source and its lock). The new contents
+ * go into a journal first (written atomically), then each file, then the journal goes. A crash
+ * before the journal is whole changes nothing; after it, `recoverWrites` finishes the job.
+ * (`write` is writeAtomic; a spec passes one that stops part way, as a kill would.)
+ */
+export function writeTogether(journal: string, writes: readonly { readonly path: string; readonly after: string }[], write: (path: string, text: string) => void = writeAtomic): void {
+  const entry: Journal = { journal: 1, writes: writes.map((w) => ({ file: basename(w.path), before: sha256(currentText(w.path)), after: w.after })) };
+  writeAtomic(journal, JSON.stringify(entry));
+  for (const w of writes) write(w.path, w.after);
+  rmSync(journal, { force: true });
+}
+
+/**
+ * Run before a command reads FILE: removes temporary files a killed machinec left beside FILE and
+ * its lock, and finishes a `writeTogether` a crash interrupted. Returns what it did, for a note;
+ * a journal whose files were edited since is left alone (and said).
+ */
+export function recoverWrites(source: string): string | undefined {
+  const journal = journalPathOf(source);
+  for (const p of [source, lockPathOf(source), journal]) removeStaleTemps(p);
+  const text = currentText(journal);
+  if (text === undefined) return undefined;
+  let entry: Journal;
+  try {
+    entry = JSON.parse(text) as Journal;
+    if (entry.journal !== 1 || !Array.isArray(entry.writes)) throw new Error('not a journal');
+  } catch {
+    return `${journal} is not a machinec journal: left as it is`;
+  }
+  const dir = dirname(source);
+  const paths = entry.writes.map((w) => join(dir, basename(w.file)));
+  const states = paths.map((p) => sha256(currentText(p)));
+  if (entry.writes.some((w, i) => states[i] !== w.before && states[i] !== sha256(w.after))) return `${journal}: an interrupted write, but its files changed since; delete it once you have checked them`;
+  entry.writes.forEach((w, i) => {
+    if (states[i] !== sha256(w.after)) writeAtomic(paths[i], w.after);
+  });
+  rmSync(journal, { force: true });
+  return `finished an interrupted write of ${entry.writes.map((w) => w.file).join(' and ')}`;
 }

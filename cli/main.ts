@@ -1,6 +1,7 @@
 /** The machinec command line. `main` is what the binary runs, and what tests call in-process. */
 import { Command, CommanderError, Option } from 'commander';
-import type { Io } from './io.js';
+import { displayPath, FileWriteError, type Io } from './io.js';
+import { renderDiagnostics } from './render-diagnostic.js';
 import { Session } from './session.js';
 import { buildCommand, checkCommand, lockCommand, planCommand, pruneCommand, runCommand } from './commands/build.js';
 import { diffCommand } from './commands/diff.js';
@@ -11,7 +12,51 @@ export const VERSION = '0.1.0';
 const formatOption = () => new Option('--format <format>', 'shell (paste-safe, one option a line), json (an array), or lines (one argument a line)').choices(['shell', 'json', 'lines']).default('shell');
 const qemuOption = () => new Option('--qemu <path>', 'the QEMU binary (default: qemu-system-x86_64 on PATH)');
 
+/** The longest --timeout: a day (Node's timers stop at 2^31 ms, about 24.8 days). */
+const MAX_TIMEOUT_S = 86_400;
+
+/** A bad option value: said as a usage diagnostic, exit 2. */
+class UsageError extends Error {}
+
+/** `--timeout S`: a plain decimal number of seconds, more than 0 and at most a day (no exponent, no sign). */
+export function parseTimeout(text: string): number {
+  const seconds = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
+  if (!(seconds > 0) || seconds > MAX_TIMEOUT_S) throw new UsageError(`--timeout takes a number of seconds above 0 and at most ${MAX_TIMEOUT_S} (e.g. 20 or 2.5), not ${JSON.stringify(text)}`);
+  return Math.round(seconds * 1000);
+}
+
+/** `--git REV`: a revision, never something git would read as an option. */
+export function parseRevision(text: string): string {
+  if (text === '' || text.startsWith('-') || /[\x00-\x20\x7f:]/.test(text)) throw new UsageError(`--git takes a revision such as HEAD, main or a commit id, not ${JSON.stringify(text)}`);
+  return text;
+}
+
 export async function main(argv: readonly string[], io: Io): Promise<number> {
+  try {
+    return await commands(argv, io);
+  } catch (e) {
+    return failure(e, io);
+  }
+}
+
+/** Environment failures are exit 1 or 2 with a diagnostic; exit 3 is for machinec bugs only. */
+function failure(e: unknown, io: Io): number {
+  if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+  if (e instanceof UsageError) {
+    io.stderr(renderDiagnostics([{ code: 'usage', severity: 'error', message: e.message, file: 'machinec' }], new Map()).replace(/\n1 error\n$/, '\n'));
+    return 2;
+  }
+  if (e instanceof FileWriteError) {
+    io.stderr(renderDiagnostics([e.diagnostic(displayPath(io, e.path))], new Map()));
+    return 1;
+  }
+  const err = e as NodeJS.ErrnoException;
+  io.stderr(`error[internal]: ${err.code ? `${err.code}: ` : ''}${err.message}\n  = hint: this is a machinec bug; nothing was half-written. Set MACHINEC_DEBUG=1 for details\n`);
+  if (io.env.MACHINEC_DEBUG) io.stderr(`${err.stack}\n`);
+  return 3;
+}
+
+async function commands(argv: readonly string[], io: Io): Promise<number> {
   let exit = 0;
   const session = (opts: { qemu?: string }) => new Session(io, opts.qemu);
   const program = new Command('machinec')
@@ -70,7 +115,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     .option('--git <rev>', 'compare the committed version at REV with the working copy')
     .option('--json', 'machine-readable output')
     .action(async (locks: string[], o) => {
-      exit = await diffCommand(session(o), locks, { git: o.git, json: Boolean(o.json) });
+      exit = await diffCommand(session(o), locks, { git: o.git === undefined ? undefined : parseRevision(o.git), json: Boolean(o.json) });
     });
 
   program
@@ -112,9 +157,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     .addOption(qemuOption())
     .action(async (files: string[], o) => {
       const { verifyCommand } = await import('./commands/verify.js');
-      const seconds = Number(o.timeout);
-      if (!(seconds > 0)) throw new CommanderError(2, 'machinec.usage', `error: --timeout takes a number of seconds, not ${o.timeout}`);
-      exit = await verifyCommand(session(o), files, { json: Boolean(o.json), timeoutMs: seconds * 1000 });
+      exit = await verifyCommand(session(o), files, { json: Boolean(o.json), timeoutMs: parseTimeout(o.timeout) });
     });
 
   program
@@ -127,9 +170,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     .argument('[command...]', 'qemu-system-x86_64 ARGS…, after --')
     .action(async (command: string[], o) => {
       const { importCommand } = await import('./commands/import.js');
-      const seconds = Number(o.timeout);
-      if (!(seconds > 0)) throw new CommanderError(2, 'machinec.usage', `error: --timeout takes a number of seconds, not ${o.timeout}`);
-      exit = await importCommand(session(o), command, { name: o.name, out: o.out, qmp: o.qmp, timeoutMs: seconds * 1000 });
+      exit = await importCommand(session(o), command, { name: o.name, out: o.out, qmp: o.qmp, timeoutMs: parseTimeout(o.timeout) });
     });
 
   program
@@ -142,14 +183,6 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       exit = await runFmt({ check: Boolean(o.check), paths, cwd: io.cwd, stdout: io.stdout, stderr: io.stderr });
     });
 
-  try {
-    await program.parseAsync([...argv], { from: 'user' });
-    return exit;
-  } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
-    const err = e as NodeJS.ErrnoException;
-    io.stderr(`error[internal]: ${err.code ? `${err.code}: ` : ''}${err.message}\n  = hint: this is a machinec bug or an I/O failure; nothing was half-written. Set MACHINEC_DEBUG=1 for details\n`);
-    if (io.env.MACHINEC_DEBUG) io.stderr(`${err.stack}\n`);
-    return 3;
-  }
+  await program.parseAsync([...argv], { from: 'user' });
+  return exit;
 }

@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { compile, type Compilation, type Diagnostic, type QemuInfo } from '../compiler/index.js';
-import { displayPath, lockPathOf, readIfExists, readText, useColor, type Io } from './io.js';
+import { displayPath, lockPathOf, readIfExists, readText, recoverWrites, useColor, type Io } from './io.js';
 import { findQemu, listMachineTypes } from './qemu/machine-types.js';
 import { renderDiagnostics } from './render-diagnostic.js';
 
@@ -62,15 +62,14 @@ export class Session {
     const shown = displayPath(this.io, full);
     const lockPath = lockPathOf(full);
     const lockShown = displayPath(this.io, lockPath);
-    const source = readText(full, shown, 'machine file');
+    const recovered = recoverWrites(full);
+    if (recovered) this.io.stderr(`note: ${recovered}\n`);
+    const source = readText(full, shown, 'machine file', this.io.cwd);
     if (!source.ok) return { path: full, shown, lockPath, lockShown, diagnostics: [source.diagnostic] };
     this.sources.set(shown, source.text);
-    let lockText: string | undefined;
-    try {
-      lockText = readIfExists(lockPath);
-    } catch (e) {
-      return { path: full, shown, lockPath, lockShown, diagnostics: [{ code: 'unreadable-file', severity: 'error', message: `cannot read lock ${lockShown}: ${(e as Error).message}`, file: lockShown }] };
-    }
+    const lock = readIfExists(lockPath, lockShown, 'lock', this.io.cwd);
+    if (lock && !lock.ok) return { path: full, shown, lockPath, lockShown, diagnostics: [lock.diagnostic] };
+    const lockText = lock?.text;
     if (lockText !== undefined) this.sources.set(lockShown, lockText);
     const qemu = options.qemu === false ? undefined : await this.qemu();
     const compilation = compile({ file: shown, source: source.text, lock: lockText === undefined ? undefined : { file: lockShown, text: lockText }, qemu, prune: options.prune });

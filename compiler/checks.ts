@@ -8,6 +8,7 @@ import { chipsets, chipsetOfMachineType } from './chipsets.js';
 import type { DeviceSpec, MachineSpec } from './machine-spec.js';
 import { capacityOf, formatAddress } from './machine-spec.js';
 import { didYouMean } from './suggest.js';
+import { valueChecks } from './value-checks.js';
 import type { Chipset, PlacedDevice } from './model.js';
 
 export interface CheckContext {
@@ -309,6 +310,7 @@ export const checks: readonly Check[] = [
       }
     },
   },
+  ...valueChecks,
 ];
 
 export function runChecks(machine: MachineSpec): Diagnostic[] {

@@ -39,7 +39,11 @@ export function formatGuestAddress(g: GuestAddress): string {
   return `${g.bus.toString(16).padStart(2, '0')}:${formatAddress(g)}`;
 }
 
-export function writeLock(machine: PlacedMachine, sourceName: string): string {
+/** A file name as the lock's comment shows it: quoted and escaped when it holds a control character. */
+const shownName = (name: string): string => (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(name) ? JSON.stringify(name) : name);
+
+export function writeLock(machine: PlacedMachine, source: string): string {
+  const sourceName = shownName(source);
   const lines = [
     `# ${sourceName}.lock: written by machinec. Do not edit; commit it beside ${sourceName}.`,
     `# Every address and value the guest can see is pinned here. Review changes with \`machinec plan\`.`,

@@ -31,7 +31,7 @@ export async function diffCommand(s: Session, paths: readonly string[], opts: { 
       }
     }
     texts.push({ shown: `${shown}@${opts.git}`, text: old });
-    const now = readText(full, shown, 'lock');
+    const now = readText(full, shown, 'lock', s.io.cwd);
     if (!now.ok) {
       s.report([now.diagnostic]);
       return 2;
@@ -45,7 +45,7 @@ export async function diffCommand(s: Session, paths: readonly string[], opts: { 
     for (const p of paths) {
       const full = resolve(s.io.cwd, asLockPath(p));
       const shown = displayPath(s.io, full);
-      const r = readText(full, shown, 'lock');
+      const r = readText(full, shown, 'lock', s.io.cwd);
       if (!r.ok) {
         s.report([r.diagnostic]);
         return 2;

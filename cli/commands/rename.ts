@@ -5,7 +5,7 @@
 import { basename } from 'node:path';
 import { compile, readLock, writeLock, type Diagnostic } from '../../compiler/index.js';
 import { walkDevices } from '../../grammar/index.js';
-import { writeAtomic } from '../io.js';
+import { journalPathOf, writeTogether } from '../io.js';
 import { renderPlan } from '../render-plan.js';
 import type { Session } from '../session.js';
 
@@ -52,8 +52,7 @@ export async function renameCommand(s: Session, file: string, from: string, to: 
     if (check.plan) s.io.stderr(renderPlan(check.plan, { color: s.color, title: 'the rename would change the guest:' }));
     return fail('rename aborted: the renamed machine does not build to the same placement', 'nothing was written');
   }
-  writeAtomic(f.path, newSource);
-  writeAtomic(f.lockPath, renamed.text);
+  writeTogether(journalPathOf(f.path), [{ path: f.path, after: newSource }, { path: f.lockPath, after: renamed.text }]);
   s.io.stderr(`renamed ${from} to ${to} in ${f.shown} and ${f.lockShown}; its address, MAC and serial stay\n`);
   return 0;
 }

@@ -1,0 +1,77 @@
+/**
+ * Checks on the values themselves, wherever they appear (machine, devices, typed blocks, lists):
+ * no string that could split an argument or a lock line, no number that would lose digits or
+ * leave QEMU's range. Each reports under its own id, as every check in the registry does.
+ */
+import type { Property, Value } from '../grammar/index.js';
+import type { Check, CheckContext } from './checks.js';
+
+/** C0 and C1 controls, DEL and the Unicode line and paragraph separators. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
+/**
+ * The most memory machinec writes: x86-64 addresses at most 2^52 bytes (4 PiB) of physical
+ * memory. (QEMU 7.2 parses `-m` up to 2^64 - 1 bytes and fails far below that, when it
+ * allocates; past 2^53 bytes a size would no longer be exact.)
+ */
+export const MAX_MEMORY_BYTES = 2 ** 52;
+
+/** Most CPUs a machine type takes (QEMU 7.2: "The max CPUs supported by machine 'pc-q35-7.2' is 288", 255 for pc). */
+export const MAX_CPUS = { pc: 255, q35: 288 } as const;
+
+function* valuesOf(props: readonly Property[]): Generator<Value> {
+  for (const p of props) if (p.value) yield* valuesIn(p.value);
+}
+
+function* valuesIn(v: Value): Generator<Value> {
+  yield v;
+  if (v.kind === 'List') for (const i of v.items) yield* valuesIn(i);
+  if (v.kind === 'Block') yield* valuesOf(v.properties);
+}
+
+function* everyValue(ctx: CheckContext): Generator<Value> {
+  yield* valuesOf(ctx.machine.node?.properties ?? []);
+  for (const d of ctx.machine.devices) yield* valuesOf(d.node.properties);
+}
+
+const describeControl = (s: string): string => {
+  const c = CONTROL.exec(s)![0];
+  return c === '\n' ? 'a newline' : c === '\u0000' ? 'a NUL character' : `the control character U+${c.codePointAt(0)!.toString(16).padStart(4, '0')}`;
+};
+
+export const valueChecks: readonly Check[] = [
+  {
+    id: 'string-control-character',
+    run(ctx) {
+      for (const v of everyValue(ctx)) {
+        if (v.kind === 'String' && CONTROL.test(v.value)) {
+          ctx.report('string-control-character', `this string holds ${describeControl(v.value)}`, v.span, 'strings reach QEMU arguments and the lock, where a newline or control character would split them: remove it (paths and names never need one)');
+        }
+      }
+    },
+  },
+  {
+    id: 'number-range',
+    run(ctx) {
+      for (const v of everyValue(ctx)) {
+        if (v.kind === 'Integer' && !Number.isSafeInteger(v.value)) ctx.report('number-range', `${v.text} is too large: machinec takes integers up to 2^53 - 1 (9007199254740991)`, v.span, 'no QEMU property needs a larger one');
+        if (v.kind === 'Size' && !Number.isSafeInteger(v.bytes)) ctx.report('number-range', `${v.text} is too large: machinec takes sizes up to 2^53 - 1 bytes (8 PiB)`, v.span, 'no QEMU property needs a larger one');
+      }
+    },
+  },
+  {
+    id: 'memory-range',
+    run(ctx) {
+      const v = ctx.machine.properties.get('memory')?.value;
+      if (v?.kind === 'Size' && Number.isSafeInteger(v.bytes) && v.bytes > MAX_MEMORY_BYTES) ctx.report('memory-range', `memory ${v.text} is more than an x86-64 machine can address (4 PiB)`, v.span, 'QEMU cannot give a guest more than 4P of memory');
+    },
+  },
+  {
+    id: 'cpus-range',
+    run(ctx) {
+      const v = ctx.machine.properties.get('cpus')?.value;
+      const max = MAX_CPUS[ctx.machine.chipset];
+      if (v?.kind === 'Integer' && Number.isSafeInteger(v.value) && v.value > max) ctx.report('cpus-range', `${v.text} CPUs: QEMU's ${ctx.machine.chipset} machine takes at most ${max}`, v.span, ctx.machine.chipset === 'pc' ? 'q35 takes up to 288' : undefined);
+    },
+  },
+];
