@@ -24,7 +24,8 @@ const result = await build({
   legalComments: 'none',
   // grammar/tokens.ts: the bundled CLI skips chevrotain's grammar self-checks at start (the tests run them).
   define: { MACHINEC_BUNDLED: 'true' },
-  external: ['prettier', 'prettier/*'],
+  // The language server's protocol packages stay outside too: only `machinec lsp` loads them.
+  external: ['prettier', 'prettier/*', 'vscode-languageserver', 'vscode-languageserver/*', 'vscode-languageserver-textdocument'],
   banner: { js: "import { createRequire as __machinecRequire } from 'node:module';\nconst require = __machinecRequire(import.meta.url);" },
   logLevel: 'warning',
   metafile: true,

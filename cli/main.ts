@@ -183,6 +183,15 @@ async function commands(argv: readonly string[], io: Io): Promise<number> {
       exit = await runFmt({ check: Boolean(o.check), paths, cwd: io.cwd, stdout: io.stdout, stderr: io.stderr });
     });
 
+  program
+    .command('lsp')
+    .description('a Language Server Protocol server for editors: diagnostics, completion, hover, formatting, rename')
+    .option('--stdio', 'talk over stdin and stdout (the only transport; editors pass it)')
+    .action(async () => {
+      const { lspCommand } = await import('./lsp/server.js');
+      exit = await lspCommand();
+    });
+
   await program.parseAsync([...argv], { from: 'user' });
   return exit;
 }

@@ -2,7 +2,7 @@
  * The compiler: text, catalog and lock in; placed machine, QEMU arguments, lock text, plan and
  * diagnostics out. Pure: no files, no processes, no clocks.
  */
-import { hasErrors, parse, type Diagnostic } from '../grammar/index.js';
+import { hasErrors, parse, type Diagnostic, type ParseResult } from '../grammar/index.js';
 import { runChecks } from './checks.js';
 import { chipsets, chipsetOfMachineType } from './chipsets.js';
 import { emit } from './emit.js';
@@ -32,6 +32,8 @@ export interface CompileInput {
   readonly qemu?: QemuInfo;
   /** Drop the empty root ports and bridges machinec created (their bus numbers go; the plan shows who moves). */
   readonly prune?: boolean;
+  /** The tree of `source` when the caller already has it (the language server re-parses only what an edit touched). */
+  readonly parsed?: ParseResult;
 }
 
 export interface Compilation {
@@ -78,7 +80,7 @@ export function compile(input: CompileInput): Compilation {
 }
 
 function compileUnsorted(input: CompileInput): Compilation {
-  const parsed = parse(input.source, input.file);
+  const parsed = input.parsed ?? parse(input.source, input.file);
   const diagnostics: Diagnostic[] = [...parsed.diagnostics];
   const spec = resolve(parsed.ast.machine, input.file);
   if (!parsed.ast.machine && !diagnostics.length) {
@@ -139,3 +141,4 @@ export { comparePlacements, describePlace, type Plan, type DeviceChange } from '
 export type { PlacedDevice, PlacedMachine, GuestAddress, PciAddress, Chipset } from './model.js';
 export { formatAddress, parseAddress } from './machine-spec.js';
 export { GUEST_RULES, GuestView, guestNamesOf, linuxNicName, noticesFor, windowsLocationPath, type GuestNames, type GuestRule } from './guest-names.js';
+export { completionsAt, hoverAt, deviceIdAt, quickFix, modelProperties, describeModel, describeType, type Completion, type CompletionKind, type Completions, type EditorContext, type Hover, type QuickFix } from './editor.js';

@@ -346,7 +346,7 @@ describe('atomic writes', () => {
   });
 });
 
-describe('the build path does not load prettier', () => {
+describe('the build path does not load prettier or the language server packages', () => {
   beforeAll(ensureBin, 120_000);
 
   /** Runs the bundled binary with specs/cli/resolve-log.mjs preloaded; returns every module it resolved. */
@@ -359,7 +359,7 @@ describe('the build path does not load prettier', () => {
     return { code: r.status, modules, stderr: r.stderr };
   }
 
-  it('build, check, plan and lock resolve no prettier module; fmt does (the hook works)', () => {
+  it('build, check, plan and lock resolve no prettier or vscode-languageserver module; fmt and lsp do (the hook works)', () => {
     const parent = scratch({}, 'machinec-hook-');
     const dir = join(parent, 'vm');
     put(dir, 'office.machine', SAMPLES[0]);
@@ -367,11 +367,15 @@ describe('the build path does not load prettier', () => {
       const r = resolved(args, dir);
       expect({ args, code: r.code, stderr: r.stderr }).toMatchObject({ code: 0 });
       expect(r.modules).toContain(new URL(`file://${BIN}`).href);
-      expect(r.modules.filter((m) => /prettier/.test(m))).toEqual([]);
+      expect(r.modules.filter((m) => /prettier|vscode-languageserver/.test(m))).toEqual([]);
     }
     const fmt = resolved(['fmt', '--check'], dir);
     expect([0, 1]).toContain(fmt.code);
     expect(fmt.modules.some((m) => /\/node_modules\/prettier\//.test(m))).toBe(true);
+    // The language server loads its protocol packages (stdin at its end: it starts, then exits).
+    const lsp = resolved(['lsp', '--stdio'], dir);
+    expect(lsp.modules.some((m) => /\/node_modules\/vscode-languageserver\//.test(m))).toBe(true);
+    expect(lsp.modules.some((m) => /\/node_modules\/vscode-languageserver-textdocument\//.test(m))).toBe(true);
   }, 20_000);
 
 });
