@@ -18,6 +18,8 @@ export interface OpenDocument {
   document: TextDocument;
   parsed?: Parsed;
   lockText?: string;
+  /** Why the lock beside it could not be read, when it could not. */
+  lockProblem?: Diagnostic;
   compilation?: Compilation;
 }
 
@@ -39,11 +41,10 @@ export function openDocument(document: TextDocument): OpenDocument {
 
 /** Reads the lock beside the document again (on open, on save, when the client says it changed). */
 export function readLockOf(doc: OpenDocument): void {
-  try {
-    doc.lockText = doc.path ? readIfExists(lockPathOf(doc.path)) : undefined;
-  } catch {
-    doc.lockText = undefined;
-  }
+  const lockPath = doc.path && lockPathOf(doc.path);
+  const read = lockPath ? readIfExists(lockPath, lockPath, 'lock') : undefined;
+  doc.lockText = read?.ok ? read.text : undefined;
+  doc.lockProblem = read && !read.ok ? read.diagnostic : undefined;
 }
 
 /** Checks the document as `machinec check` does (source and lock, no QEMU), re-parsing only what changed. */
@@ -60,6 +61,6 @@ export function checkDocument(doc: OpenDocument): Compilation {
 /** The document's diagnostics split by the file they are in: the source, or its lock. */
 export function diagnosticsByFile(doc: OpenDocument): { source: Diagnostic[]; lock: Diagnostic[] } {
   const file = doc.path ?? doc.uri;
-  const all = doc.compilation?.diagnostics ?? [];
+  const all = [...(doc.compilation?.diagnostics ?? []), ...(doc.lockProblem ? [doc.lockProblem] : [])];
   return { source: all.filter((d) => d.file === file), lock: all.filter((d) => d.file !== file) };
 }
