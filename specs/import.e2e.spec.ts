@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GuestPciDevice } from '../cli/qemu/index.js';
 import { runCli } from './support/cli.js';
-import { guestView, qemuDescribe, QEMU } from './support/qemu.js';
+import { guestView, installedAlias, qemuDescribe, QEMU } from './support/qemu.js';
 
 const T = 90_000;
 
@@ -60,14 +60,14 @@ qemuDescribe('machinec import on real QEMU', () => {
     expect(source).toContain('device video0: VGA');
     expect(source).toContain('device nic0: e1000 { netdev = user }');
     expect(source).toContain('memory  = 256M');
-    expect(lock).toContain('machine vm pc-i440fx-7.2 ');
+    expect(lock).toContain(`machine vm ${await installedAlias('pc')} `);
     expect(lock).toContain('pci 00:03.0 nic0 e1000 bus=pci.0 addr=03.0 mac=52:54:00:12:34:56');
   }, T);
 
   test('q35 without -nodefaults: VGA at 01.0, the default e1000e an integrated endpoint at 02.0', async () => {
     const { source, lock } = await importAndProve(() => ['-machine', 'q35']);
     expect(source).toMatch(/device nic0: e1000e @ 02\.0 \{ netdev = user \}/);
-    expect(lock).toContain('machine vm pc-q35-7.2 ');
+    expect(lock).toContain(`machine vm ${await installedAlias('q35')} `);
     expect(lock).toContain('pci 00:02.0 nic0 e1000e bus=pcie.0 addr=02.0 mac=52:54:00:12:34:56');
   }, T);
 
