@@ -27,11 +27,11 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { parse } from '../grammar/index.js';
 import { compile } from '../compiler/index.js';
-import { runChecks } from '../compiler/checks.js';
+import { runSourceChecks } from '../compiler/checks/source.js';
 import { emit } from '../compiler/emit.js';
 import { readLock, writeLock } from '../compiler/lockfile.js';
 import { resolve } from '../compiler/machine-spec.js';
-import { place } from '../compiler/place.js';
+import { place } from '../compiler/place/index.js';
 import { comparePlacements } from '../compiler/plan.js';
 import type { PlacedMachine } from '../compiler/model.js';
 
@@ -131,7 +131,7 @@ function measureInProcess(source: string, runs: number): InProcess {
     let spec!: ReturnType<typeof resolve>;
     const tCheck = timeIt(() => {
       spec = resolve(parsed.ast.machine, file);
-      runChecks(spec);
+      runSourceChecks(spec);
     });
     let machine!: PlacedMachine;
     let previous!: PlacedMachine;

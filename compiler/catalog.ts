@@ -160,3 +160,13 @@ export const backendProps: Readonly<Record<Backend, Readonly<Record<string, Prop
 export const netdevTypes = ['user', 'tap', 'bridge', 'socket', 'stream', 'dgram', 'vde', 'vhost-user', 'l2tpv3'];
 export const chardevTypes = ['null', 'pty', 'stdio', 'socket', 'file', 'pipe', 'udp', 'ringbuf', 'spicevmc'];
 export const audiodevTypes = ['none', 'pa', 'alsa', 'sdl', 'spice', 'wav', 'oss', 'jack', 'pipewire', 'dbus'];
+
+/** The machine block's own properties: name → type (the machine-property schema). */
+export const machineProps: Readonly<Record<string, PropSpec>> = {
+  chipset: { type: 'name', doc: 'pc, q35, or a versioned machine type such as pc-q35-7.2' },
+  memory: { type: 'size', doc: 'guest RAM, e.g. 4G or 1024M' },
+  cpus: { type: 'integer', min: 1, max: 288 },
+  accel: { type: 'name', values: ['kvm', 'tcg'], doc: 'kvm or tcg, or a list tried in order; default [kvm, tcg]' },
+  uuid: { type: 'string', doc: 'the SMBIOS UUID; generated and locked when absent' },
+  display: { type: 'name', values: ['none', 'gtk', 'sdl', 'vnc', 'curses', 'egl-headless', 'spice-app', 'dbus'], doc: 'the QEMU display; QEMU chooses when absent' },
+};

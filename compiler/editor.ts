@@ -4,8 +4,7 @@
  * hints. Pure: text and data in, plain data out; cli/lsp/ speaks the protocol.
  */
 import { walkDevices, scan, type Diagnostic, type MachineFile, type Span, type Token } from '../grammar/index.js';
-import { audiodevTypes, backendProps, catalog, chardevTypes, netdevTypes, type ModelSpec, type Plug, type PropSpec } from './catalog.js';
-import { machineProps } from './checks.js';
+import { audiodevTypes, backendProps, catalog, chardevTypes, machineProps, netdevTypes, type ModelSpec, type Plug, type PropSpec } from './catalog.js';
 import { formatGuestAddress } from './lockfile.js';
 import { formatAddress } from './machine-spec.js';
 import type { PlacedDevice, PlacedMachine } from './model.js';

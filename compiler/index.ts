@@ -3,13 +3,13 @@
  * diagnostics out. Pure: no files, no processes, no clocks.
  */
 import { hasErrors, parse, type Diagnostic, type ParseResult } from '../grammar/index.js';
-import { runChecks } from './checks.js';
+import { runSourceChecks } from './checks/source.js';
 import { chipsets, chipsetOfMachineType } from './chipsets.js';
 import { emit } from './emit.js';
 import { readLock, writeLock } from './lockfile.js';
 import { resolve, type MachineSpec } from './machine-spec.js';
 import type { PlacedMachine } from './model.js';
-import { place } from './place.js';
+import { place } from './place/index.js';
 import { uuidFor } from './pins.js';
 import { comparePlacements, type Plan } from './plan.js';
 import { closest } from './suggest.js';
@@ -87,7 +87,7 @@ function compileUnsorted(input: CompileInput): Compilation {
     diagnostics.push({ code: 'syntax-error', severity: 'error', message: 'the file holds no machine', file: input.file, span: { start: 0, end: 0 }, hint: 'a .machine file holds one `machine NAME { … }`' });
   }
   // An unclosed string swallows the rest of its line: what the checks would say about it is noise.
-  if (!parsed.diagnostics.some((d) => d.code === 'unclosed-string')) diagnostics.push(...runChecks(spec));
+  if (!parsed.diagnostics.some((d) => d.code === 'unclosed-string')) diagnostics.push(...runSourceChecks(spec));
   let previous: PlacedMachine | undefined;
   if (input.lock) {
     const read = readLock(input.lock.text, input.lock.file);

@@ -4,7 +4,8 @@
  * leave QEMU's range. Each reports under its own id, as every check in the registry does.
  */
 import type { Property, Value } from '../grammar/index.js';
-import type { Check, CheckContext } from './checks.js';
+import type { Check } from './checks/registry.js';
+import type { SourceContext } from './checks/source.js';
 
 /** C0 and C1 controls, DEL and the Unicode line and paragraph separators. */
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
@@ -29,7 +30,7 @@ function* valuesIn(v: Value): Generator<Value> {
   if (v.kind === 'Block') yield* valuesOf(v.properties);
 }
 
-function* everyValue(ctx: CheckContext): Generator<Value> {
+function* everyValue(ctx: SourceContext): Generator<Value> {
   yield* valuesOf(ctx.machine.node?.properties ?? []);
   for (const d of ctx.machine.devices) yield* valuesOf(d.node.properties);
 }
@@ -39,39 +40,47 @@ const describeControl = (s: string): string => {
   return c === '\n' ? 'a newline' : c === '\u0000' ? 'a NUL character' : `the control character U+${c.codePointAt(0)!.toString(16).padStart(4, '0')}`;
 };
 
-export const valueChecks: readonly Check[] = [
+export const valueChecks: readonly Check<SourceContext>[] = [
   {
     id: 'string-control-character',
-    run(ctx) {
+    phase: 'source',
+    severity: 'error',
+    run(ctx, report) {
       for (const v of everyValue(ctx)) {
         if (v.kind === 'String' && CONTROL.test(v.value)) {
-          ctx.report('string-control-character', `this string holds ${describeControl(v.value)}`, v.span, 'strings reach QEMU arguments and the lock, where a newline or control character would split them: remove it (paths and names never need one)');
+          report(`this string holds ${describeControl(v.value)}`, v.span, 'strings reach QEMU arguments and the lock, where a newline or control character would split them: remove it (paths and names never need one)');
         }
       }
     },
   },
   {
     id: 'number-range',
-    run(ctx) {
+    phase: 'source',
+    severity: 'error',
+    run(ctx, report) {
       for (const v of everyValue(ctx)) {
-        if (v.kind === 'Integer' && !Number.isSafeInteger(v.value)) ctx.report('number-range', `${v.text} is too large: machinec takes integers up to 2^53 - 1 (9007199254740991)`, v.span, 'no QEMU property needs a larger one');
-        if (v.kind === 'Size' && !Number.isSafeInteger(v.bytes)) ctx.report('number-range', `${v.text} is too large: machinec takes sizes up to 2^53 - 1 bytes (8 PiB)`, v.span, 'no QEMU property needs a larger one');
+        if (v.kind === 'Integer' && !Number.isSafeInteger(v.value)) report(`${v.text} is too large: machinec takes integers up to 2^53 - 1 (9007199254740991)`, v.span, 'no QEMU property needs a larger one');
+        if (v.kind === 'Size' && !Number.isSafeInteger(v.bytes)) report(`${v.text} is too large: machinec takes sizes up to 2^53 - 1 bytes (8 PiB)`, v.span, 'no QEMU property needs a larger one');
       }
     },
   },
   {
     id: 'memory-range',
-    run(ctx) {
+    phase: 'source',
+    severity: 'error',
+    run(ctx, report) {
       const v = ctx.machine.properties.get('memory')?.value;
-      if (v?.kind === 'Size' && Number.isSafeInteger(v.bytes) && v.bytes > MAX_MEMORY_BYTES) ctx.report('memory-range', `memory ${v.text} is more than an x86-64 machine can address (4 PiB)`, v.span, 'QEMU cannot give a guest more than 4P of memory');
+      if (v?.kind === 'Size' && Number.isSafeInteger(v.bytes) && v.bytes > MAX_MEMORY_BYTES) report(`memory ${v.text} is more than an x86-64 machine can address (4 PiB)`, v.span, 'QEMU cannot give a guest more than 4P of memory');
     },
   },
   {
     id: 'cpus-range',
-    run(ctx) {
+    phase: 'source',
+    severity: 'error',
+    run(ctx, report) {
       const v = ctx.machine.properties.get('cpus')?.value;
       const max = MAX_CPUS[ctx.machine.chipset];
-      if (v?.kind === 'Integer' && Number.isSafeInteger(v.value) && v.value > max) ctx.report('cpus-range', `${v.text} CPUs: QEMU's ${ctx.machine.chipset} machine takes at most ${max}`, v.span, ctx.machine.chipset === 'pc' ? 'q35 takes up to 288' : undefined);
+      if (v?.kind === 'Integer' && Number.isSafeInteger(v.value) && v.value > max) report(`${v.text} CPUs: QEMU's ${ctx.machine.chipset} machine takes at most ${max}`, v.span, ctx.machine.chipset === 'pc' ? 'q35 takes up to 288' : undefined);
     },
   },
 ];

@@ -78,7 +78,7 @@ describe('bus numbers under automatic placement', () => {
     expect(Math.max(...buses.map((d) => d.secondaryBus!))).toBe(254);
     const over = compile({ file: 'big.machine', source: machine(2100) });
     expect(over.ok).toBe(false);
-    expect(over.diagnostics.map((d) => d.code)).toEqual(['bus-full']);
+    expect(over.diagnostics.map((d) => d.code)).toEqual(['too-many-buses']);
     expect(over.diagnostics[0].message).toBe('no room for d2081 (and 18 more after it: d2082, d2083, d2084, …): every bus number is taken: a PCI domain has 256 bus numbers (0 to 255)');
     expect(over.diagnostics[0].span).toBeDefined();
   });

@@ -1,0 +1,56 @@
+/**
+ * The check registry, dtc-style: every diagnostic machinec can emit comes from a registered check
+ * `{ id, phase, severity, run }`, and its code is its id (a check's `report` cannot set another).
+ *
+ * Phases: `source` (the parsed and resolved source), `lock` (the lock read beside it, and the
+ * machine type it pins against the installed QEMU), `placed` (after placement). The failures of
+ * the CLI itself (usage, files, QEMU, git, import) are not checks of a machine: they are listed in
+ * `failures`, so that every code machinec prints is in one of the two tables.
+ */
+import type { Diagnostic, RelatedLocation, Severity, Span } from '../../grammar/index.js';
+
+export type CheckPhase = 'source' | 'lock' | 'placed';
+
+/** Reports one diagnostic with the check's own id as its code. */
+export type Report = (message: string, span: Span | undefined, hint?: string, related?: readonly RelatedLocation[]) => void;
+
+export interface Check<C> {
+  readonly id: string;
+  readonly phase: CheckPhase;
+  readonly severity: Severity;
+  run(ctx: C, report: Report): void;
+}
+
+/** Runs checks in order; each diagnostic carries its check's id and severity. */
+export function runRegistered<C>(list: readonly Check<C>[], ctx: C, file: string, out: Diagnostic[] = []): Diagnostic[] {
+  for (const check of list) {
+    check.run(ctx, (message, span, hint, related) => out.push({ code: check.id, severity: check.severity, message, file, span, hint, related }));
+  }
+  return out;
+}
+
+/** A diagnostic made elsewhere (the parser, the lock reader), reported by the check of its code. */
+export function relay(d: Diagnostic, report: Report): void {
+  report(d.message, d.span, d.hint, d.related);
+}
+
+/** Failures of a command rather than of a machine: each code the CLI prints and what it means. */
+export interface Failure {
+  readonly id: string;
+  readonly severity: Severity;
+  readonly doc: string;
+}
+
+export const failures: readonly Failure[] = [
+  { id: 'usage', severity: 'error', doc: 'the command line is wrong: an unknown option, a missing argument, no .machine files' },
+  { id: 'unreadable-file', severity: 'error', doc: 'a source or lock file cannot be read' },
+  { id: 'lock-outdated', severity: 'error', doc: '--locked, and the lock is missing or a build would change it' },
+  { id: 'qemu-missing', severity: 'error', doc: 'no qemu-system-x86_64 to run' },
+  { id: 'qemu-failed', severity: 'error', doc: 'QEMU would not start or stopped' },
+  { id: 'git', severity: 'error', doc: 'a git command (diff against a revision) failed' },
+  { id: 'rename', severity: 'error', doc: 'machinec rename cannot rename that id' },
+  { id: 'import-failed', severity: 'error', doc: 'import could not carry the running QEMU into a .machine file' },
+  { id: 'import-not-started', severity: 'error', doc: 'import could not start the QEMU command line it was given' },
+  { id: 'import-exists', severity: 'error', doc: 'import would overwrite an existing .machine file' },
+  { id: 'internal', severity: 'error', doc: 'a machinec bug (exit status 3)' },
+];

@@ -1,0 +1,121 @@
+/**
+ * Allocate: every device not yet placed, in source order (parents before children), gets the
+ * first free address the chipset's rules give it, creating root ports and bridges as needed.
+ * Then, for `prune`, the empty root ports and bridges machinec created go.
+ */
+import { attachmentOf } from '../catalog.js';
+import { PCI_BUSES } from '../chipsets.js';
+import { capacityOf, type DeviceSpec } from '../machine-spec.js';
+import type { Attachment, PciAddress } from '../model.js';
+import { bridgeWithRoom, busNumbersLeft, createBridge, createRootPort, emptyRootPort, firstFreeSlot, newRootBridgeAddress, newRootPortAddress, slotFree, type BridgeKind } from './bridges.js';
+import { busNumbersUsed, childKeys, devfn, expectedParentBus, hold, rootOf, type Placement } from './state.js';
+
+type Where = { bus: string; addr: PciAddress } | undefined;
+
+export function allocate(p: Placement): void {
+  for (const d of p.machine.devices) {
+    if (p.drafts.has(d.id) || !d.spec) continue;
+    const attachment = attachmentOf(d.spec.plug);
+    if (attachment === 'pci') allocatePci(p, d);
+    else allocateOnChildBus(p, d, attachment);
+  }
+  if (p.findings.unplaced.length) p.findings.outOfBuses = !busNumbersLeft(p, p.chipset === 'q35' ? 2 : 1);
+}
+
+function allocatePci(p: Placement, d: DeviceSpec): void {
+  if (d.address) return; // its explicit address was refused while reconciling
+  const parentBus = expectedParentBus(d);
+  let where: Where;
+  if (parentBus) {
+    const bus = p.buses.get(parentBus);
+    const addr = bus && firstFreeSlot(p, bus);
+    where = addr && { bus: parentBus, addr };
+    if (!where) p.findings.parentFull.push({ device: d, busKind: bus?.kind });
+  } else {
+    where = placeTopLevel(p, d);
+    if (!where) p.findings.unplaced.push(d);
+  }
+  if (where) hold(p, { id: d.id, model: d.model, attachment: 'pci', bus: where.bus, addr: where.addr, auto: false, pins: {}, source: d });
+}
+
+/** A device on a controller's child bus (or a top-level disk on the chipset's IDE): the next free port, unit or number. */
+function allocateOnChildBus(p: Placement, d: DeviceSpec, attachment: Exclude<Attachment, 'pci'>): void {
+  const { pin, first } = childKeys[attachment];
+  const candidates = d.parent
+    ? [...p.buses.values()].filter((b) => b.owner === d.parent!.id)
+    : attachment === 'ide' ? p.chip.ideBuses.map((n) => p.buses.get(n)!) : [];
+  const units = d.parent ? (attachment === 'ide' ? 1 : capacityOf(d.parent) ?? 1) : p.chip.ideUnits;
+  for (const bus of candidates) {
+    for (let k = first; k < first + units; k++) {
+      if (bus.held.has(k)) continue;
+      hold(p, { id: d.id, model: d.model, attachment, bus: bus.name, auto: false, pins: { [pin]: String(k) }, source: d, key: k });
+      return;
+    }
+  }
+  if (candidates.length) p.findings.parentFull.push({ device: d, pin });
+}
+
+function placeOnConventionalBus(p: Placement, kind: BridgeKind = 'conventional'): Where {
+  const root = rootOf(p);
+  const addr = p.chipset === 'pc' ? firstFreeSlot(p, root) : undefined;
+  if (addr) return { bus: root.name, addr };
+  const room = bridgeWithRoom(p, kind);
+  if (room) return { bus: room.bus.name, addr: room.addr };
+  const bridge = createBridge(p, kind);
+  return bridge ? { bus: bridge.id, addr: { slot: 1, fn: 0 } } : undefined;
+}
+
+/**
+ * A PCIe endpoint gets its own root port (hotpluggable, one bus each) while fewer than half the
+ * bus numbers are used; past that, or when pcie.0 has no function left for a root port, it goes
+ * behind a growth pci-bridge (31 devices for two bus numbers), so a q35 machine grows to
+ * 2,081 PCIe devices instead of stopping at about 230 as one root port per device would.
+ */
+function placeBehindRootPort(p: Placement): Where {
+  const empty = emptyRootPort(p);
+  if (empty) return { bus: empty.name, addr: { slot: 0, fn: 0 } };
+  if (busNumbersUsed(p) < PCI_BUSES / 2) {
+    const rp = createRootPort(p);
+    if (rp) return { bus: rp.id, addr: { slot: 0, fn: 0 } };
+  }
+  return placeOnConventionalBus(p, 'growth');
+}
+
+/** Where a top-level PCI device goes by the chipset's rules. */
+function placeTopLevel(p: Placement, d: DeviceSpec): Where {
+  const spec = d.spec!;
+  const root = rootOf(p);
+  const onRoot = (addr: PciAddress | undefined): Where => addr && { bus: root.name, addr };
+  if (spec.video && slotFree(root, p.chip.videoSlot)) return onRoot({ slot: p.chip.videoSlot, fn: 0 });
+  switch (spec.plug) {
+    case 'integrated':
+      return onRoot(firstFreeSlot(p, root));
+    case 'root-port':
+      return onRoot(newRootPortAddress(p));
+    case 'pci-bridge':
+      return onRoot(newRootBridgeAddress(p));
+    case 'pcie-pci-bridge': {
+      const rp = createRootPort(p);
+      return rp && { bus: rp.id, addr: { slot: 0, fn: 0 } };
+    }
+    case 'pcie':
+      return p.chipset === 'q35' ? placeBehindRootPort(p) : placeOnConventionalBus(p);
+    default:
+      return placeOnConventionalBus(p);
+  }
+}
+
+/** `machinec prune`: empty automatic controllers go, innermost first (a root port whose only device was an empty bridge goes too). */
+export function prune(p: Placement): void {
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const d of [...p.drafts.values()]) {
+      const bus = p.buses.get(d.id);
+      if (!d.auto || !bus || bus.held.size) continue;
+      p.drafts.delete(d.id);
+      p.buses.delete(d.id);
+      if (d.addr) p.buses.get(d.bus)?.held.delete(devfn(d.addr));
+      changed = true;
+    }
+  }
+}
