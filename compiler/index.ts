@@ -34,6 +34,8 @@ export interface CompileInput {
   readonly prune?: boolean;
   /** The tree of `source` when the caller already has it (the language server re-parses only what an edit touched). */
   readonly parsed?: ParseResult;
+  /** Only what `check` reports: stop after placement, without QEMU arguments, lock text or plan (the language server, on every edit). */
+  readonly diagnosticsOnly?: boolean;
 }
 
 export interface Compilation {
@@ -79,6 +81,13 @@ export function compile(input: CompileInput): Compilation {
   return result;
 }
 
+/** The last lock read: an editor compiles on every keystroke against the same lock text. */
+let lastLock: { text: string; file: string; read: ReturnType<typeof readLock> } | undefined;
+function readLockOnce(text: string, file: string): ReturnType<typeof readLock> {
+  if (lastLock?.text !== text || lastLock.file !== file) lastLock = { text, file, read: readLock(text, file) };
+  return lastLock.read;
+}
+
 function compileUnsorted(input: CompileInput): Compilation {
   const parsed = input.parsed ?? parse(input.source, input.file);
   const diagnostics: Diagnostic[] = [...parsed.diagnostics];
@@ -90,7 +99,7 @@ function compileUnsorted(input: CompileInput): Compilation {
   if (!parsed.diagnostics.some((d) => d.code === 'unclosed-string')) diagnostics.push(...runSourceChecks(spec));
   let previous: PlacedMachine | undefined;
   if (input.lock) {
-    const read = readLock(input.lock.text, input.lock.file);
+    const read = readLockOnce(input.lock.text, input.lock.file);
     diagnostics.push(...read.diagnostics);
     previous = read.lock;
     if (previous && previous.chipset !== spec.chipset && !hasErrors(diagnostics)) {
@@ -119,6 +128,7 @@ function compileUnsorted(input: CompileInput): Compilation {
     uuid: uuidProp?.kind === 'String' ? uuidProp.value.toLowerCase() : previous?.uuid ?? uuidFor(spec.name),
     devices: placement.devices,
   };
+  if (input.diagnosticsOnly) return { diagnostics, ok: true, spec, machine, previous };
   return {
     diagnostics,
     ok: true,

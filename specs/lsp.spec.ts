@@ -137,6 +137,27 @@ describe('machinec lsp over stdio', () => {
     expect(hover.contents.value).toContain('mac 52:54:00:48:be:7b');
   });
 
+  it('goes to a device id and renames it in source and lock as machinec rename does', async () => {
+    const uri = pathToFileURL(join(dir, 'office.machine')).href;
+    const text = sample('office.machine');
+    const nic0 = at(text, 'nic0');
+    const range = { start: nic0, end: { line: nic0.line, character: nic0.character + 4 } };
+    expect(await client.request('textDocument/definition', { textDocument: { uri }, position: at(text, 'nic0', 2) })).toEqual({ uri, range });
+    expect(await client.request('textDocument/prepareRename', { textDocument: { uri }, position: at(text, 'nic0', 2) })).toEqual({ range, placeholder: 'nic0' });
+    const edit = await client.request<{ changes: Record<string, { range: unknown; newText: string }[]> }>('textDocument/rename', { textDocument: { uri }, position: at(text, 'nic0', 2), newName: 'lan0' });
+    expect(edit.changes[uri]).toEqual([{ range, newText: 'lan0' }]);
+
+    const cliDir = scratch({}, 'machinec-lsp-rename-');
+    put(cliDir, 'office.machine', text);
+    put(cliDir, 'office.machine.lock', sample('office.machine.lock'));
+    expect((await runCli(['rename', 'office.machine', 'nic0', 'lan0'], cliDir)).code).toBe(0);
+    const [lockEdit] = edit.changes[`${uri}.lock`];
+    expect(lockEdit.newText).toBe(readFileSync(join(cliDir, 'office.machine.lock'), 'utf8'));
+    expect(lockEdit.newText).toContain('pci 01:00.0 lan0 virtio-net-pci bus=rp1 addr=00.0 mac=52:54:00:48:be:7b');
+
+    await expect(client.request('textDocument/rename', { textDocument: { uri }, position: at(text, 'nic0', 2), newName: 'disk0' })).rejects.toThrow(/disk0 is already taken/);
+  });
+
   it('formats a messy document to what machinec fmt writes', async () => {
     const messy = 'machine   m{chipset=q35\n\n\n\n  device   nic0 :virtio-net-pci{netdev=user,bootindex=1}   // the NIC\ndevice v: VGA}\n';
     const uri = pathToFileURL(join(dir, 'messy.machine')).href;

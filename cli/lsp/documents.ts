@@ -54,7 +54,7 @@ export function checkDocument(doc: OpenDocument): Compilation {
   const result = reparse(doc.parsed, text, file);
   doc.parsed = { text, result };
   const lock = doc.lockText === undefined || !doc.path ? undefined : { file: lockPathOf(doc.path), text: doc.lockText };
-  doc.compilation = compile({ file, source: text, lock, parsed: result });
+  doc.compilation = compile({ file, source: text, lock, parsed: result, diagnosticsOnly: true });
   return doc.compilation;
 }
 

@@ -12,7 +12,6 @@ import type { OpenDocument } from './documents.js';
 const QEMU_ID = /^[A-Za-z][A-Za-z0-9_.-]*$/;
 
 export function renameEdit(doc: OpenDocument, offset: number, to: string): { edit: WorkspaceEdit } | { error: string } {
-  const c = doc.compilation;
   const found = doc.parsed && deviceIdAt(doc.parsed.result.ast, offset);
   if (!found || !doc.parsed) return { error: 'not on a device id' };
   if (!QEMU_ID.test(to)) return { error: `${to} is not a valid id: an id starts with a letter and holds only letters, digits, "-", "." and "_"` };
@@ -21,9 +20,11 @@ export function renameEdit(doc: OpenDocument, offset: number, to: string): { edi
   const range = { start: doc.document.positionAt(found.span.start), end: doc.document.positionAt(found.span.end) };
   const sourceEdit = { [doc.uri]: [{ range, newText: to }] };
   if (!doc.path || !doc.lockUri) return { edit: { changes: sourceEdit } };
-  if (!c?.ok || !c.lockText) return { error: 'the machine does not build: fix its errors first, so the lock can be renamed with it' };
-  if ([...walkDevices(doc.parsed.result.ast.machine?.devices ?? [])].some((d) => d.id?.name === to) || c.machine!.devices.some((d) => d.id === to)) return { error: `${to} is already taken in the source or its lock` };
   const lockFile = `${doc.path}.lock`;
+  // Built in full, as `machinec rename` does: the lock as a build would write it, renamed.
+  const c = compile({ file: doc.path, source, lock: doc.lockText === undefined ? undefined : { file: lockFile, text: doc.lockText } });
+  if (!c.ok || !c.lockText) return { error: 'the machine does not build: fix its errors first, so the lock can be renamed with it' };
+  if ([...walkDevices(doc.parsed.result.ast.machine?.devices ?? [])].some((d) => d.id?.name === to) || c.machine!.devices.some((d) => d.id === to)) return { error: `${to} is already taken in the source or its lock` };
   const renamed = renameInLock(c.lockText, lockFile, found.id, to);
   if (!renamed.text) return { error: renamed.diagnostics.map((d) => d.message).join('; ') };
   const check = compile({ file: doc.path, source: newSource, lock: { file: lockFile, text: renamed.text } });
