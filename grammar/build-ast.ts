@@ -5,6 +5,7 @@
 import type { CstElement, CstNode, IToken } from 'chevrotain';
 import type * as ast from './ast.js';
 import type { Span } from './diagnostic.js';
+import { tokenEnd } from './tokens.js';
 
 const isToken = (e: CstElement | undefined): e is IToken => e !== undefined && 'image' in e;
 const usable = (tok: IToken | undefined): tok is IToken =>
@@ -17,7 +18,7 @@ function tokenOf(node: CstNode, key: string, i = 0): IToken | undefined {
 function nodesOf(node: CstNode, key: string): CstNode[] {
   return (node.children[key] ?? []).filter((e): e is CstNode => !isToken(e));
 }
-const tokenSpan = (tok: IToken): Span => ({ start: tok.startOffset, end: (tok.endOffset ?? tok.startOffset) + 1 });
+const tokenSpan = (tok: IToken): Span => ({ start: tok.startOffset, end: tokenEnd(tok) });
 
 /**
  * What a CST node covers, from its first to its last real token; null when it holds none.
@@ -35,7 +36,7 @@ function extentOf(node: CstNode): Span | null {
       if (isToken(e)) {
         if (!usable(e)) continue;
         start = Math.min(start, e.startOffset);
-        end = Math.max(end, (e.endOffset ?? e.startOffset) + 1);
+        end = Math.max(end, tokenEnd(e));
       } else {
         const inner = extentOf(e);
         if (!inner) continue;

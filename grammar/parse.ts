@@ -79,7 +79,7 @@ export function parse(text: string, file: string): ParseResult {
   for (const e of parser.errors) {
     const tok = e.token;
     const at = Number.isFinite(tok.startOffset) ? tok.startOffset : text.length;
-    const end = tok.image === '' ? at : (tok.endOffset ?? at) + 1;
+    const end = at + tok.image.length;
     diagnostics.push({ code: 'syntax-error', severity: 'error', message: e.message, file, span: { start: at, end: Math.max(end, at) }, hint: hintFor(e) });
   }
   return { ast: buildFile(cst, comments, text.length), diagnostics };

@@ -4,7 +4,7 @@
  * into address mode for one word, so `05.0` or `1e.0` lexes as an address there and
  * nowhere else; the checker validates its contents.
  */
-import { createToken, Lexer, type TokenType } from 'chevrotain';
+import { createToken, Lexer, type IToken, type TokenType } from 'chevrotain';
 
 export const WhiteSpace = createToken({ name: 'WhiteSpace', pattern: /[ \t\r\n\f\uFEFF]+/, group: Lexer.SKIPPED, line_breaks: true });
 export const LineComment = createToken({ name: 'LineComment', pattern: /\/\/[^\n\r]*/, group: 'comments' });
@@ -68,4 +68,17 @@ declare const MACHINEC_BUNDLED: boolean | undefined;
  */
 export const skipGrammarValidations = typeof MACHINEC_BUNDLED !== 'undefined' && MACHINEC_BUNDLED === true;
 
-export const MachineLexer = new Lexer(allTokens, { positionTracking: 'full', skipValidations: skipGrammarValidations });
+/**
+ * Start-up matters (the CLI builds this lexer on every run; README "Benchmark"), so the lexer is
+ * built with what costs least to set up and lexes the same tokens:
+ *  - `positionTracking: 'onlyOffset'`: tokens carry startOffset only; their end is `tokenEnd`,
+ *    and lines and columns are computed when a diagnostic is rendered (location.ts). It also skips
+ *    chevrotain's analysis of which patterns can match a line break.
+ *  - `safeMode: true`: no first-character optimisation, whose set-up parses every pattern with
+ *    regexp-to-ast; with 21 token types, trying them in order costs less than that analysis on
+ *    all but very large files. The token order, and so every token, is the same.
+ */
+export const MachineLexer = new Lexer(allTokens, { positionTracking: 'onlyOffset', safeMode: true, skipValidations: skipGrammarValidations });
+
+/** The offset just after a token (tokens carry no endOffset: see MachineLexer). */
+export const tokenEnd = (tok: IToken): number => tok.startOffset + tok.image.length;
