@@ -1,5 +1,5 @@
 /** The machinec command line. `main` is what the binary runs, and what tests call in-process. */
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
 import { displayPath, FileWriteError, type Io } from './io.js';
 import { renderDiagnostics } from './render-diagnostic.js';
 import { Session } from './session.js';
@@ -171,6 +171,22 @@ async function commands(argv: readonly string[], io: Io): Promise<number> {
     .action(async (command: string[], o) => {
       const { importCommand } = await import('./commands/import.js');
       exit = await importCommand(session(o), command, { name: o.name, out: o.out, qmp: o.qmp, timeoutMs: parseTimeout(o.timeout) });
+    });
+
+  program
+    .command('export')
+    .description('write a machine for another engine: `export libvirt FILE` prints libvirt domain XML with every device at its locked address')
+    .addArgument(new Argument('<engine>', 'the engine').choices(['libvirt']))
+    .argument('<file>', 'a .machine file')
+    .option('--out <file>', 'write the XML there instead of stdout')
+    .option('--locked', 'never write the lock: fail when it is missing or would change')
+    .option('--name <name>', 'the libvirt domain name (default: the machine name)')
+    .option('--qemu-commandline', "carry devices libvirt's XML cannot describe as <qemu:commandline> arguments (a warning each) instead of failing")
+    .addOption(new Option('--accel <accel>', 'kvm (<domain type=\'kvm\'>) or tcg (type=\'qemu\'); default: the machine\'s first').choices(['kvm', 'tcg']))
+    .addOption(qemuOption())
+    .action(async (_engine: string, file: string, o) => {
+      const { exportLibvirtCommand } = await import('./commands/export.js');
+      exit = await exportLibvirtCommand(session(o), file, { out: o.out, locked: Boolean(o.locked), name: o.name, accel: o.accel, qemuCommandline: Boolean(o.qemuCommandline) });
     });
 
   program

@@ -12,7 +12,7 @@ import { PCI_FUNCTIONS } from './chipsets.js';
 export const escapeOptionValue = (v: string): string => v.replace(/,/g, ',,');
 
 /** A plain value as QEMU spells it: booleans on/off, sizes in bytes. */
-function scalar(v: Value): string | undefined {
+export function scalar(v: Value): string | undefined {
   switch (v.kind) {
     case 'Identifier': return v.name;
     case 'String': return v.value;
