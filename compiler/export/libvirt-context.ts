@@ -131,7 +131,7 @@ export function pciController(ctx: Ctx, d: PlacedDevice): XmlElement {
   const p = d.pins;
   const model = d.model === 'pcie-root-port' ? 'pcie-root-port' : d.model === 'pci-bridge' ? 'pci-bridge' : 'pcie-to-pci-bridge';
   const target =
-    d.model === 'pcie-root-port' ? el('target', { chassis: p.chassis, port: hex(Number(p.port)) }) : d.model === 'pci-bridge' ? el('target', { chassisNr: p.chassis }) : undefined;
+    d.model === 'pcie-root-port' ? el('target', { chassis: p.chassis, port: hex(Number(p['pcie-port'])) }) : d.model === 'pci-bridge' ? el('target', { chassisNr: p.chassis }) : undefined;
   overrideRest(ctx, d, []);
   return el('controller', { type: 'pci', index, model }, el('model', { name: d.model }), target, alias(d), pciAddress(ctx, d));
 }
