@@ -1,12 +1,20 @@
 /**
- * Bundles the CLI into dist/machinec.mjs. Measured: chevrotain 11's ESM entry loads lodash-es
- * module by module (~300 ms); one bundled file loads in a fraction of that.
- * prettier stays outside, and what `fmt` and `verify` import lazily goes into chunks
- * (dist/chunks/) loaded only when they run: without splitting, the prettier plugin would be inlined
- * and its static `import 'prettier/doc'` would load prettier on every build.
+ * Bundles the CLI into dist/ (`npm run build` runs this after tsc). Measured: chevrotain 11's ESM
+ * entry loads lodash-es module by module (~300 ms); one bundled file loads in a fraction of that.
+ *  - dist/machinec.mjs (cli/start.ts): the binary. It runs the core with a V8 code cache.
+ *  - dist/core-HASH.cjs: every command the CLI imports statically (build, check, plan, lock, …),
+ *    one script; dist/core-HASH.cjs.v8cache: its code cache, made here by running a build.
+ *  - dist/lazy/*.mjs (and their shared dist/chunks/): verify, import, fmt and lsp, loaded only when
+ *    they run. prettier and the language server packages stay outside the bundle, so the build path
+ *    never loads them.
  */
-import { build, type Plugin } from 'esbuild';
-import { chmodSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { build, type BuildOptions, type Plugin } from 'esbuild';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { generateMachine } from './bench.js';
 
 /**
  * Every chevrotain Lexer fills a 65,536-entry table (charCode -> first-char bucket) before its
@@ -29,32 +37,99 @@ const lazyCharCodeMap: Plugin = {
   },
 };
 
-const outfile = 'dist/machinec.mjs';
-const result = await build({
-  entryPoints: { machinec: 'cli/bin.ts' },
-  outdir: 'dist',
-  entryNames: '[name]',
-  chunkNames: 'chunks/[name]-[hash]',
-  outExtension: { '.js': '.mjs' },
-  splitting: true,
+/** What every bundle shares. */
+const common: BuildOptions & { define: Record<string, string> } = {
   bundle: true,
   platform: 'node',
-  format: 'esm',
   target: 'node20',
   minifySyntax: true,
   minifyWhitespace: true,
-  minifyIdentifiers: true,
   legalComments: 'none',
   // grammar/tokens.ts: the bundled CLI skips chevrotain's grammar self-checks at start (the tests run them).
   define: { MACHINEC_BUNDLED: 'true' },
   // The language server's protocol packages stay outside too: only `machinec lsp` loads them.
   external: ['prettier', 'prettier/*', 'vscode-languageserver', 'vscode-languageserver/*', 'vscode-languageserver-textdocument'],
-  banner: { js: "import { createRequire as __machinecRequire } from 'node:module';\nconst require = __machinecRequire(import.meta.url);" },
   logLevel: 'warning',
   metafile: true,
-  plugins: [lazyCharCodeMap],
+};
+
+/** The commands cli/main.ts imports lazily, and their bundles. */
+const lazy: Record<string, { name: string; source: string }> = {
+  './commands/verify.js': { name: 'verify', source: 'cli/commands/verify.ts' },
+  './commands/import.js': { name: 'import', source: 'cli/commands/import.ts' },
+  './commands/fmt.js': { name: 'fmt', source: 'cli/commands/fmt.ts' },
+  './lsp/server.js': { name: 'lsp', source: 'cli/lsp/server.ts' },
+};
+
+const lazyResult = await build({
+  ...common,
+  entryPoints: Object.fromEntries(Object.values(lazy).map((l) => [l.name, l.source])),
+  outdir: 'dist/lazy',
+  entryNames: '[name]',
+  chunkNames: 'chunks/[name]-[hash]',
+  outExtension: { '.js': '.mjs' },
+  splitting: true,
+  format: 'esm',
+  banner: { js: "import { createRequire as __machinecRequire } from 'node:module';\nconst require = __machinecRequire(import.meta.url);" },
+});
+
+/** In the core, `import('./commands/verify.js')` becomes `__machinecImport('./lazy/verify.mjs')` (see cli/start.ts). */
+const lazyImports: Plugin = {
+  name: 'machinec-lazy-imports',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/(commands|lsp)\// }, (args) =>
+      args.kind === 'dynamic-import' && args.path in lazy ? { path: `./lazy/${lazy[args.path].name}.mjs`, external: true } : undefined,
+    );
+  },
+};
+const coreResult = await build({
+  ...common,
+  entryPoints: ['cli/bin.ts'],
+  outfile: 'dist/core.cjs',
+  format: 'cjs',
+  write: false,
+  plugins: [lazyCharCodeMap, lazyImports],
+});
+const coreOut = coreResult.outputFiles![0];
+// cli/start.ts wraps it in a function: no hashbang; strict, as the ES modules it comes from.
+let coreText = `"use strict";${coreOut.text.replace(/^#!.*\n/, '')}`;
+for (const specifier of Object.keys(lazy)) {
+  const call = `import("./lazy/${lazy[specifier].name}.mjs")`;
+  if (coreText.split(call).length !== 2) throw new Error(`cli/bundle.ts: expected one ${call} in the core`);
+  coreText = coreText.replace(call, call.replace('import(', '__machinecImport('));
+}
+if (/\bimport\(/.test(coreText)) throw new Error('cli/bundle.ts: the core calls import(), which its code cache cannot serve: load it through __machinecImport');
+// Named after its content: a code cache made for one core is never read by another.
+const coreName = `core-${createHash('sha256').update(coreText).digest('hex').slice(0, 12)}.cjs`;
+writeFileSync(join('dist', coreName), coreText);
+
+const outfile = 'dist/machinec.mjs';
+await build({
+  ...common,
+  entryPoints: ['cli/start.ts'],
+  outfile,
+  format: 'esm',
+  define: { ...common.define, MACHINEC_CORE: JSON.stringify(`./${coreName}`) },
 });
 chmodSync(outfile, 0o755);
-// Chunks of earlier builds (other hashes) go, after the new ones are in place.
-const current = new Set(Object.keys(result.metafile.outputs));
-for (const f of readdirSync('dist/chunks')) if (!current.has(`dist/chunks/${f}`)) rmSync(`dist/chunks/${f}`, { force: true });
+
+// The code cache: a build of the benchmark's 100-device machine compiles what a build runs.
+const cacheFile = join(process.cwd(), 'dist', `${coreName}.v8cache`);
+rmSync(cacheFile, { force: true });
+{
+  const dir = mkdtempSync(join(os.tmpdir(), 'machinec-bundle-'));
+  try {
+    writeFileSync(join(dir, 'train.machine'), generateMachine(100));
+    const { NODE_OPTIONS: _flags, ...env } = process.env; // the cache holds only for the V8 flags it was made with
+    spawnSync(process.execPath, [join(process.cwd(), outfile), 'build', 'train.machine'], { cwd: dir, env: { ...env, MACHINEC_WRITE_CODE_CACHE: cacheFile }, stdio: 'ignore' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  if (!existsSync(cacheFile)) process.stderr.write('note: no V8 code cache for the CLI core (the training build failed); the CLI works, it starts slower\n');
+}
+
+// Outputs of earlier builds (other hashes, the old dist/chunks) go, after the new ones are in place.
+const current = new Set([...Object.keys(lazyResult.metafile!.outputs), `dist/${coreName}`, `dist/${coreName}.v8cache`]);
+for (const f of readdirSync('dist')) if (/^core-.*\.cjs/.test(f) && !current.has(`dist/${f}`)) rmSync(`dist/${f}`, { force: true });
+for (const f of readdirSync('dist/lazy/chunks')) if (!current.has(`dist/lazy/chunks/${f}`)) rmSync(`dist/lazy/chunks/${f}`, { force: true });
+rmSync('dist/chunks', { recursive: true, force: true });

@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+/**
+ * The bundled CLI's first file (dist/machinec.mjs; cli/bundle.ts writes it). It runs the CLI's
+ * core (dist/core-HASH.cjs: every command but the lazy ones) as a vm.Script with the V8 code cache
+ * that `npm run build` made by running a build (dist/core-HASH.cjs.v8cache): Node 20 has no compile
+ * cache for modules, and compiling the core's functions is a fifth of a cold build (README
+ * "Benchmark"). When V8 refuses the cache (another Node version or V8 flags) the core compiles as
+ * usual: same behaviour, only slower. The cache is named after the core's content hash, so it can
+ * never belong to another core. Code cached this way cannot call `import()` (V8 loses the
+ * callback), so the core loads its lazy commands (dist/lazy/*.mjs) through `load` below.
+ */
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Script } from 'node:vm';
+
+/** Defined by cli/bundle.ts: the core's file name, next to this one. */
+declare const MACHINEC_CORE: string;
+
+const core = fileURLToPath(new URL(MACHINEC_CORE, import.meta.url));
+const cacheFile = `${core}.v8cache`;
+let cachedData: Buffer | undefined;
+try {
+  cachedData = readFileSync(cacheFile);
+} catch {
+  // no cache: compile as usual
+}
+const script = new Script(`(function (exports, require, module, __filename, __dirname, __machinecImport) {${readFileSync(core, 'utf8')}\n})`, { filename: core, cachedData });
+const load = (specifier: string): Promise<unknown> => import(new URL(specifier, pathToFileURL(core)).href);
+const module = { exports: {} };
+(script.runInThisContext() as (...args: unknown[]) => void)(module.exports, createRequire(core), module, core, dirname(core), load);
+
+// `npm run build` makes the cache: a build run with this set writes what V8 compiled, at exit.
+if (process.env.MACHINEC_WRITE_CODE_CACHE === cacheFile) {
+  process.on('exit', () => {
+    writeFileSync(`${cacheFile}.tmp`, script.createCachedData());
+    renameSync(`${cacheFile}.tmp`, cacheFile);
+  });
+}
