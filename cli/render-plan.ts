@@ -23,8 +23,16 @@ export function renderPlan(plan: Plan, { color, title }: RenderPlanOptions): str
     for (const d of more) lines.push(`    ${' '.repeat(idWidth + modelWidth + 4)}${d}`);
     for (const n of c.notices) lines.push(`    ${' '.repeat(idWidth + modelWidth + 4)}${p.dim(`guest: ${n}`)}`);
   }
+  for (const o of plan.options) {
+    const what = o.sign === '~' ? `: ${o.before} → ${o.after}` : o.sign === '+' ? (o.after ? `: ${o.after}` : '') : `${o.before ? `: ${o.before}` : ''} (removed)`;
+    lines.push(`  ${paint[o.sign](o.sign)} option ${o.option}${what}`);
+  }
+  if (plan.hostEffects.some((e) => e.sign !== '=')) {
+    lines.push(p.bold('host effects (what QEMU does on the host):'));
+    for (const e of plan.hostEffects) lines.push(`  ${e.sign === '=' ? ' ' : paint[e.sign](e.sign)} ${e.text}`);
+  }
   const { added, removed, moved, changed } = plan.counts;
-  if (!plan.changes.length && !plan.machine.length) lines.push('  no changes: the lock is up to date');
-  else lines.push(`${added} to add, ${removed} to remove, ${moved} to move, ${changed} to change${plan.guestVisible ? p.warning(' (existing devices change in the guest)') : ''}`);
+  if (!plan.changes.length && !plan.machine.length && !plan.options.length) lines.push('  no changes: the lock is up to date');
+  else lines.push(`${added} to add, ${removed} to remove, ${moved} to move, ${changed} to change${plan.guestVisible ? p.warning(' (existing devices change in the guest)') : ''}${plan.options.length ? `, ${plan.options.length} QEMU option${plan.options.length === 1 ? '' : 's'}${plan.hostChanged ? p.warning(' (the host side changes)') : ''}` : ''}`);
   return lines.join('\n') + '\n';
 }

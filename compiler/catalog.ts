@@ -157,9 +157,82 @@ export const backendProps: Readonly<Record<Backend, Readonly<Record<string, Prop
   audio: { audiodev: { type: 'name', doc: 'none (the default), pa, alsa, sdl, spice, wav { path = "…" }' } },
 };
 
-export const netdevTypes = ['user', 'tap', 'bridge', 'socket', 'stream', 'dgram', 'vde', 'vhost-user', 'l2tpv3'];
-export const chardevTypes = ['null', 'pty', 'stdio', 'socket', 'file', 'pipe', 'udp', 'ringbuf', 'spicevmc'];
-export const audiodevTypes = ['none', 'pa', 'alsa', 'sdl', 'spice', 'wav', 'oss', 'jack', 'pipewire', 'dbus'];
+/**
+ * Every typed block the source may write (`tap { ifname = "tap0" }`, `accel = kvm { … }`), by the
+ * property it is the value of: each type, the keys its block takes (QEMU 7.2's names) and their
+ * types. A type missing here is an error, and so is a key its block does not list: nothing
+ * unchecked reaches QEMU. `required` keys must be given.
+ */
+export interface BlockType {
+  readonly keys: Readonly<Record<string, PropSpec>>;
+  readonly required?: readonly string[];
+  /** Options machinec adds unless the block sets them: a tap runs no /etc/qemu-ifup. */
+  readonly defaults?: Readonly<Record<string, string>>;
+}
+
+export type BlockKind = 'netdev' | 'chardev' | 'audiodev' | 'display' | 'accel' | 'format';
+
+const none: BlockType = { keys: {} };
+const port = int(1, 65535);
+const gl: PropSpec = { type: 'name', values: ['on', 'off', 'core', 'es'] };
+
+export const blockTypes: Readonly<Record<BlockKind, Readonly<Record<string, BlockType>>>> = {
+  netdev: {
+    user: { keys: { hostfwd: str, guestfwd: str, net: str, host: str, dhcpstart: str, dns: str, hostname: str, domainname: str, restrict: bool, ipv4: bool, ipv6: bool, tftp: str, bootfile: str, smb: str, smbserver: str } },
+    tap: { keys: { ifname: str, script: str, downscript: str, vhost: bool, queues: int(1, 1024), vnet_hdr: bool, sndbuf: { type: 'size' } }, defaults: { script: 'no', downscript: 'no' } },
+    bridge: { keys: { br: str, helper: str } },
+    socket: { keys: { listen: str, connect: str, mcast: str, udp: str, localaddr: str } },
+  },
+  chardev: {
+    null: none,
+    pty: none,
+    stdio: { keys: { signal: bool } },
+    socket: { keys: { path: str, host: str, port, server: bool, wait: bool, nodelay: bool, telnet: bool, reconnect: int(0, 86400) } },
+    file: { keys: { path: str, append: bool }, required: ['path'] },
+    pipe: { keys: { path: str }, required: ['path'] },
+    udp: { keys: { host: str, port, localaddr: str, localport: port } },
+    ringbuf: { keys: { size: { type: 'size' } } },
+    spicevmc: { keys: { name: str } },
+  },
+  audiodev: {
+    none,
+    pa: { keys: { server: str } },
+    alsa: none,
+    sdl: none,
+    spice: none,
+    wav: { keys: { path: str } },
+    oss: none,
+    jack: none,
+    pipewire: none,
+    dbus: none,
+  },
+  display: {
+    none,
+    gtk: { keys: { 'full-screen': bool, 'grab-on-hover': bool, 'zoom-to-fit': bool, 'show-cursor': bool, gl } },
+    sdl: { keys: { gl, 'show-cursor': bool } },
+    vnc: { keys: { display: str, password: bool } },
+    curses: { keys: { charset: str } },
+    'egl-headless': { keys: { rendernode: str } },
+    'spice-app': { keys: { gl: bool } },
+    dbus: { keys: { addr: str, p2p: bool, gl } },
+  },
+  accel: {
+    kvm: { keys: { 'kernel-irqchip': { type: 'name', values: ['on', 'off', 'split'] }, 'dirty-ring-size': int(0, 65536) } },
+    tcg: { keys: { thread: { type: 'name', values: ['single', 'multi'] }, 'tb-size': int(0, 65536), 'split-wx': bool } },
+  },
+  format: {
+    raw: none,
+    qcow2: { keys: { 'lazy-refcounts': bool, 'cache-size': { type: 'size' }, 'l2-cache-size': { type: 'size' }, 'refcount-cache-size': { type: 'size' }, 'cache-clean-interval': int(0, 86400), discard: { type: 'name', values: ['ignore', 'unmap'] } } },
+    vmdk: none,
+    vdi: none,
+    vhdx: none,
+    qed: none,
+  },
+};
+
+export const netdevTypes = Object.keys(blockTypes.netdev);
+export const chardevTypes = Object.keys(blockTypes.chardev);
+export const audiodevTypes = Object.keys(blockTypes.audiodev);
 
 /** The machine block's own properties: name → type (the machine-property schema). */
 export const machineProps: Readonly<Record<string, PropSpec>> = {

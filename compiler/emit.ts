@@ -3,7 +3,7 @@
  * type, backends, then every device in guest topology order with bus= and addr= spelled out.
  */
 import type { Property, Value } from '../grammar/index.js';
-import { catalog } from './catalog.js';
+import { blockTypes, catalog, type BlockKind } from './catalog.js';
 import { formatAddress, type MachineSpec } from './machine-spec.js';
 import type { PlacedDevice, PlacedMachine } from './model.js';
 import { PCI_FUNCTIONS } from './chipsets.js';
@@ -26,11 +26,21 @@ export function scalar(v: Value): string | undefined {
 const option = (head: string, pairs: readonly (readonly [string, string])[]): string =>
   [head, ...pairs.map(([k, v]) => `${k}=${escapeOptionValue(v)}`)].join(',');
 
-/** `tap { ifname = "tap0" }` → `tap,id=…,ifname=tap0`; `user` → `user,id=…`. */
-function typedBackend(v: Value, id: string): string {
-  const type = v.kind === 'Block' ? v.type.name : scalar(v) ?? '';
+const typeOf = (v: Value): string => (v.kind === 'Block' ? v.type.name : scalar(v) ?? '');
+
+/** A typed block's members as QEMU options, with the catalog's defaults for what it leaves out. */
+function blockPairs(v: Value, kind: BlockKind): [string, string][] {
+  const type = typeOf(v);
   const props = v.kind === 'Block' ? v.properties : [];
-  return option(type, [['id', id], ...props.filter((p) => p.value).map((p) => [p.key.name, scalar(p.value!) ?? ''] as const)]);
+  const pairs = props.filter((p) => p.value).map((p) => [p.key.name, scalar(p.value!) ?? ''] as [string, string]);
+  const defaults = Object.hasOwn(blockTypes[kind], type) ? blockTypes[kind][type].defaults ?? {} : {};
+  for (const [key, value] of Object.entries(defaults)) if (!pairs.some(([k]) => k === key)) pairs.push([key, value]);
+  return pairs;
+}
+
+/** `tap { ifname = "tap0" }` → `tap,id=…,ifname=tap0,script=no,downscript=no`; `user` → `user,id=…`. */
+function typedBackend(v: Value, id: string, kind: BlockKind): string {
+  return option(typeOf(v), [['id', id], ...blockPairs(v, kind)]);
 }
 
 const BACKEND_KEYS = new Set(['netdev', 'file', 'format', 'readonly', 'chardev', 'audiodev']);
@@ -59,8 +69,8 @@ export function emit(spec: MachineSpec, placed: PlacedMachine, options: EmitOpti
   const mp = spec.properties;
   const argv: string[] = ['-name', escapeOptionValue(placed.name), '-machine', placed.machineType];
   const accel = mp.get('accel')?.value;
-  const accels = standIns ? ['tcg'] : accel?.kind === 'List' ? accel.items.map(scalar) : accel ? [scalar(accel)] : ['kvm', 'tcg'];
-  for (const a of accels) if (a) argv.push('-accel', a);
+  const accels: readonly Value[] | string[] = standIns ? ['tcg'] : accel?.kind === 'List' ? accel.items : accel ? [accel] : ['kvm', 'tcg'];
+  for (const a of accels) argv.push('-accel', typeof a === 'string' ? a : option(typeOf(a), blockPairs(a, 'accel')));
   const memory = mp.get('memory')?.value;
   argv.push('-m', memory?.kind === 'Size' ? `${Math.floor(memory.bytes / (1024 * 1024))}M` : '1024M');
   const cpus = mp.get('cpus')?.value;
@@ -68,7 +78,7 @@ export function emit(spec: MachineSpec, placed: PlacedMachine, options: EmitOpti
   argv.push('-uuid', placed.uuid);
   argv.push('-nodefaults', '-no-user-config');
   const display = mp.get('display')?.value;
-  if (display && !standIns) argv.push('-display', display.kind === 'Block' ? typedBackend(display, '').replace(',id=', '') : scalar(display) ?? '');
+  if (display && !standIns) argv.push('-display', option(typeOf(display), blockPairs(display, 'display')));
 
   // Functions sharing a slot: function 0 carries multifunction=on.
   const sharedSlots = new Set<string>();
@@ -91,32 +101,33 @@ export function emit(spec: MachineSpec, placed: PlacedMachine, options: EmitOpti
       const v = props(own, 'netdev');
       if (v) {
         // Stand-in: a plain user netdev (no host forwards that could clash with a running VM).
-        backends.push('-netdev', standIns ? `user,id=net-${d.id}` : typedBackend(v, `net-${d.id}`));
+        backends.push('-netdev', standIns ? `user,id=net-${d.id}` : typedBackend(v, `net-${d.id}`, 'netdev'));
         pairs.push(['netdev', `net-${d.id}`]);
       }
     } else if (backend === 'block' || backend === 'cdrom') {
       const file = props(own, 'file');
       if (file?.kind === 'String') {
         const fmt = props(own, 'format');
-        const format = fmt ? scalar(fmt)! : /\.qcow2$/i.test(file.value) ? 'qcow2' : 'raw';
+        const format = fmt ? typeOf(fmt) : /\.qcow2$/i.test(file.value) ? 'qcow2' : 'raw';
         const ro = props(own, 'readonly');
         const readOnly = backend === 'cdrom' || (ro?.kind === 'Boolean' && ro.value);
-        const blockdev: [string, string][] = [['driver', format], ['node-name', `drive-${d.id}`], ['file.driver', 'file'], ['file.filename', standIns ? standIns.resolveFile(file.value) : file.value]];
+        const formatOptions = fmt ? blockPairs(fmt, 'format') : [];
+        const blockdev: [string, string][] = [['driver', format], ['node-name', `drive-${d.id}`], ...formatOptions, ['file.driver', 'file'], ['file.filename', standIns ? standIns.resolveFile(file.value) : file.value]];
         if (readOnly) blockdev.push(['read-only', 'on']);
-        if (standIns && !standIns.fileExists(file.value)) blockdev.splice(0, 4, ['driver', 'null-co'], ['node-name', `drive-${d.id}`]);
+        if (standIns && !standIns.fileExists(file.value)) blockdev.splice(0, 4 + formatOptions.length, ['driver', 'null-co'], ['node-name', `drive-${d.id}`]);
         backends.push('-blockdev', option(blockdev[0][0] + '=' + blockdev[0][1], blockdev.slice(1)));
         pairs.push(['drive', `drive-${d.id}`]);
       }
     } else if (backend === 'chardev') {
       const v = props(own, 'chardev');
       if (v) {
-        const harmless = HARMLESS_CHARDEVS.has(v.kind === 'Block' ? v.type.name : scalar(v) ?? '');
-        backends.push('-chardev', standIns && !harmless ? `null,id=chr-${d.id}` : typedBackend(v, `chr-${d.id}`));
+        const harmless = HARMLESS_CHARDEVS.has(typeOf(v));
+        backends.push('-chardev', standIns && !harmless ? `null,id=chr-${d.id}` : typedBackend(v, `chr-${d.id}`, 'chardev'));
         pairs.push(['chardev', `chr-${d.id}`]);
       }
     } else if (backend === 'audio') {
       const v = props(own, 'audiodev');
-      backends.push('-audiodev', v && !standIns ? typedBackend(v, `audio-${d.id}`) : `none,id=audio-${d.id}`);
+      backends.push('-audiodev', v && !standIns ? typedBackend(v, `audio-${d.id}`, 'audiodev') : `none,id=audio-${d.id}`);
       pairs.push(['audiodev', `audio-${d.id}`]);
     }
     for (const p of own) {

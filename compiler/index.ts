@@ -10,6 +10,7 @@ import { readLock, writeLock } from './lockfile.js';
 import { resolve, type MachineSpec } from './machine-spec.js';
 import type { PlacedMachine } from './model.js';
 import { place } from './place/index.js';
+import { recordArgv } from './records.js';
 import { uuidFor } from './pins.js';
 import { comparePlacements, type Plan } from './plan.js';
 import { closest } from './suggest.js';
@@ -129,15 +130,17 @@ function compileUnsorted(input: CompileInput): Compilation {
     devices: placement.devices,
   };
   if (input.diagnosticsOnly) return { diagnostics, ok: true, spec, machine, previous };
+  const argv = emit(spec, machine);
+  const recorded = recordArgv(machine, argv);
   return {
     diagnostics,
     ok: true,
     spec,
-    machine,
-    argv: emit(spec, machine),
-    lockText: writeLock(machine, baseName(input.file)),
+    machine: recorded,
+    argv,
+    lockText: writeLock(recorded, baseName(input.file)),
     previous,
-    plan: comparePlacements(previous, machine),
+    plan: comparePlacements(previous, recorded),
   };
 }
 
@@ -147,6 +150,7 @@ export { catalog } from './catalog.js';
 export { emit, escapeOptionValue, type EmitOptions, type StandIns } from './emit.js';
 export type { MachineSpec } from './machine-spec.js';
 export { readLock, writeLock, formatGuestAddress } from './lockfile.js';
+export { hostEffects, describeHostEffect, splitOption, type HostEffect, type HostEffectKind } from './host-effects.js';
 export { comparePlacements, describePlace, type Plan, type DeviceChange } from './plan.js';
 export type { PlacedDevice, PlacedMachine, GuestAddress, PciAddress, Chipset } from './model.js';
 export { formatAddress, parseAddress } from './machine-spec.js';

@@ -20,6 +20,7 @@
 import type { Diagnostic } from '../grammar/index.js';
 import { chipsetOfMachineType } from './chipsets.js';
 import { formatAddress, parseAddress } from './machine-spec.js';
+import { lockConflicts, lockValue, MACHINE_TYPE, PIN_RULES, quoteLockValue, splitLockWords, UUID, type LockLine } from './lock-schema.js';
 import type { Attachment, GuestAddress, PlacedDevice, PlacedMachine } from './model.js';
 
 export const LOCK_FORMAT = 2;
@@ -50,11 +51,13 @@ export function writeLock(machine: PlacedMachine, source: string): string {
     `lockfile ${LOCK_FORMAT}`,
     `machine ${machine.name} ${machine.machineType} uuid=${machine.uuid}`,
   ];
+  for (const [opt, value] of machine.options ?? []) lines.push(value === '' ? `option ${opt}` : `option ${opt} ${quoteLockValue(value)}`);
   for (const d of machine.devices) {
     const words = [d.attachment, d.guest ? formatGuestAddress(d.guest) : '-', d.id, d.model, `bus=${d.bus}`];
     if (d.addr) words.push(`addr=${formatAddress(d.addr)}`);
-    for (const key of Object.keys(d.pins).sort()) words.push(`${key}=${d.pins[key]}`);
+    for (const key of Object.keys(d.pins).sort()) words.push(`${key}=${quoteLockValue(d.pins[key])}`);
     if (d.secondaryBus !== undefined) words.push(`secondary=${d.secondaryBus}`);
+    if (d.props !== undefined) words.push(`props=${quoteLockValue(d.props)}`);
     if (d.auto) words.push('auto');
     lines.push(words.join(' '));
   }
@@ -81,6 +84,8 @@ export function readLock(text: string, file: string): ReadLockResult {
   let version: number | undefined;
   let header: { name: string; type: string; uuid: string } | undefined;
   const devices: PlacedDevice[] = [];
+  const options: [string, string][] = [];
+  const deviceLines: LockLine[] = [];
   const ids = new Set<string>();
   for (let n = 0; n < lines.length; n++) {
     const raw = lines[n];
@@ -94,7 +99,8 @@ export function readLock(text: string, file: string): ReadLockResult {
       return fail(start, line, 'the lock has git conflict markers', 'never merge a lock by hand: take either side (`git checkout --ours FILE`), then run `machinec build` and review the plan', 'lock-conflict');
     }
     if (line.trim() === '' || line.startsWith('#')) continue;
-    const words = line.split(' ');
+    const words = splitLockWords(line);
+    if (!words) return fail(start, line, `line ${n + 1}: a quoted value is not closed`, REBUILD);
     if (words.some((w) => w === '')) return fail(start, line, `unexpected spacing on line ${n + 1}`, REBUILD);
     if (version === undefined) {
       if (words[0] !== 'lockfile' || words.length !== 2 || !/^\d+$/.test(words[1])) return fail(start, line, `not a machinec lock: it must start with \`lockfile ${LOCK_FORMAT}\``, REBUILD);
@@ -105,7 +111,16 @@ export function readLock(text: string, file: string): ReadLockResult {
     if (!header) {
       const uuid = words[3]?.startsWith('uuid=') ? words[3].slice(5) : undefined;
       if (words[0] !== 'machine' || words.length !== 4 || !uuid || !WORD.test(words[1]) || !chipsetOfMachineType(words[2])) return fail(start, line, `line ${n + 1}: expected \`machine NAME TYPE uuid=…\``, REBUILD);
+      if (!MACHINE_TYPE.test(words[2])) return fail(start, line, `line ${n + 1}: ${words[2]} is not a bare QEMU machine type`, REBUILD);
+      if (!UUID.test(uuid)) return fail(start, line, `line ${n + 1}: uuid=${uuid} is not a UUID (lower-case hex)`, REBUILD);
       header = { name: words[1], type: words[2], uuid };
+      continue;
+    }
+    if (words[0] === 'option') {
+      const value = words.length === 3 ? lockValue(words[2]) : '';
+      if (words.length > 3 || !/^-[a-z][a-z0-9-]*$/.test(words[1] ?? '') || value === undefined || (words.length === 3 && value === '')) return fail(start, line, `line ${n + 1}: expected \`option -NAME [VALUE]\``, REBUILD);
+      if (['-name', '-machine', '-uuid', '-device'].includes(words[1])) return fail(start, line, `line ${n + 1}: ${words[1]} is never an option line (it comes from the machine and device lines)`, REBUILD, 'lock-forged');
+      options.push([words[1], value]);
       continue;
     }
     const [attachment, guestText, id, model, ...rest] = words;
@@ -117,18 +132,30 @@ export function readLock(text: string, file: string): ReadLockResult {
     let addr;
     let secondaryBus: number | undefined;
     let auto = false;
+    let props: string | undefined;
     for (const w of rest) {
       if (w === 'auto') { auto = true; continue; }
       const eq = w.indexOf('=');
       if (eq <= 0) return fail(start, line, `line ${n + 1}: expected key=value, found ${w}`, REBUILD);
       const key = w.slice(0, eq);
-      const value = w.slice(eq + 1);
+      const value = lockValue(w.slice(eq + 1));
+      if (value === undefined) return fail(start, line, `line ${n + 1}: bad value in ${w}`, REBUILD);
       if (key === 'bus') bus = value;
+      else if (key === 'props') props = value;
       else if (key === 'addr') {
         addr = parseAddress(value);
         if (!addr) return fail(start, line, `line ${n + 1}: bad address ${value}`, REBUILD);
-      } else if (key === 'secondary') secondaryBus = Number(value);
-      else pins[key] = value;
+      } else if (key === 'secondary') {
+        if (!/^[1-9]\d{0,2}$/.test(value) || Number(value) > 255) return fail(start, line, `line ${n + 1}: secondary=${value} is not a bus number (1 to 255)`, REBUILD);
+        secondaryBus = Number(value);
+      } else {
+        const ruleKey = version === 1 && model === 'pcie-root-port' && key === 'port' ? 'pcie-port' : key; // format 1's root port number
+        const rule = Object.hasOwn(PIN_RULES, ruleKey) ? PIN_RULES[ruleKey] : undefined;
+        const problem = rule ? rule(value) : `${key}= is not a key machinec writes`;
+        if (problem) return fail(start, line, `line ${n + 1}: ${key}=${w.slice(eq + 1)}: ${rule ? `expected ${problem}` : problem}`, REBUILD);
+        if (Object.hasOwn(pins, key)) return fail(start, line, `line ${n + 1}: ${key}= is given twice`, REBUILD);
+        pins[key] = value;
+      }
     }
     if (!bus || (attachment === 'pci') !== (addr !== undefined)) return fail(start, line, `line ${n + 1}: a device needs bus= (and addr= on PCI)`, REBUILD);
     let guest: GuestAddress | undefined;
@@ -139,11 +166,15 @@ export function readLock(text: string, file: string): ReadLockResult {
       guest = { bus: parseInt(m[1], 16), ...a };
     }
     if (version === 1) upgradeV1Pins(model, pins);
-    devices.push({ id, model, attachment: attachment as Attachment, bus, addr, guest, secondaryBus, auto, pins });
+    const device: PlacedDevice = { id, model, attachment: attachment as Attachment, bus, addr, guest, secondaryBus, auto, pins, ...(props === undefined ? {} : { props }) };
+    devices.push(device);
+    deviceLines.push({ device, line: n + 1, span: { start, end: start + Math.max(1, line.length) } });
   }
   if (version === undefined || !header) return fail(0, lines[0] ?? '', 'the lock is empty or cut short', REBUILD);
+  const conflicts = lockConflicts(deviceLines, file);
+  if (conflicts.length) return { diagnostics: [...diagnostics, ...conflicts] };
   return {
     diagnostics,
-    lock: { name: header.name, chipset: chipsetOfMachineType(header.type)!, machineType: header.type, uuid: header.uuid, devices },
+    lock: { name: header.name, chipset: chipsetOfMachineType(header.type)!, machineType: header.type, uuid: header.uuid, devices, options },
   };
 }

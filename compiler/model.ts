@@ -40,6 +40,11 @@ export interface PlacedDevice {
   readonly pins: Readonly<Record<string, string>>;
   /** The source node, for user devices. */
   readonly source?: DeviceNode;
+  /**
+   * The -device properties the lock line does not already say (the source's own: bootindex,
+   * romfile, host, …), as QEMU gets them: `bootindex=1,romfile=a.rom`. Locked, so the plan sees them change.
+   */
+  readonly props?: string;
 }
 
 export interface PlacedMachine {
@@ -50,4 +55,9 @@ export interface PlacedMachine {
   readonly uuid: string;
   /** Every device in guest topology order: parents before children, buses in slot/function order. */
   readonly devices: readonly PlacedDevice[];
+  /**
+   * Every QEMU option other than -name, -machine, -uuid and -device, in order, as emitted:
+   * ['-m', '1024M'], ['-netdev', 'user,id=net-nic0'], ['-nodefaults', ''] (no argument). Locked.
+   */
+  readonly options?: readonly (readonly [string, string])[];
 }

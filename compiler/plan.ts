@@ -10,6 +10,7 @@ import { guestNamesOf, noticesFor, type GuestNames } from './guest-names.js';
 import { formatGuestAddress } from './lockfile.js';
 import { formatAddress } from './machine-spec.js';
 import type { PlacedDevice, PlacedMachine } from './model.js';
+import { compareHostEffects, compareOptions, hostSideChanged, type HostEffectLine, type OptionChange } from './plan-options.js';
 
 export type ChangeSign = '+' | '-' | '!' | '~';
 
@@ -32,6 +33,12 @@ export interface Plan {
   /** Whether any existing device moved, changed or went away, or a machine-wide pin changed. */
   readonly guestVisible: boolean;
   readonly counts: Readonly<Record<'added' | 'removed' | 'moved' | 'changed', number>>;
+  /** QEMU options (backends, memory, CPUs, accelerators, display, …) that come, go or change. */
+  readonly options: OptionChange[];
+  /** Every host-side effect of the machine after the change, and those it no longer has. */
+  readonly hostEffects: HostEffectLine[];
+  /** Whether an option changed or went, or a host effect came (beyond a new device's own backend) or went. */
+  readonly hostChanged: boolean;
 }
 
 /** Where a device is, as the guest and QEMU see it: `01:00.0 (rp1 00.0)` or `usb.0 port 1`. */
@@ -40,6 +47,8 @@ export function describePlace(d: PlacedDevice): string {
   const key = ['port', 'scsi-id', 'unit', 'nr', 'cad'].find((k) => d.pins[k] !== undefined);
   return key ? `${d.bus} ${key} ${d.pins[key]}` : d.bus;
 }
+
+const NOT_RECORDED = 'the lock does not record QEMU options yet: the next build records them';
 
 const PLACE_PINS = new Set(['port', 'scsi-id', 'unit', 'nr', 'cad']);
 
@@ -78,6 +87,7 @@ export function comparePlacements(before: PlacedMachine | undefined, after: Plac
       details.push(`${key} ${b.pins[key] ?? '(none)'} → ${d.pins[key] ?? '(none)'}`);
     }
     if (b.auto !== d.auto) details.push(d.auto ? 'now created by machinec' : 'now declared in the source');
+    if (b.props !== d.props) details.push(`QEMU properties ${b.props ?? '(none)'} → ${d.props ?? '(none)'}`);
     if (details.length) changes.push({ sign: moved ? '!' : '~', id: d.id, model: d.model, auto: d.auto, before: b, after: d, details, notices: [] });
   }
   for (const b of before?.devices ?? []) {
@@ -86,7 +96,20 @@ export function comparePlacements(before: PlacedMachine | undefined, after: Plac
   addNotices(changes, before, after);
   const count = (s: ChangeSign) => changes.filter((c) => c.sign === s).length;
   const counts = { added: count('+'), removed: count('-'), moved: count('!'), changed: count('~') };
-  return { changes, machine, counts, guestVisible: machine.some((m) => !m.startsWith('machine name')) || counts.removed + counts.moved + counts.changed > 0 };
+  // A lock from before options were recorded (every lock machinec writes now has -nodefaults):
+  // nothing to compare them with, so the plan lists them as they are and says so.
+  const recorded = before === undefined || (before.options?.length ?? 0) > 0;
+  if (!recorded) machine.push(NOT_RECORDED);
+  const byId = new Map(changes.filter((c) => c.sign === '+' || c.sign === '-').map((c) => [c.id, c]));
+  const options = !recorded ? [] : compareOptions(before, after, (id, text) => {
+    const c = byId.get(id);
+    if (c) c.details.push(`backend ${text}`);
+    return c !== undefined;
+  });
+  const hostEffects = compareHostEffects(recorded ? before : after, after);
+  const ids = (sign: ChangeSign) => new Set(changes.filter((c) => c.sign === sign).map((c) => c.id));
+  const hostChanged = hostSideChanged(options, hostEffects, ids('+'), ids('-'));
+  return { changes, machine, counts, guestVisible: machine.some((m) => !m.startsWith('machine name') && m !== NOT_RECORDED) || counts.removed + counts.moved + counts.changed > 0, options, hostEffects, hostChanged };
 }
 
 /**

@@ -94,6 +94,14 @@ describe('build', () => {
     expect(lock.text).toBe(`${lock.text.split('\n').slice(0, 2).join('\n')}
 lockfile 2
 machine office pc-q35-7.2 uuid=295afe92-b80c-4764-be60-276e97b07dec
+option -accel kvm
+option -accel tcg
+option -m 4096M
+option -smp 2
+option -nodefaults
+option -no-user-config
+option -netdev "user,id=net-nic0"
+option -blockdev "driver=qcow2,node-name=drive-disk0,file.driver=file,file.filename=office.qcow2"
 pci 00:01.0 video VGA bus=pcie.0 addr=01.0
 pci 00:02.0 rp1 pcie-root-port bus=pcie.0 addr=02.0 chassis=1 pcie-port=1 secondary=1 auto
 pci 01:00.0 nic0 virtio-net-pci bus=rp1 addr=00.0 mac=52:54:00:48:be:7b
@@ -131,13 +139,23 @@ office.machine: what a build would change
   + video   VGA             new at 00:01.0 (pcie.0 01.0)
   + rp1     pcie-root-port  new at 00:02.0 (pcie.0 02.0) (created by machinec)
   + nic0    virtio-net-pci  new at 01:00.0 (rp1 00.0)
+                            backend -netdev user,id=net-nic0
                             guest: Linux: new NIC enp1s0
   + rp2     pcie-root-port  new at 00:02.1 (pcie.0 02.1) (created by machinec)
   + disk0   virtio-blk-pci  new at 02:00.0 (rp2 00.0)
+                            backend -blockdev driver=qcow2,node-name=drive-disk0,file.driver=file,file.filename=office.qcow2
   + rp3     pcie-root-port  new at 00:02.2 (pcie.0 02.2) (created by machinec)
   + usb     qemu-xhci       new at 03:00.0 (rp3 00.0)
   + tablet  usb-tablet      new at usb.0 port 1
-8 to add, 0 to remove, 0 to move, 0 to change
+  + option -accel: kvm
+  + option -accel #2: tcg
+  + option -m: 4096M
+  + option -smp: 2
+  + option -nodefaults
+  + option -no-user-config
+host effects (what QEMU does on the host):
+  + opens for writing office.qcow2  [-blockdev drive-disk0 (disk image)]
+8 to add, 0 to remove, 0 to move, 0 to change, 6 QEMU options
   = hint: run \`machinec build office.machine\` (or \`machinec lock\`), review the plan, and commit the lock
 `);
     expect(tree(dir)).toEqual({ 'office.machine': OFFICE });
@@ -320,7 +338,7 @@ describe('plan', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
     golden('plan-edits.txt', r.stdout);
-    const signs = r.stdout.split('\n').slice(1, -2).filter((l) => !l.trim().startsWith('guest:')).map((l) => l.trim()[0]);
+    const signs = r.stdout.split('\n').slice(1, -2).filter((l) => !/^(guest|backend|host effects|opens|runs|uses)/.test(l.trim())).map((l) => l.trim()[0]);
     expect(new Set(signs)).toEqual(new Set(['+', '-', '!', '~']));
     expect(r.stdout.split('\n')[0]).toBe('edits.machine against edits.machine.lock');
     expect(r.stdout).toMatch(/\n1 to add, 1 to remove, 1 to move, 1 to change \(existing devices change in the guest\)\n$/);
@@ -352,7 +370,7 @@ describe('plan', () => {
     const r = await run(['plan', 'edits.machine', '--json'], dir);
     expect(r.code).toBe(0);
     const plan = JSON.parse(r.stdout);
-    expect(Object.keys(plan)).toEqual(['file', 'lock', 'lockExists', 'upToDate', 'guestVisible', 'counts', 'machine', 'changes']);
+    expect(Object.keys(plan)).toEqual(['file', 'lock', 'lockExists', 'upToDate', 'guestVisible', 'counts', 'machine', 'changes', 'options', 'hostChanged', 'hostEffects']);
     expect(plan).toMatchObject({ lockExists: true, upToDate: false, guestVisible: true, counts: { added: 1, removed: 1, moved: 1, changed: 1 } });
     const byId = Object.fromEntries(plan.changes.map((c: { id: string }) => [c.id, c]));
     expect(Object.keys(byId).sort()).toEqual(['nic0', 'nic1', 'nic2', 'nic3']);
@@ -484,11 +502,21 @@ describe('diff', () => {
       expect(r.code).toBe(0);
       expect(r.stdout).toBe(`vms/legacy.machine.lock@HEAD → vms/legacy.machine.lock
   + nic0     e1000       new at 00:05.0 (pci.0 05.0)
+                         backend -netdev user,id=net-nic0
                          guest: Linux: new NIC enp0s5
   + bridge1  pci-bridge  new at 00:1e.0 (pci.0 1e.0)
   + nic1     rtl8139     new at 01:01.0 (bridge1 01.0)
+                         backend -netdev tap,id=net-nic1,ifname=tap0,script=no,downscript=no
                          guest: Linux: new NIC enp1s1
-3 to add, 0 to remove, 0 to move, 0 to change
+  + option -accel: kvm
+  + option -accel #2: tcg
+  + option -m: 1024M
+  + option -smp: 1
+  + option -nodefaults
+  + option -no-user-config
+host effects (what QEMU does on the host):
+  + uses host device tap interface tap0  [-netdev net-nic1 (tap)]
+3 to add, 0 to remove, 0 to move, 0 to change, 6 QEMU options
 `);
     });
 
@@ -620,7 +648,7 @@ describe('rename', () => {
     expect(read(dir, 'office.machine')).toBe(OFFICE.replace('device nic0:', 'device lan0:'));
     const renamed = read(dir, 'office.machine.lock');
     expect(lockLine(renamed, 'lan0')).toBe(lockLine(lock, 'nic0').replace(' nic0 ', ' lan0 '));
-    expect(renamed).toBe(lock.replace(' nic0 ', ' lan0 '));
+    expect(renamed).toBe(lock.replace(' nic0 ', ' lan0 ').replace('id=net-nic0', 'id=net-lan0')); // its backend is named after it
 
     const disk = await runCli(['rename', 'office.machine', 'disk0', 'system'], dir);
     expect(disk.code).toBe(0);

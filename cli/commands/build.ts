@@ -87,6 +87,9 @@ export function planJson(plan: NonNullable<CompiledFile['compilation']>['plan'] 
     counts: plan.counts,
     machine: plan.machine,
     changes: plan.changes.map((c) => ({ sign: c.sign, id: c.id, model: c.model, auto: c.auto, details: c.details, notices: c.notices, before: c.before && strip(c.before), after: c.after && strip(c.after) })),
+    options: plan.options,
+    hostChanged: plan.hostChanged,
+    hostEffects: plan.hostEffects.map((e) => ({ sign: e.sign, kind: e.effect.kind, target: e.effect.target, by: e.effect.by })),
   };
 }
 const strip = (d: PlacedDevice) => {

@@ -73,5 +73,5 @@ export async function diffCommand(s: Session, paths: readonly string[], opts: { 
   const plan = comparePlacements(before, after);
   if (opts.json) s.io.stdout(JSON.stringify(planJson(plan), null, 2) + '\n');
   else s.io.stdout(renderPlan(plan, { color: s.color, title: `${texts[0].shown} → ${texts[1].shown}` }));
-  return plan.guestVisible ? 1 : 0;
+  return plan.guestVisible || plan.hostChanged ? 1 : 0;
 }

@@ -17,8 +17,11 @@ export function renameInLock(lockText: string, lockFile: string, from: string, t
   if (!r.lock) return { diagnostics: r.diagnostics };
   const rename = (bus: string): string => (bus === from ? to : bus.startsWith(`${from}.`) ? to + bus.slice(from.length) : bus);
   const devices = r.lock.devices.map((d) => ({ ...d, id: d.id === from ? to : d.id, bus: rename(d.bus) }));
+  // Backends are named after their device: net-OLD, drive-OLD, chr-OLD, audio-OLD.
+  const backendId = new RegExp(`(^|,)(id|node-name)=(net|drive|chr|audio)-${from.replace(/[.+-]/g, '\\$&')}(?=,|$)`);
+  const options = r.lock.options?.map(([opt, value]) => [opt, value.replace(backendId, `$1$2=$3-${to}`)] as const);
   const source = basename(lockFile).replace(/\.lock$/, '');
-  return { text: writeLock({ ...r.lock, devices }, source), diagnostics: [] };
+  return { text: writeLock({ ...r.lock, devices, options }, source), diagnostics: [] };
 }
 
 export async function renameCommand(s: Session, file: string, from: string, to: string): Promise<number> {

@@ -256,8 +256,11 @@ export function adopt(inspection: Inspection, backends: Backends, options: Adopt
         for (const b of dev.buses) if (b.type === 'PCI' || b.type === 'PCIE') walkPci(b, imp);
       } else if (spec.provides) {
         const kind = spec.provides;
-        for (const b of dev.buses) {
-          if (b.type.startsWith('virtio') || b.name.startsWith('virtio-bus')) continue;
+        // A virtio controller's own bus (virtio-serial's vser.0) hangs off the virtio device behind its virtio-bus.
+        const isVirtio = (b: QtreeBus) => b.type.startsWith('virtio-bus') || b.name.startsWith('virtio-bus');
+        const own = dev.buses.flatMap((b) => (isVirtio(b) ? b.devices.flatMap((v) => v.buses) : [b]));
+        for (const b of own) {
+          if (isVirtio(b)) continue;
           const index = Number(/\.(\d+)$/.exec(b.name)?.[1] ?? 0);
           walkChildren(b, imp, kind as Attachment, index);
         }

@@ -43,7 +43,8 @@ export interface Failure {
 
 export const failures: readonly Failure[] = [
   { id: 'usage', severity: 'error', doc: 'the command line is wrong: an unknown option, a missing argument, no .machine files' },
-  { id: 'unreadable-file', severity: 'error', doc: 'a source or lock file cannot be read' },
+  { id: 'unreadable-file', severity: 'error', doc: 'a source or lock file cannot be read (missing, not a regular file, over 16 MiB, or a symlink leaving the work tree)' },
+  { id: 'unwritable-file', severity: 'error', doc: 'a file cannot be written (full disk, read-only folder, permissions); the old file is intact' },
   { id: 'lock-outdated', severity: 'error', doc: '--locked, and the lock is missing or a build would change it' },
   { id: 'qemu-missing', severity: 'error', doc: 'no qemu-system-x86_64 to run' },
   { id: 'qemu-failed', severity: 'error', doc: 'QEMU would not start or stopped' },

@@ -3,7 +3,7 @@
  * named function in the registry; its id is the code of every diagnostic it reports.
  */
 import type { Diagnostic, Property, Value } from '../../grammar/index.js';
-import { audiodevTypes, backendProps, catalog, chardevTypes, childBusOf, machineProps, netdevTypes, type PropSpec } from '../catalog.js';
+import { audiodevTypes, backendProps, blockTypes, catalog, chardevTypes, childBusOf, machineProps, netdevTypes, type BlockKind, type BlockType, type PropSpec } from '../catalog.js';
 import { chipsets, chipsetOfMachineType } from '../chipsets.js';
 import type { DeviceSpec, MachineSpec } from '../machine-spec.js';
 import { capacityOf, formatAddress } from '../machine-spec.js';
@@ -79,7 +79,16 @@ function propertyUses(machine: MachineSpec): PropertyUse[] {
   };
   block(machine.node?.properties ?? [], machineProps, `machine ${machine.name}`);
   for (const d of machine.devices) if (d.spec) block(d.node.properties, allowedProps(d), `${d.model}`);
+  for (const { kind, v, type } of typedBlocks(machine)) block(v.properties, type.keys, `${kind} ${v.type.name} { … }`);
   return out;
+}
+
+/** Every typed block whose type the catalog knows (`tap { … }`, `accel = kvm { … }`), with its schema. */
+function typedBlocks(machine: MachineSpec): { kind: BlockKind; v: Extract<Value, { kind: 'Block' }>; type: BlockType }[] {
+  const of = (props: readonly Property[], kinds: readonly BlockKind[]) =>
+    props.flatMap((p) => (kinds.includes(p.key.name as BlockKind) && p.value ? (p.value.kind === 'List' ? p.value.items : [p.value]).map((v) => ({ kind: p.key.name as BlockKind, v })) : []));
+  const all = [...of(machine.node?.properties ?? [], ['display', 'accel']), ...machine.devices.flatMap((d) => (d.spec?.backend ? of(d.node.properties, ['netdev', 'chardev', 'audiodev', 'format']) : []))];
+  return all.flatMap(({ kind, v }) => (v.kind === 'Block' && Object.hasOwn(blockTypes[kind], v.type.name) ? [{ kind, v, type: blockTypes[kind][v.type.name] }] : []));
 }
 
 const specOf = (u: PropertyUse): PropSpec | undefined => (Object.hasOwn(u.allowed, u.p.key.name) ? u.allowed[u.p.key.name] : undefined);
@@ -94,7 +103,6 @@ function typeHint(key: string, v: Value, spec: PropSpec): string | undefined {
 }
 
 const BACKEND_TYPES: Readonly<Record<string, readonly string[] | undefined>> = { netdev: netdevTypes, chardev: chardevTypes, audiodev: audiodevTypes };
-const PLAIN = new Set<Value['kind']>(['String', 'Identifier', 'Integer', 'Boolean', 'Size']);
 
 const allowedProps = (d: DeviceSpec): Record<string, PropSpec> => ({ ...d.spec!.props, ...(d.spec!.backend ? backendProps[d.spec!.backend] : {}) });
 
@@ -132,15 +140,15 @@ export const sourceChecks: readonly Check<SourceContext>[] = [
         const problem = checkValue(u.p.value, spec);
         if (problem) report(`${u.p.key.name}: ${problem}`, u.p.value.span, typeHint(u.p.key.name, u.p.value, spec) ?? spec.doc);
       }
-      // A typed backend block's own values: plain ones only.
-      for (const d of ctx.machine.devices) {
-        if (!d.spec?.backend) continue;
-        for (const p of d.node.properties) {
-          if (!BACKEND_TYPES[p.key.name] || p.value?.kind !== 'Block') continue;
-          for (const q of p.value.properties) {
-            if (q.value && !PLAIN.has(q.value.kind)) report(`${q.key.name}: expected a string, name, number or boolean, found ${describeValue(q.value)}`, q.value.span);
-          }
-        }
+    },
+  },
+  {
+    id: 'typed-block',
+    phase: 'source',
+    severity: 'error',
+    run(ctx, report) {
+      for (const { kind, v, type } of typedBlocks(ctx.machine)) {
+        for (const key of type.required ?? []) if (!v.properties.some((q) => q.key.name === key)) report(`${kind} ${v.type.name} needs ${key}`, v.type.span, `add \`${key} = "…"\` to the block`);
       }
     },
   },

@@ -1,0 +1,141 @@
+/**
+ * The lock as strictly validated data: machinec wrote it, so anything it would not have written
+ * is an error naming the line, never a silent move and never an argument QEMU sees.
+ *
+ * - every value is a bare word or a JSON string (`serial="WD 1234"`), so any string round-trips;
+ * - every key has a rule (`PIN_RULES`); a key without one is an error;
+ * - the machine type is a bare QEMU type name; the UUID a UUID;
+ * - `auto` only on the controllers machinec creates (root ports and bridges);
+ * - no address, port, chassis or bus number held twice.
+ *
+ * Another helper's new lock key adds its rule here.
+ */
+import type { Diagnostic, Span } from '../grammar/index.js';
+import { catalog } from './catalog.js';
+import { formatAddress } from './machine-spec.js';
+import type { PlacedDevice } from './model.js';
+
+/** A value written without quotes. Anything else is written as a JSON string. */
+const BARE = /^[A-Za-z0-9_.:+-]+$/;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
+export const quoteLockValue = (v: string): string => (BARE.test(v) ? v : JSON.stringify(v));
+
+/** A lock line's words: split at single spaces, a `"…"` JSON string (after `key=`) kept whole. Undefined when a quote is unclosed. */
+export function splitLockWords(line: string): string[] | undefined {
+  const words: string[] = [];
+  let word = '';
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (c === ' ') {
+      words.push(word);
+      word = '';
+    } else if (c === '"') {
+      const end = closingQuote(line, i);
+      if (end < 0) return undefined;
+      word += line.slice(i, end + 1);
+      i = end;
+    } else word += c;
+  }
+  words.push(word);
+  return words;
+}
+
+function closingQuote(line: string, open: number): number {
+  for (let i = open + 1; i < line.length; i++) {
+    if (line[i] === '\\') i++;
+    else if (line[i] === '"') return i;
+  }
+  return -1;
+}
+
+/** A value as written: a bare word, or a JSON string without control characters. */
+export function lockValue(text: string): string | undefined {
+  if (!text.startsWith('"')) return BARE.test(text) ? text : undefined;
+  try {
+    const v: unknown = JSON.parse(text);
+    return typeof v === 'string' && !CONTROL.test(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** A bare QEMU machine type: `pc-q35-7.2`, never `pc-q35-7.2,kernel-irqchip=off`. */
+export const MACHINE_TYPE = /^(pc|q35|pc-(q35|i440fx)-\d+\.\d+|pc-\d+\.\d+)$/;
+
+const integer = (min: number, max: number) => (v: string): string | undefined =>
+  /^(0|[1-9]\d{0,5})$/.test(v) && Number(v) >= min && Number(v) <= max ? undefined : `an integer from ${min} to ${max}`;
+const onOff = (v: string): string | undefined => (v === 'on' || v === 'off' ? undefined : 'on or off');
+
+/** Every key a device line may carry, with what its value must be. */
+export const PIN_RULES: Readonly<Record<string, (value: string) => string | undefined>> = {
+  mac: (v) => (MAC.test(v) ? undefined : 'a MAC address such as 52:54:00:12:34:56 (lower case)'),
+  serial: (v) => (v.length <= 256 ? undefined : 'at most 256 characters'),
+  chassis: integer(0, 255),
+  'pcie-port': integer(0, 255),
+  port: integer(1, 15),
+  'scsi-id': integer(0, 255),
+  unit: integer(0, 5),
+  nr: integer(0, 30),
+  cad: integer(0, 14),
+  'disable-legacy': onOff,
+  shpc: onOff,
+  'io-reserve': (v) => (v === '0' ? undefined : '0'),
+};
+
+/** The key that places a device on a controller's bus, by attachment. */
+const PLACE_KEY: Readonly<Record<string, string>> = { usb: 'port', scsi: 'scsi-id', ide: 'unit', 'virtio-serial': 'nr', hda: 'cad' };
+
+/** The models machinec creates itself: the only ones an `auto` line may name. */
+export const AUTO_MODELS: ReadonlySet<string> = new Set(['pcie-root-port', 'pci-bridge', 'pcie-pci-bridge']);
+
+export interface LockLine {
+  readonly device: PlacedDevice;
+  readonly line: number;
+  readonly span: Span;
+}
+
+/**
+ * What a lock says that machinec would never write: errors naming the line. `rule` checks of
+ * single lines come from the reader; these look at the lines together.
+ */
+export function lockConflicts(lines: readonly LockLine[], file: string): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const REBUILD = 'the lock is generated: restore it from git (`git checkout -- FILE`), or delete it and run `machinec build` to lock the placement anew (and review the plan)';
+  const report = (l: LockLine, message: string, first?: LockLine, code = 'lock-conflict') =>
+    out.push({ code, severity: 'error', message: `line ${l.line}: ${message}`, file, span: l.span, hint: REBUILD, related: first && [{ message: `line ${first.line} has it`, file, span: first.span }] });
+  const held = new Map<string, LockLine>();
+  const claim = (l: LockLine, key: string, what: string) => {
+    const first = held.get(key);
+    if (first) report(l, `${l.device.id} ${what}, which ${first.device.id} (line ${first.line}) already has`, first);
+    else held.set(key, l);
+  };
+  for (const l of lines) {
+    const d = l.device;
+    const spec = catalog[d.model];
+    if (!spec) {
+      report(l, `unknown device model ${d.model}`, undefined, 'lock-forged');
+      continue;
+    }
+    if (d.auto && !AUTO_MODELS.has(d.model)) report(l, `${d.id} (${d.model}) is marked auto, but machinec creates only root ports and bridges`, undefined, 'lock-forged');
+    if (d.addr) claim(l, `addr ${d.bus} ${formatAddress(d.addr)}`, `is at ${d.bus} ${formatAddress(d.addr)}`);
+    const placeKey = PLACE_KEY[d.attachment];
+    if (placeKey) {
+      if (d.pins[placeKey] === undefined) report(l, `${d.id} on ${d.bus} has no ${placeKey}=`, undefined, 'lock-syntax');
+      else claim(l, `${placeKey} ${d.bus} ${d.pins[placeKey]}`, `has ${placeKey} ${d.pins[placeKey]} on ${d.bus}`);
+    }
+    if (d.model === 'pcie-root-port') {
+      if (d.pins.chassis !== undefined) claim(l, `rp-chassis ${d.pins.chassis}`, `has root port chassis ${d.pins.chassis}`);
+      if (d.pins['pcie-port'] !== undefined) claim(l, `rp-port ${d.pins['pcie-port']}`, `has PCIe port ${d.pins['pcie-port']}`);
+    }
+    if (d.model === 'pci-bridge' && d.pins.chassis !== undefined) claim(l, `br-chassis ${d.pins.chassis}`, `has bridge chassis ${d.pins.chassis}`);
+    if (d.pins.mac !== undefined) claim(l, `mac ${d.pins.mac}`, `has MAC ${d.pins.mac}`);
+    if (d.secondaryBus !== undefined) {
+      if (!spec.provides || (spec.provides !== 'pci' && spec.provides !== 'pcie-port')) report(l, `${d.id} (${d.model}) makes no bus, so it has no secondary= bus number`, undefined, 'lock-syntax');
+      else claim(l, `secondary ${d.secondaryBus}`, `has bus number ${d.secondaryBus}`);
+    }
+  }
+  return out;
+}

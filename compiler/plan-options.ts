@@ -1,0 +1,102 @@
+/**
+ * The part of the plan beyond placement: every QEMU option the lock records (backends, memory,
+ * CPUs, accelerators, display, …) that comes, goes or changes, and the host-side effects of the
+ * machine (see host-effects.ts), marked as new or gone.
+ */
+import { describeHostEffect, hostEffects, splitOption, type HostEffect } from './host-effects.js';
+import type { PlacedMachine } from './model.js';
+
+export interface OptionChange {
+  readonly sign: '+' | '-' | '~';
+  /** `-netdev net-nic0`, `-m`, `-accel #2`. */
+  readonly option: string;
+  readonly before?: string;
+  readonly after?: string;
+}
+
+export interface HostEffectLine {
+  /** `+` new, `-` gone, `=` as before. */
+  readonly sign: '+' | '-' | '=';
+  readonly effect: HostEffect;
+  readonly text: string;
+}
+
+/** Options by a stable name: the option and the id of what it creates, else its occurrence. */
+function keyed(m: PlacedMachine | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  const seen = new Map<string, number>();
+  for (const [opt, value] of m?.options ?? []) {
+    const { pairs } = splitOption(value);
+    const id = pairs.get('id') ?? pairs.get('node-name');
+    const n = (seen.get(opt) ?? 0) + 1;
+    seen.set(opt, n);
+    out.set(id ? `${opt} ${id}` : n > 1 ? `${opt} #${n}` : opt, value);
+  }
+  return out;
+}
+
+/** The device a backend option belongs to: `-netdev net-nic0` → nic0 (backends are named after their device). */
+export function backendOwner(option: string): string | undefined {
+  return /^-\S+ (?:net|drive|chr|audio)-(\S+)$/.exec(option)?.[1];
+}
+
+/**
+ * Options that come, go or change. A backend that comes or goes with its device is said on that
+ * device's line instead (`onDevice`), so a new NIC is one addition, not two.
+ */
+export function compareOptions(before: PlacedMachine | undefined, after: PlacedMachine, onDevice: (id: string, text: string) => boolean): OptionChange[] {
+  const was = keyed(before);
+  const now = keyed(after);
+  const out: OptionChange[] = [];
+  const own = (option: string, value: string) => {
+    const owner = backendOwner(option);
+    return owner !== undefined && onDevice(owner, `${option.split(' ')[0]} ${value}`);
+  };
+  for (const [option, value] of now) {
+    const old = was.get(option);
+    if (old === undefined) {
+      if (!own(option, value)) out.push({ sign: '+', option, after: value });
+    } else if (old !== value) out.push({ sign: '~', option, before: old, after: value });
+  }
+  for (const [option, value] of was) if (!now.has(option) && !own(option, value)) out.push({ sign: '-', option, before: value });
+  return out;
+}
+
+export function compareHostEffects(before: PlacedMachine | undefined, after: PlacedMachine): HostEffectLine[] {
+  const count = (effects: HostEffect[]) => {
+    const m = new Map<string, number>();
+    for (const e of effects) m.set(describeHostEffect(e), (m.get(describeHostEffect(e)) ?? 0) + 1);
+    return m;
+  };
+  const old = hostEffects(before ?? { ...after, options: [], devices: [] });
+  const was = count(old);
+  const out: HostEffectLine[] = [];
+  for (const e of hostEffects(after)) {
+    const text = describeHostEffect(e);
+    const left = was.get(text) ?? 0;
+    if (before && left > 0) was.set(text, left - 1);
+    out.push({ sign: before && left > 0 ? '=' : '+', effect: e, text });
+  }
+  for (const e of old) {
+    const text = describeHostEffect(e);
+    const left = was.get(text) ?? 0;
+    if (left > 0) {
+      was.set(text, left - 1);
+      out.push({ sign: '-', effect: e, text });
+    }
+  }
+  return out;
+}
+
+/**
+ * Whether the host side changes in a way review must see (`diff` exits 1): an option changed or
+ * removed, a host effect gone, or a new one that runs a program, comes from a device property
+ * (romfile, a passed-through host device) or from an option that was there before.
+ */
+export function hostSideChanged(options: readonly OptionChange[], effects: readonly HostEffectLine[], added: ReadonlySet<string>, removed: ReadonlySet<string>): boolean {
+  const addedOptions = options.filter((o) => o.sign === '+').map((o) => `${o.option} (`);
+  const owner = (e: HostEffect) => backendOwner(e.by.replace(/ \(.*$/, ''));
+  const fromAdded = (e: HostEffect) => addedOptions.some((a) => e.by.startsWith(a)) || added.has(owner(e) ?? '');
+  const fromRemoved = (e: HostEffect) => removed.has(owner(e) ?? '');
+  return options.some((o) => o.sign !== '+') || effects.some((e) => (e.sign === '-' && !fromRemoved(e.effect)) || (e.sign === '+' && (e.effect.kind === 'runs' || !fromAdded(e.effect))));
+}

@@ -1,0 +1,45 @@
+/**
+ * What the lock records of the emitted command line beyond placement, so that any change to
+ * the QEMU arguments is a change to the lock that `plan` and `diff` name: every option other
+ * than -name, -machine, -uuid and -device (backends, memory, CPUs, accelerators, display, …), and
+ * each device's -device properties the device line does not already say.
+ */
+import { splitOption } from './host-effects.js';
+import type { PlacedDevice, PlacedMachine } from './model.js';
+
+/** -device keys that the lock's device line already determines (placement, pins, backend ids). */
+const EXPLAINED = new Set(['id', 'bus', 'addr', 'multifunction', 'chassis', 'port', 'chassis_nr', 'mac', 'serial', 'disable-legacy', 'shpc', 'io-reserve', 'channel', 'scsi-id', 'lun', 'unit', 'nr', 'cad', 'netdev', 'drive', 'chardev', 'audiodev']);
+
+/** Options the lock header already says. */
+const HEADER = new Set(['-name', '-machine', '-uuid']);
+
+const escape = (v: string): string => v.replace(/,/g, ',,');
+
+/** The argv as options and their values; an option followed by another option (or nothing) takes none. */
+export function argvPairs(argv: readonly string[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const next = argv[i + 1];
+    if (next !== undefined && !next.startsWith('-')) out.push([argv[i], argv[++i]]);
+    else out.push([argv[i], '']);
+  }
+  return out;
+}
+
+/** The placed machine with the argv's options and per-device properties recorded in it. */
+export function recordArgv(machine: PlacedMachine, argv: readonly string[]): PlacedMachine {
+  const options: [string, string][] = [];
+  const props = new Map<string, string>();
+  for (const [opt, value] of argvPairs(argv)) {
+    if (HEADER.has(opt)) continue;
+    if (opt !== '-device') {
+      options.push([opt, value]);
+      continue;
+    }
+    const { pairs } = splitOption(value);
+    const extra = [...pairs].filter(([k]) => !EXPLAINED.has(k)).map(([k, v]) => `${k}=${escape(v)}`);
+    if (extra.length) props.set(pairs.get('id') ?? '', extra.join(','));
+  }
+  const devices: PlacedDevice[] = machine.devices.map((d) => (props.has(d.id) ? { ...d, props: props.get(d.id) } : d));
+  return { ...machine, options, devices };
+}
