@@ -20,7 +20,7 @@
  * Prints a markdown table and a PASS/MISS line per target. Never part of the tests: timings vary.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -285,6 +285,103 @@ function editorRecheckLines(r: { oneLine: number; inController: number } | undef
   ];
 }
 
+// ---------------------------------------------------------------------------------------------
+// Cold start: where a cold build's time goes, and the many-machine commands
+
+/** Milliseconds of a cold build by what they are spent on (medians over CPU profiles). */
+export interface ColdBreakdown {
+  /** Compiling the bundle and Node's built-in modules (with the V8 code cache: reading it). */
+  moduleCompile: number;
+  /** Building chevrotain's lexer and parser (their constructors). */
+  chevrotain: number;
+  /** The garbage collector. */
+  gc: number;
+  /** `compile()` itself, without the parser's set-up inside it. */
+  compiler: number;
+  /** Everything else: Node's own start, argument parsing, file I/O, output, exit. */
+  other: number;
+  total: number;
+}
+
+type ProfileNode = { id: number; callFrame: { functionName: string; url: string }; children?: number[] };
+const BREAKDOWN_ORDER = ['gc', 'chevrotain', 'compiler', 'moduleCompile'] as const;
+
+/** Which part of a cold build a stack (innermost frame first) belongs to, or 'other'. */
+function classifyStack(frames: readonly ProfileNode['callFrame'][]): keyof Omit<ColdBreakdown, 'total'> {
+  const has = (test: (f: ProfileNode['callFrame']) => boolean) => frames.some(test);
+  if (frames[0]?.functionName === '(garbage collector)') return 'gc';
+  if (has((f) => /^(Lexer|MachineParser)\d*$/.test(f.functionName) && f.url.includes('/core-'))) return 'chevrotain';
+  if (has((f) => /^compile\d*$/.test(f.functionName) && f.url.includes('/core-'))) return 'compiler';
+  if (has((f) => /^(compileSourceTextModule|compileForInternalLoader|Script)$/.test(f.functionName))) return 'moduleCompile';
+  return 'other';
+}
+
+/** Splits one V8 CPU profile's samples into the breakdown's parts (ms). */
+function breakdownOf(profile: { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] }): ColdBreakdown {
+  const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const part = new Map<number, keyof Omit<ColdBreakdown, 'total'>>();
+  const out: ColdBreakdown = { moduleCompile: 0, chevrotain: 0, gc: 0, compiler: 0, other: 0, total: 0 };
+  profile.samples.forEach((id, i) => {
+    if (!part.has(id)) {
+      const frames: ProfileNode['callFrame'][] = [];
+      for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) frames.push(nodes.get(at)!.callFrame);
+      part.set(id, classifyStack(frames));
+    }
+    const ms = (profile.timeDeltas[i] ?? 0) / 1000;
+    out[part.get(id)!] += ms;
+    out.total += ms;
+  });
+  return out;
+}
+
+/** Cold builds under `--cpu-prof` (0.1 ms sampling): the median of each part over `runs` processes. */
+function measureColdBreakdown(dir: string, file: string, runs: number): ColdBreakdown {
+  const profDir = mkdtempSync(join(os.tmpdir(), 'machinec-bench-prof-'));
+  try {
+    const parts: ColdBreakdown[] = [];
+    for (let i = 0; i < runs; i++) {
+      const r = spawnSync(process.execPath, ['--cpu-prof', '--cpu-prof-interval', '100', '--cpu-prof-dir', profDir, '--cpu-prof-name', `run${i}.cpuprofile`, CLI, 'build', file], { cwd: dir, encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
+      if (r.status !== 0) throw new Error(`profiled build exited ${r.status}: ${r.stderr.slice(0, 400)}`);
+      parts.push(breakdownOf(JSON.parse(readFileSync(join(profDir, `run${i}.cpuprofile`), 'utf8'))));
+    }
+    const keys = [...BREAKDOWN_ORDER, 'other', 'total'] as const;
+    return Object.fromEntries(keys.map((k) => [k, median(parts.map((p) => p[k]))])) as unknown as ColdBreakdown;
+  } finally {
+    rmSync(profDir, { recursive: true, force: true });
+  }
+}
+
+/** `machinec lock --locked` over `machines` machines of `devices` devices each, locks current: median wall of `spawns` runs. */
+function measureLockLocked(dir: string, machines: number, devices: number, spawns: number): number {
+  const folder = join(dir, `lock-${machines}x${devices}`);
+  mkdirSync(folder);
+  for (let i = 0; i < machines; i++) writeFileSync(join(folder, `m${i}.machine`), generateMachine(devices).replace(`machine bench${devices} {`, `machine m${i} {`));
+  spawnTimed([CLI, 'lock', folder], dir, false); // writes every lock
+  const walls: number[] = [];
+  for (let i = 0; i < spawns; i++) walls.push(spawnTimed([CLI, 'lock', '--locked', folder], dir, false).wall);
+  return median(walls);
+}
+
+function coldStartLines(b: ColdBreakdown | undefined, lockLocked: number | undefined, checkWarm: number | undefined, verdict: (ok: boolean | undefined, what: string, measured: string) => void): string[] {
+  if (lockLocked !== undefined) verdict(lockLocked < 1000, '`machinec lock --locked` over 500 machines of 10 devices < 1 s wall', `${ms(lockLocked)} ms`);
+  if (checkWarm !== undefined) verdict(checkWarm < 20, '`check` of a 1,000-device file warm (compile with the lock, no QEMU) < 20 ms', `${ms(checkWarm)} ms`);
+  if (!b) return [];
+  const row = (what: string, x: number) => `| ${what} | ${ms(x)} | ${((100 * x) / b.total).toFixed(0)}% |`;
+  return [
+    '| cold build of 100 devices, by part (CPU profile, median) | ms | share |',
+    '|---|---:|---:|',
+    row('module compile (bundle and Node built-ins; with the code cache, reading it)', b.moduleCompile),
+    row('chevrotain set-up (lexer and parser constructors)', b.chevrotain),
+    row('garbage collection', b.gc),
+    row('compiler (`compile()` without the parser set-up)', b.compiler),
+    row("other (Node's own start, arguments, files, output, exit)", b.other),
+    row('total profiled', b.total),
+    '',
+  ];
+}
+
 function args(): { sizes: number[]; runs?: number; spawns: number; out?: string } {
   const a = process.argv.slice(2);
   const get = (k: string) => {
@@ -316,6 +413,8 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   let node: { wall: number; rssMb: number };
   let uncached: number | undefined;
+  let breakdown: ColdBreakdown | undefined;
+  let lockLocked: number | undefined;
   try {
     node = measureNode(dir, opts.spawns);
     log(`node -e 0: ${ms(node.wall)} ms, ${node.rssMb.toFixed(0)} MB`);
@@ -338,6 +437,9 @@ async function main(): Promise<void> {
     }
     const probe = rows.find((r) => r.cli);
     if (probe) uncached = measureUncachedQemu(dir, `bench${probe.n}.machine`);
+    if (rows.some((r) => r.n === 100 && r.cli)) breakdown = measureColdBreakdown(dir, 'bench100.machine', opts.spawns);
+    lockLocked = measureLockLocked(dir, 500, 10, Math.min(5, opts.spawns));
+    log(`lock --locked, 500 × 10 devices: ${ms(lockLocked)} ms`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -367,6 +469,7 @@ async function main(): Promise<void> {
   const r100 = at(100);
   verdict(r100 && r100.cli!.wall / r100.cli!.node <= 1.5, 'CLI wall at 100 devices ≤ 1.5 × node -e 0', r100 ? `${(r100.cli!.wall / r100.cli!.node).toFixed(2)}× (${ms(r100.cli!.wall)} vs ${ms(r100.cli!.node)} ms)` : 'not measured');
   const r1k = at(1000);
+  verdict(r1k && r1k.cli!.wall / r1k.cli!.node <= 2, 'CLI wall at 1,000 devices ≤ 2 × node -e 0', r1k ? `${(r1k.cli!.wall / r1k.cli!.node).toFixed(2)}× (${ms(r1k.cli!.wall)} vs ${ms(r1k.cli!.node)} ms)` : 'not measured');
   verdict(r1k && r1k.cli!.wall < 300, 'CLI wall at 1,000 devices < 300 ms', r1k ? `${ms(r1k.cli!.wall)} ms` : 'not measured');
   const r10k = at(10000);
   verdict(r10k && r10k.cli!.wall < 2000, 'CLI wall at 10,000 devices < 2 s', r10k ? `${ms(r10k.cli!.wall)} ms` : 'not measured');
@@ -379,6 +482,7 @@ async function main(): Promise<void> {
     verdict(ratio <= 12, `linearity ${fmtN(r.n)} → ${fmtN(big.n)}: in-process total ×${ratio.toFixed(1)} ≤ 12`, `×${ratio.toFixed(1)} (CLI wall ×${cliRatio.toFixed(1)})`);
   }
   lines.push(...editorRecheckLines(opts.sizes.includes(1000) ? measureEditorRecheck(1000, opts.runs ?? 21) : undefined, verdict));
+  lines.push(...coldStartLines(breakdown, lockLocked, r1k?.inProcess?.total, verdict));
   lines.push(...verdicts, '');
   const text = lines.join('\n');
   process.stdout.write(text);
