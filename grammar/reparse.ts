@@ -1,13 +1,13 @@
 /**
- * Re-parsing after an edit, for the language server: when the edit lies inside one member of the
- * machine (a top-level device or property) and the old file parsed cleanly, only that member's text
- * is parsed again and the rest of the tree is kept (members after it shifted by the length
- * change). Anything else, and any doubt, parses the whole file, so the result is always the one
+ * Re-parsing after an edit, for the language server: when the old file parsed cleanly and the edit
+ * lies inside one member (a device or property, at any depth), only the innermost such member
+ * that stands alone is parsed again and the rest of the tree is kept (what follows it shifted by
+ * the length change, its enclosing devices rebuilt). Anything else, and any doubt, parses the whole file, so the result is always the one
  * `parse` would give for the new text.
  */
 import type * as ast from './ast.js';
 import type { Span } from './diagnostic.js';
-import { parse, type ParseResult } from './parse.js';
+import { MAX_NESTING, parse, type ParseResult } from './parse.js';
 
 export interface Parsed {
   readonly text: string;
@@ -49,7 +49,13 @@ function split(members: readonly (ast.Property | ast.DeviceNode)[]): { propertie
 }
 
 /** The edited range: [start, oldEnd) of the old text became [start, newEnd) of the new one. */
-function editOf(before: string, after: string): { start: number; oldEnd: number; newEnd: number } {
+interface Edit {
+  readonly start: number;
+  readonly oldEnd: number;
+  readonly newEnd: number;
+}
+
+function editOf(before: string, after: string): Edit {
   const max = Math.min(before.length, after.length);
   let start = 0;
   while (start < max && before.charCodeAt(start) === after.charCodeAt(start)) start++;
@@ -63,29 +69,64 @@ export function reparse(previous: Parsed | undefined, text: string, file: string
   return (previous && reparseMember(previous, text, file)) ?? parse(text, file);
 }
 
+type Member = ast.Property | ast.DeviceNode;
+
+interface Reparsed {
+  readonly member: Member;
+  /** The span (in the old text) of the member parsed again: the edited one, or one nested in it. */
+  readonly old: Span;
+  /** The comments inside the new text of that member. */
+  readonly comments: readonly ast.Comment[];
+}
+
+/** The members with the one holding the edit parsed again: the innermost member that can stand alone. */
+function reparseWithin(members: readonly Member[], edit: Edit, text: string, delta: number, file: string, depth = 1): { index: number; result: Reparsed } | undefined {
+  const index = members.findIndex((m) => m.span.start <= edit.start && edit.oldEnd <= m.span.end);
+  if (index < 0) return undefined;
+  const old = members[index];
+  const inner = old.kind === 'Device' ? reparseWithin(old.members, edit, text, delta, file, depth + 1) : undefined;
+  if (inner && old.kind === 'Device') {
+    const after = old.members.slice(inner.index + 1);
+    const children = [...old.members.slice(0, inner.index), inner.result.member, ...(delta ? after.map((m) => shiftMember(m, delta)) : after)];
+    const member: ast.DeviceNode = { ...old, ...split(children), members: children, span: { start: old.span.start, end: old.span.end + delta } };
+    return { index, result: { ...inner.result, member } };
+  }
+  const result = reparseOne(old, text, delta, file, depth);
+  return result && { index, result };
+}
+
+/** `old`, inside `depth` braces, parsed again from the new text on its own; undefined when it does not stand alone. */
+function reparseOne(old: Member, text: string, delta: number, file: string, depth: number): Reparsed | undefined {
+  const end = old.span.end + delta;
+  // The member must stand alone in the new text, so that lexing it apart gives the same tokens.
+  if (!isSpace(text[old.span.start - 1]) || !isSpace(text[end]) || end <= old.span.start) return undefined;
+  const fragment = text.slice(old.span.start, end);
+  // Parsed apart it sits `depth` levels less deep: it must not be able to pass the nesting limit in place.
+  if ((fragment.match(/[{[]/g)?.length ?? 0) + depth > MAX_NESTING) return undefined;
+  const wrapped = parse(WRAP_START + fragment + WRAP_END, file);
+  const inner = wrapped.ast.machine;
+  if (wrapped.diagnostics.length || inner?.members.length !== 1) return undefined;
+  const offset = old.span.start - WRAP_START.length;
+  const member = shiftMember(inner.members[0], offset);
+  if (member.span.start !== old.span.start || member.span.end !== end) return undefined;
+  return { member, old: old.span, comments: wrapped.ast.comments.map((c) => ({ ...c, span: shiftSpan(c.span, offset) })) };
+}
+
 function reparseMember(previous: Parsed, text: string, file: string): ParseResult | undefined {
   const machine = previous.result.ast.machine;
   if (!machine || previous.result.diagnostics.length) return undefined;
   if (previous.text === text) return previous.result;
   const edit = editOf(previous.text, text);
   const delta = text.length - previous.text.length;
-  const index = machine.members.findIndex((m) => m.span.start <= edit.start && edit.oldEnd <= m.span.end);
-  if (index < 0) return undefined;
-  const old = machine.members[index];
-  const end = old.span.end + delta;
-  // The member must stand alone in the new text, so that lexing it apart gives the same tokens.
-  if (!isSpace(text[old.span.start - 1]) || !isSpace(text[end]) || end <= old.span.start) return undefined;
-  const wrapped = parse(WRAP_START + text.slice(old.span.start, end) + WRAP_END, file);
-  const inner = wrapped.ast.machine;
-  if (wrapped.diagnostics.length || inner?.members.length !== 1) return undefined;
-  const offset = old.span.start - WRAP_START.length;
-  const member = shiftMember(inner.members[0], offset);
-  if (member.span.start !== old.span.start || member.span.end !== end) return undefined;
-  const members = [...machine.members.slice(0, index), member, ...machine.members.slice(index + 1).map((m) => shiftMember(m, delta))];
+  const found = reparseWithin(machine.members, edit, text, delta, file);
+  if (!found) return undefined;
+  const { index, result } = found;
+  const after = machine.members.slice(index + 1);
+  const members = [...machine.members.slice(0, index), result.member, ...(delta ? after.map((m) => shiftMember(m, delta)) : after)];
   const comments = [
-    ...previous.result.ast.comments.filter((c) => c.span.end <= old.span.start),
-    ...wrapped.ast.comments.map((c) => ({ ...c, span: shiftSpan(c.span, offset) })),
-    ...previous.result.ast.comments.filter((c) => c.span.start >= old.span.end).map((c) => ({ ...c, span: shiftSpan(c.span, delta) })),
+    ...previous.result.ast.comments.filter((c) => c.span.end <= result.old.start),
+    ...result.comments,
+    ...previous.result.ast.comments.filter((c) => c.span.start >= result.old.end).map((c) => (delta ? { ...c, span: shiftSpan(c.span, delta) } : c)),
   ];
   const newMachine: ast.MachineNode = { ...machine, ...split(members), members, span: { start: machine.span.start, end: machine.span.end + delta } };
   return { ast: { kind: 'File', machine: newMachine, comments, span: { start: 0, end: text.length } }, diagnostics: [] };

@@ -28,6 +28,24 @@ describe('reparse', () => {
     expect(reused).toBeGreaterThan(text.length / step / 4); // edits past the first member re-use the members before them
   });
 
+  it('an edit in a nested device parses only that device, and keeps its siblings', () => {
+    const text = 'machine m {\n  device s: virtio-scsi-pci {\n    device a: scsi-hd { file = "a" }\n    device b: scsi-hd { file = "b" }\n  }\n}\n';
+    const previous = { text, result: parse(text, 'f') };
+    const edited = text.replace('"b"', '"bb"');
+    const r = reparse(previous, edited, 'f');
+    expect(r).toEqual(parse(edited, 'f'));
+    expect(r.ast.machine!.devices[0].devices[0]).toBe(previous.result.ast.machine!.devices[0].devices[0]);
+  });
+
+  it('an edit that nests past the limit gets the too-deep error a full parse gives', () => {
+    const depth = (n: number, inner: string) => '  x = ' + '['.repeat(n) + inner + ']'.repeat(n) + '\n';
+    const text = 'machine m {\n  device s: qemu-xhci {\n  ' + depth(62, '1') + '  }\n}\n';
+    const previous = { text, result: parse(text, 'f') };
+    expect(previous.result.diagnostics).toEqual([]);
+    const edited = text.replace('[1]', '[[1]]');
+    expect(reparse(previous, edited, 'f').diagnostics.map((d) => d.code)).toEqual(['too-deep']);
+  });
+
   it('a tree with errors, or an edit between members, parses the whole text', () => {
     const broken = 'machine m {\n  device a: VGA {\n}\n';
     expect(reparse({ text: broken, result: parse(broken, 'f') }, broken + ' ', 'f')).toEqual(parse(broken + ' ', 'f'));
