@@ -26,8 +26,17 @@ export function paletteFor(color: boolean): Palette {
   return color ? colors : plain;
 }
 
+/** Line starts per text, computed once however many diagnostics point into it (rendering stays linear). */
+const startsOf = (() => {
+  let last: { text: string; starts: number[] } | undefined;
+  return (text: string): number[] => {
+    if (last?.text !== text) last = { text, starts: lineStarts(text) };
+    return last.starts;
+  };
+})();
+
 function frame(text: string, span: Span, p: Palette): { where: string; lines: string[] } {
-  const starts = lineStarts(text);
+  const starts = startsOf(text);
   const start = locate(text, Math.min(span.start, text.length), starts);
   const lineText = text.slice(starts[start.line - 1], starts[start.line] ?? text.length).replace(/\r?\n$/, '');
   const gutter = String(start.line).length;
@@ -64,10 +73,14 @@ export function renderDiagnostic(d: Diagnostic, sources: ReadonlyMap<string, str
   return out.join('\n');
 }
 
+/** The most diagnostics rendered in full; the rest are counted ("and N more"). */
+export const MAX_RENDERED = 1000;
+
 export function renderDiagnostics(diagnostics: readonly Diagnostic[], sources: ReadonlyMap<string, string>, color = false): string {
   if (!diagnostics.length) return '';
   const errors = diagnostics.filter((d) => d.severity === 'error').length;
-  const parts = diagnostics.map((d) => renderDiagnostic(d, sources, color));
+  const parts = diagnostics.slice(0, MAX_RENDERED).map((d) => renderDiagnostic(d, sources, color));
+  if (diagnostics.length > MAX_RENDERED) parts.push(`… and ${diagnostics.length - MAX_RENDERED} more`);
   if (errors) parts.push(`${errors} error${errors === 1 ? '' : 's'}`);
   return parts.join('\n\n') + '\n';
 }
