@@ -10,6 +10,7 @@ import { renameCommand } from './commands/rename.js';
 export const VERSION = '0.1.0';
 
 const formatOption = () => new Option('--format <format>', 'shell (paste-safe, one option a line), json (an array), or lines (one argument a line)').choices(['shell', 'json', 'lines']).default('shell');
+const planFormatOption = () => new Option('--format <format>', 'text (for a terminal), json, or markdown (a pull-request comment with a picture of the buses)').choices(['text', 'json', 'markdown']).default('text');
 const qemuOption = () => new Option('--qemu <path>', 'the QEMU binary (default: qemu-system-x86_64 on PATH)');
 
 /** The longest --timeout: a day (Node's timers stop at 2^31 ms, about 24.8 days). */
@@ -101,11 +102,12 @@ async function commands(argv: readonly string[], io: Io): Promise<number> {
     .command('plan')
     .description('show what a build would change in the guest, without writing anything')
     .argument('<file>', 'a .machine file')
-    .option('--json', 'machine-readable output')
+    .option('--json', 'machine-readable output (the same as --format json)')
+    .addOption(planFormatOption())
     .option('--diff', 'also print the unified diff of the lock')
     .addOption(qemuOption())
     .action(async (file: string, o) => {
-      exit = await planCommand(session(o), file, { json: Boolean(o.json), diff: Boolean(o.diff) });
+      exit = await planCommand(session(o), file, { format: o.json ? 'json' : o.format, diff: Boolean(o.diff) });
     });
 
   program
@@ -113,9 +115,10 @@ async function commands(argv: readonly string[], io: Io): Promise<number> {
     .description('compare two locks as the guest sees them; exit 1 when an existing device moves, changes or goes')
     .argument('<locks...>', 'OLD.lock NEW.lock, or one lock with --git REV')
     .option('--git <rev>', 'compare the committed version at REV with the working copy')
-    .option('--json', 'machine-readable output')
+    .option('--json', 'machine-readable output (the same as --format json)')
+    .addOption(planFormatOption())
     .action(async (locks: string[], o) => {
-      exit = await diffCommand(session(o), locks, { git: o.git === undefined ? undefined : parseRevision(o.git), json: Boolean(o.json) });
+      exit = await diffCommand(session(o), locks, { git: o.git === undefined ? undefined : parseRevision(o.git), format: o.json ? 'json' : o.format });
     });
 
   program
@@ -146,6 +149,16 @@ async function commands(argv: readonly string[], io: Io): Promise<number> {
     .argument('<new>', 'the new id')
     .action(async (file: string, from: string, to: string, o) => {
       exit = await renameCommand(session(o), file, from, to);
+    });
+
+  program
+    .command('graph')
+    .description('draw the buses, root ports, bridges and devices of FILE (ids, models, guest addresses)')
+    .argument('<file>', 'a .machine file')
+    .addOption(new Option('--format <format>', 'svg (standalone, for a browser), dot (Graphviz) or mermaid').choices(['svg', 'dot', 'mermaid']).default('svg'))
+    .action(async (file: string, o) => {
+      const { graphCommand } = await import('./commands/graph.js');
+      exit = await graphCommand(session(o), file, { format: o.format });
     });
 
   program

@@ -23,6 +23,8 @@ export interface DeviceChange {
   readonly after?: PlacedDevice;
   /** Plain-language lines: "moves 00:04.0 → 00:05.0", "model e1000 → rtl8139", … */
   readonly details: string[];
+  /** For a device recognised as renamed: its id before. */
+  readonly renamedFrom?: string;
   /** What the guest notices (Linux NIC and by-path names, Windows device instances): see guest-names.ts. */
   readonly notices: string[];
 }
@@ -39,6 +41,8 @@ export interface Plan {
   readonly hostEffects: HostEffectLine[];
   /** Whether an option changed or went, or a host effect came (beyond a new device's own backend) or went. */
   readonly hostChanged: boolean;
+  /** Addresses removed devices freed that stay unused in this change (see place: freed addresses). */
+  readonly reserved: readonly { readonly address: string; readonly freedBy: string }[];
 }
 
 /** Where a device is, as the guest and QEMU see it: `01:00.0 (rp1 00.0)` or `usb.0 port 1`. */
@@ -109,7 +113,7 @@ export function comparePlacements(before: PlacedMachine | undefined, after: Plac
   const hostEffects = compareHostEffects(recorded ? before : after, after);
   const ids = (sign: ChangeSign) => new Set(changes.filter((c) => c.sign === sign).map((c) => c.id));
   const hostChanged = hostSideChanged(options, hostEffects, ids('+'), ids('-'));
-  return { changes, machine, counts, guestVisible: machine.some((m) => !m.startsWith('machine name') && m !== NOT_RECORDED) || counts.removed + counts.moved + counts.changed > 0, options, hostEffects, hostChanged };
+  return { changes, machine, counts, guestVisible: machine.some((m) => !m.startsWith('machine name') && m !== NOT_RECORDED) || counts.removed + counts.moved + counts.changed > 0, options, hostEffects, hostChanged, reserved: [] };
 }
 
 /**

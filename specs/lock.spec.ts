@@ -10,6 +10,7 @@ import { build, device, guestOf, machine, nic, placements, render, tryBuild } fr
 import { compile, type Plan } from '../compiler/index.js';
 import { renderPlan } from '../cli/render-plan.js';
 import { expectGolden } from './support/golden.js';
+import { PLAN_CASES } from './support/plan-cases.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const goldenDir = join(here, 'lock');
@@ -362,39 +363,7 @@ describe('lock errors (goldens: specs/lock/<case>.lock + <case>.machine → <cas
 });
 
 describe('plan output (goldens: specs/lock/plan-<case>.txt, rendered by cli/render-plan.ts)', () => {
-  const inner = (id: string) => `{ device ${id}: virtio-net-pci { netdev = user } }`;
-  const cases: Record<string, { before: string; after: string; signs: Record<string, string> }> = {
-    add: {
-      before: machine('q35', [vnic('a')]),
-      after: machine('q35', [vnic('a'), nic('b', 'e1000')]),
-      signs: { rp2: '+', pcibr1: '+', b: '+' },
-    },
-    remove: {
-      before: machine('q35', [vnic('a'), vnic('b'), 'device usb: qemu-xhci { device tablet: usb-tablet {} }']),
-      after: machine('q35', [vnic('b'), 'device usb: qemu-xhci {}']),
-      signs: { a: '-', tablet: '-' },
-    },
-    move: {
-      before: machine('pc', [nic('a'), nic('b')]),
-      after: machine('pc', [nic('a', 'e1000', '10.0'), nic('b')]),
-      signs: { a: '!' },
-    },
-    renumber: {
-      before: machine('q35', [vnic('a'), vnic('b')]),
-      after: machine('q35', [vnic('a'), vnic('b'), `device port0: pcie-root-port @ 01.0 ${inner('c')}`]),
-      signs: { port0: '+', c: '+', rp1: '!', a: '!', rp2: '!', b: '!' },
-    },
-    'model-change': {
-      before: machine('pc', [nic('a'), nic('b')]),
-      after: machine('pc', [nic('a'), nic('b', 'rtl8139')]),
-      signs: { b: '~' },
-    },
-    'mac-change': {
-      before: machine('pc', [nic('a'), nic('b')]),
-      after: machine('pc', [nic('a'), 'device b: e1000 { netdev = user, mac = "52:54:00:12:34:56" }']),
-      signs: { b: '~' },
-    },
-  };
+  const cases = PLAN_CASES;
 
   test.each(Object.keys(cases))('%s', (name) => {
     const { before, after, signs } = cases[name];

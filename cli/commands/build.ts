@@ -5,6 +5,7 @@ import { createTwoFilesPatch } from 'diff';
 import { hasErrors } from '../../grammar/index.js';
 import { formatArgv, type ArgvFormat } from '../format-argv.js';
 import { findMachines, writeAtomic } from '../io.js';
+import { renderPlanMarkdown } from '../render-markdown.js';
 import { renderPlan } from '../render-plan.js';
 import type { CompiledFile, Session } from '../session.js';
 import type { PlacedDevice } from '../../compiler/index.js';
@@ -58,8 +59,10 @@ export async function checkCommand(s: Session, files: readonly string[]): Promis
   return failed ? 1 : 0;
 }
 
+export type PlanFormat = 'text' | 'json' | 'markdown';
+
 export interface PlanOptions {
-  readonly json: boolean;
+  readonly format: PlanFormat;
   readonly diff: boolean;
   readonly prune?: boolean;
 }
@@ -69,10 +72,12 @@ export async function planCommand(s: Session, file: string, opts: PlanOptions): 
   s.report(f.diagnostics);
   const c = f.compilation;
   if (!c?.ok) return 1;
-  if (opts.json) {
+  const title = f.lockText === undefined ? `${f.shown}: no lock yet, every device is new` : `${f.shown} against ${f.lockShown}`;
+  if (opts.format === 'json') {
     s.io.stdout(JSON.stringify({ file: f.shown, lock: f.lockShown, lockExists: f.lockText !== undefined, upToDate: c.lockText === f.lockText, ...planJson(c.plan!) }, null, 2) + '\n');
+  } else if (opts.format === 'markdown') {
+    s.io.stdout(renderPlanMarkdown(c.plan!, { title, after: c.machine! }));
   } else {
-    const title = f.lockText === undefined ? `${f.shown}: no lock yet, every device is new` : `${f.shown} against ${f.lockShown}`;
     s.io.stdout(renderPlan(c.plan!, { color: s.color, title }));
   }
   if (opts.diff && c.lockText !== f.lockText) {

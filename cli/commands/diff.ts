@@ -5,12 +5,13 @@ import { comparePlacements, readLock, type PlacedMachine } from '../../compiler/
 import { displayPath, lockPathOf, readText } from '../io.js';
 import { renderPlan } from '../render-plan.js';
 import type { Session } from '../session.js';
-import { planJson } from './build.js';
+import { renderPlanMarkdown } from '../render-markdown.js';
+import { planJson, type PlanFormat } from './build.js';
 
 const asLockPath = (p: string): string => (p.endsWith('.machine') ? lockPathOf(p) : p);
 
 /** Exit 0: nothing an existing device shows the guest changed (additions only). 1: something did. 2: a lock could not be read. */
-export async function diffCommand(s: Session, paths: readonly string[], opts: { git?: string; json: boolean }): Promise<number> {
+export async function diffCommand(s: Session, paths: readonly string[], opts: { git?: string; format: PlanFormat }): Promise<number> {
   /** `text` undefined: the lock did not exist at the revision (every device is new). */
   const texts: { shown: string; text?: string }[] = [];
   if (opts.git !== undefined) {
@@ -71,7 +72,9 @@ export async function diffCommand(s: Session, paths: readonly string[], opts: { 
     return 2;
   }
   const plan = comparePlacements(before, after);
-  if (opts.json) s.io.stdout(JSON.stringify(planJson(plan), null, 2) + '\n');
-  else s.io.stdout(renderPlan(plan, { color: s.color, title: `${texts[0].shown} → ${texts[1].shown}` }));
+  const title = `${texts[0].shown} → ${texts[1].shown}`;
+  if (opts.format === 'json') s.io.stdout(JSON.stringify(planJson(plan), null, 2) + '\n');
+  else if (opts.format === 'markdown') s.io.stdout(renderPlanMarkdown(plan, { title, after }));
+  else s.io.stdout(renderPlan(plan, { color: s.color, title }));
   return plan.guestVisible || plan.hostChanged ? 1 : 0;
 }

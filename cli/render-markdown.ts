@@ -1,0 +1,63 @@
+/**
+ * A plan as markdown for a pull-request comment: one summary line, a table of changes with what
+ * the guest notices, a mermaid picture of the bus tree with the changes marked, the addresses
+ * kept free, and the host-side effects. An empty plan is one line.
+ */
+import { planTopology, shortPlace, type DeviceChange, type PlacedMachine, type Plan } from '../compiler/index.js';
+import { topologyToMermaid } from './graph/mermaid.js';
+
+const KIND: Record<DeviceChange['sign'], string> = { '+': 'added', '-': 'removed', '!': 'moved', '~': 'changed' };
+
+/** A table cell: pipes escaped, newlines folded. */
+const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+const code = (s: string): string => `\`${s}\``;
+
+function kindOf(c: DeviceChange): string {
+  if (c.renamedFrom) return `renamed from ${code(c.renamedFrom)}`;
+  if (c.sign === '!' && c.details.some((d) => /renumbered|bus number/.test(d))) return 'renumbered';
+  return KIND[c.sign];
+}
+
+function addressCell(c: DeviceChange): string {
+  const before = c.before ? code(shortPlace(c.before)) : '—';
+  const after = c.after ? code(shortPlace(c.after)) : '—';
+  return before === after ? `${after} (stays)` : `${before} → ${after}`;
+}
+
+function noticeCell(c: DeviceChange): string {
+  const extra = c.sign === '~' ? c.details.filter((d) => !/^model /.test(d) || c.notices.length === 0) : [];
+  const all = [...c.notices, ...extra];
+  if (all.length) return all.map(cell).join('<br>');
+  return c.sign === '+' ? 'new device' : c.auto ? 'nothing by itself' : 'nothing';
+}
+
+export interface MarkdownOptions {
+  readonly title: string;
+  /** The machine after the change, for the bus picture. */
+  readonly after: PlacedMachine;
+}
+
+export function renderPlanMarkdown(plan: Plan, { title, after }: MarkdownOptions): string {
+  const { added, removed, moved, changed } = plan.counts;
+  if (!plan.changes.length && !plan.machine.length) return `**${cell(title)}**: no changes, the lock is up to date.\n`;
+  const out: string[] = [];
+  const visible = plan.guestVisible ? ' — **existing devices change in the guest**' : ' — existing devices stay as the guest knows them';
+  out.push(`**${cell(title)}**: ${added} to add, ${removed} to remove, ${moved} to move, ${changed} to change${visible}.`, '');
+  if (plan.machine.length) out.push(...plan.machine.map((m) => `- machine: ${m}`), '');
+  if (plan.changes.length) {
+    out.push('| device | change | guest address | what the guest notices |', '| --- | --- | --- | --- |');
+    for (const c of plan.changes) {
+      const who = `${code(c.id)} ${cell(c.model)}${c.auto ? ' (machinec)' : ''}`;
+      out.push(`| ${who} | ${kindOf(c)} | ${addressCell(c)} | ${noticeCell(c)} |`);
+    }
+    out.push('');
+  }
+  out.push('```mermaid', topologyToMermaid(planTopology(plan, after)).trimEnd(), '```', '');
+  const reserved = plan.reserved;
+  if (reserved.length) {
+    out.push('**Addresses kept free** (a removed device\'s address is not given to a new one until `machinec prune`, so no new device takes its guest names):', '');
+    for (const r of reserved) out.push(`- ${code(r.address)}, freed by ${code(r.freedBy)}`);
+    out.push('');
+  }
+  return out.join('\n');
+}
