@@ -3,7 +3,8 @@
  * and every text read so far, so diagnostics can show their source lines.
  */
 import { resolve } from 'node:path';
-import { compile, type Compilation, type Diagnostic, type QemuInfo } from '../compiler/index.js';
+import { compile, takenValues, type CompileInput, type Compilation, type Diagnostic, type QemuInfo } from '../compiler/index.js';
+import { otherLocks } from './repo.js';
 import { displayPath, lockPathOf, readIfExists, readText, recoverWrites, useColor, type Io } from './io.js';
 import { findQemu, listMachineTypes } from './qemu/machine-types.js';
 import { renderDiagnostics } from './render-diagnostic.js';
@@ -57,7 +58,7 @@ export class Session {
     return this.qemuInfo;
   }
 
-  async compileFile(path: string, options: { prune?: boolean; qemu?: boolean } = {}): Promise<CompiledFile> {
+  async compileFile(path: string, options: { prune?: boolean; qemu?: boolean; regenerate?: CompileInput['regenerate'] } = {}): Promise<CompiledFile> {
     const full = resolve(this.io.cwd, path);
     const shown = displayPath(this.io, full);
     const lockPath = lockPathOf(full);
@@ -72,7 +73,10 @@ export class Session {
     const lockText = lock?.text;
     if (lockText !== undefined) this.sources.set(lockShown, lockText);
     const qemu = options.qemu === false ? undefined : await this.qemu();
-    const compilation = compile({ file: shown, source: source.text, lock: lockText === undefined ? undefined : { file: lockShown, text: lockText }, qemu, prune: options.prune });
+    const input: CompileInput = { file: shown, source: source.text, lock: lockText === undefined ? undefined : { file: lockShown, text: lockText }, qemu, prune: options.prune, regenerate: options.regenerate };
+    let compilation = compile(input);
+    // Something new to lock: new MACs and UUIDs avoid every value the repo's other locks hold.
+    if (compilation.ok && (compilation.lockText !== lockText || options.regenerate)) compilation = compile({ ...input, taken: takenValues(otherLocks(this.io, full)) });
     return { path: full, shown, lockPath, lockShown, lockText, compilation, diagnostics: compilation.diagnostics };
   }
 

@@ -33,6 +33,13 @@ export interface CompileInput {
   readonly qemu?: QemuInfo;
   /** Drop the empty root ports and bridges machinec created (their bus numbers go; the plan shows who moves). */
   readonly prune?: boolean;
+  /**
+   * Values other machines under the same folder or git work tree have locked (the CLI collects
+   * them): a newly generated MAC or SMBIOS UUID avoids every one, so two machines of a repo never share one.
+   */
+  readonly taken?: { readonly macs: ReadonlySet<string>; readonly uuids: ReadonlySet<string> };
+  /** Locked values to generate anew (`machinec lock --regenerate`): MACs of these device ids, the SMBIOS UUID. The plan shows the change. */
+  readonly regenerate?: { readonly macs?: readonly string[]; readonly uuid?: boolean };
   /** The tree of `source` when the caller already has it (the language server re-parses only what an edit touched). */
   readonly parsed?: ParseResult;
   /** Only what `check` reports: stop after placement, without QEMU arguments, lock text or plan (the language server, on every edit). */
@@ -71,6 +78,18 @@ function machineType(spec: MachineSpec, previous: PlacedMachine | undefined, qem
     return undefined;
   }
   return type;
+}
+
+/** The lock without the values `--regenerate` names, so placement generates them anew. */
+function forgetPins(lock: PlacedMachine | undefined, what: NonNullable<CompileInput['regenerate']>): PlacedMachine | undefined {
+  if (!lock) return lock;
+  const macs = new Set(what.macs ?? []);
+  const devices = lock.devices.map((d) => {
+    if (!macs.has(d.id)) return d;
+    const { mac: _mac, ...pins } = d.pins;
+    return { ...d, pins };
+  });
+  return { ...lock, uuid: what.uuid ? '' : lock.uuid, devices };
 }
 
 const byPosition = (a: Diagnostic, b: Diagnostic): number =>
@@ -117,7 +136,8 @@ function compileUnsorted(input: CompileInput): Compilation {
   if (hasErrors(diagnostics)) return { diagnostics, ok: false, spec, previous };
 
   const type = machineType(spec, previous, input.qemu, diagnostics);
-  const placement = place(spec, previous?.devices ?? [], spec.name, { prune: input.prune });
+  const kept = input.regenerate ? forgetPins(previous, input.regenerate) : previous;
+  const placement = place(spec, kept?.devices ?? [], spec.name, { prune: input.prune, takenMacs: input.taken?.macs });
   diagnostics.push(...placement.diagnostics);
   if (hasErrors(diagnostics) || !type) return { diagnostics, ok: false, spec, previous };
 
@@ -126,7 +146,7 @@ function compileUnsorted(input: CompileInput): Compilation {
     name: spec.name,
     chipset: spec.chipset,
     machineType: type,
-    uuid: uuidProp?.kind === 'String' ? uuidProp.value.toLowerCase() : previous?.uuid ?? uuidFor(spec.name),
+    uuid: uuidProp?.kind === 'String' ? uuidProp.value.toLowerCase() : kept?.uuid || uuidFor(spec.name, input.taken?.uuids),
     devices: placement.devices,
   };
   if (input.diagnosticsOnly) return { diagnostics, ok: true, spec, machine, previous };
@@ -156,5 +176,6 @@ export type { PlacedDevice, PlacedMachine, GuestAddress, PciAddress, Chipset } f
 export { formatAddress, parseAddress } from './machine-spec.js';
 export { GUEST_RULES, GuestView, guestNamesOf, linuxNicName, noticesFor, windowsLocationPath, type GuestNames, type GuestRule } from './guest-names.js';
 export { completionsAt, hoverAt, deviceIdAt, quickFix, modelProperties, describeModel, describeType, type Completion, type CompletionKind, type Completions, type EditorContext, type Hover, type QuickFix } from './editor.js';
+export { sharedValues, takenValues, type LockedFile } from './repo-unique.js';
 export { exportLibvirt, type LibvirtExport, type LibvirtExportInput } from './export/libvirt.js';
 export { planTopology, shortPlace, topologyOf, walkTopology, type NodeMark, type TopologyNode } from './topology.js';

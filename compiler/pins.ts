@@ -29,18 +29,28 @@ export function macFor(machine: string, id: string, taken: ReadonlySet<string>):
   }
 }
 
-/** A version-4-shaped UUID derived from the machine name. */
-export function uuidFor(machine: string): string {
+/**
+ * A version-4-shaped UUID derived from the machine name, none of `taken` (the UUIDs other
+ * machines of the repo have locked: prod/web and staging/web are both `machine web`).
+ */
+export function uuidFor(machine: string, taken: ReadonlySet<string> = new Set()): string {
+  for (let attempt = 0; ; attempt++) {
+    const uuid = uuidAttempt(attempt ? `${machine}/${attempt}` : machine);
+    if (!taken.has(uuid)) return uuid;
+  }
+}
+
+function uuidAttempt(machine: string): string {
   const words = [0, 1, 2, 3].map((i) => hex(fnv1a(`${machine}#${i}`, 0x811c9dc5 ^ (i * 0x9e3779b9)), 8)).join('');
   const variant = ((parseInt(words[16], 16) & 0x3) | 0x8).toString(16);
   return `${words.slice(0, 8)}-${words.slice(8, 12)}-4${words.slice(13, 16)}-${variant}${words.slice(17, 20)}-${words.slice(20, 32)}`;
 }
 
 /** Chassis numbers, ports, MACs and serials: kept from the lock, set in the source, or generated. */
-export function assignPins(drafts: ReadonlyMap<string, Draft>, machineName: string): Draft[] {
+export function assignPins(drafts: ReadonlyMap<string, Draft>, machineName: string, takenMacs: ReadonlySet<string> = new Set()): Draft[] {
   const noChassis: Draft[] = [];
   const usedChassis = new Set<number>();
-  const usedMacs = new Set<string>();
+  const usedMacs = new Set<string>(takenMacs);
   for (const d of drafts.values()) {
     if (d.pins.chassis) usedChassis.add(Number(d.pins.chassis));
     if (d.pins.mac && !d.source?.node.properties.some((p) => p.key.name === 'mac')) usedMacs.add(d.pins.mac);

@@ -13,7 +13,7 @@ import { formatGuestAddress, readLock, type PlacedMachine } from '../compiler/in
 import { compareGuestView } from '../cli/commands/verify.js';
 import type { GuestPciDevice } from '../cli/qemu/guest-view.js';
 import { runCli } from './support/cli.js';
-import { domainName, libvirtDescribe, libvirtGuestView, removeDomain, virsh, writeQcow2 } from './support/libvirt.js';
+import { domainName, libvirtDescribe, libvirtGuestView, removeDomain, virsh, virshWithin, writeQcow2 } from './support/libvirt.js';
 
 const T = 120_000;
 const SAMPLES = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', 'samples');
@@ -58,7 +58,7 @@ async function exportAndStart(file: string, name = domainName(), extra: string[]
   if (!domains.includes(name)) domains.push(name);
   spawnSync('virsh', ['-c', 'qemu:///system', 'destroy', name]);
   virsh('define', join(dir, 'domain.xml'));
-  virsh('start', name);
+  virshWithin(540_000, 'start', name);
   const view = await libvirtGuestView(name);
   const lock = readLock(readFileSync(join(dir, `${file}.lock`), 'utf8'), `${file}.lock`).lock!;
   return { name, lock, view, xml: readFileSync(join(dir, 'domain.xml'), 'utf8') };
@@ -83,4 +83,45 @@ libvirtDescribe('machinec export libvirt on a real libvirtd', () => {
     const { lock, view } = await exportAndStart(name, domainName(), ['--locked', '--qemu-commandline']);
     expectGuestMatchesLock(lock, view);
   }, T);
+
+  const nics = (model: string, ids: string[]) => ids.map((id) => `  device ${id}: ${model} { netdev = user }`).join('\n');
+  const machine = (chipset: string, body: string) => `machine m {\n  chipset = ${chipset}\n  memory = 256M\n${body}\n}\n`;
+  const edits: [string, string, string][] = [
+    ['pc: remove the first NIC', machine('pc', nics('e1000', ['n1', 'n2', 'n3'])), machine('pc', nics('e1000', ['n2', 'n3']))],
+    ['q35: remove a middle NIC and add one', machine('q35', nics('virtio-net-pci', ['n1', 'n2', 'n3'])), machine('q35', nics('virtio-net-pci', ['n1', 'n3', 'n4']))],
+    ['q35: reorder', machine('q35', `${nics('virtio-net-pci', ['a', 'b'])}\n  device d: virtio-blk-pci { file = "d.raw" }\n${nics('e1000', ['c'])}`), machine('q35', `${nics('e1000', ['c'])}\n  device d: virtio-blk-pci { file = "d.raw" }\n${nics('virtio-net-pci', ['b', 'a'])}`)],
+    ['pc: change a model (e1000 to rtl8139)', machine('pc', nics('e1000', ['n1', 'n2'])), machine('pc', `${nics('rtl8139', ['n1'])}\n${nics('e1000', ['n2'])}`)],
+    ['q35: change a model (virtio-net-pci to e1000e)', machine('q35', nics('virtio-net-pci', ['n1', 'n2'])), machine('q35', `${nics('e1000e', ['n1'])}\n${nics('virtio-net-pci', ['n2'])}`)],
+  ];
+
+  test.each(edits)('%s: re-export, virsh define, start: every surviving device keeps its guest address', async (_title, before, after) => {
+    writeFileSync(join(dir, 'm.machine'), before);
+    provideBackends('m.machine');
+    const first = await exportAndStart('m.machine');
+    expectGuestMatchesLock(first.lock, first.view);
+    writeFileSync(join(dir, 'm.machine'), after);
+    const second = await exportAndStart('m.machine', first.name);
+    expectGuestMatchesLock(second.lock, second.view);
+    const was = where(first.view);
+    const now = where(second.view);
+    const survivors = [...now.keys()].filter((id) => was.has(id));
+    expect(survivors.length).toBeGreaterThan(0);
+    for (const id of survivors) expect(`${id} ${now.get(id)}`).toBe(`${id} ${was.get(id)}`);
+  }, T);
+
+  test('the 1,000-device q35 machine: its export defines and starts, every device where the lock says', async () => {
+    const lines = ['machine big {', '  chipset = q35', '  memory = 512M'];
+    for (let i = 0; i < 1000; i++) {
+      const id = `d${i}`;
+      if (i === 7) lines.push(`  device ${id}: virtio-balloon-pci`);
+      else if (i >= 10 && i < 14) lines.push(`  device ${id}: ${i % 2 ? 'e1000' : 'rtl8139'} { netdev = user }`);
+      else lines.push(['  device ID: virtio-rng-pci', '  device ID: virtio-net-pci { netdev = user }', '  device ID: virtio-blk-pci { file = "ID.img" }', '  device ID: virtio-net-pci { netdev = user }'][i % 4].replace(/ID/g, id));
+    }
+    writeFileSync(join(dir, 'big.machine'), [...lines, '}', ''].join('\n'));
+    provideBackends('big.machine');
+    const { lock, view, xml } = await exportAndStart('big.machine');
+    expect(lock.devices.filter((d) => d.attachment === 'pci').length).toBeGreaterThan(1100);
+    expect(xml).toContain("model='pcie-root-port'");
+    expectGuestMatchesLock(lock, view);
+  }, 900_000);
 });

@@ -8,7 +8,7 @@ import { findMachines, writeAtomic } from '../io.js';
 import { renderPlanMarkdown } from '../render-markdown.js';
 import { renderPlan } from '../render-plan.js';
 import type { CompiledFile, Session } from '../session.js';
-import type { PlacedDevice } from '../../compiler/index.js';
+import { sharedValues, type CompileInput, type LockedFile, type PlacedDevice } from '../../compiler/index.js';
 
 export interface BuildOptions {
   readonly format: ArgvFormat;
@@ -46,11 +46,14 @@ export async function buildCommand(s: Session, file: string, opts: BuildOptions)
 export async function checkCommand(s: Session, files: readonly string[]): Promise<number> {
   let failed = 0;
   const machines = findMachines((files.length ? files : ['.']).map((p) => resolve(s.io.cwd, p)));
+  const locks: LockedFile[] = [];
   for (const file of machines) {
     const f = await s.compileFile(file, { qemu: false });
     s.report(f.diagnostics);
     if (hasErrors(f.diagnostics)) failed++;
+    if (f.lockText !== undefined) locks.push({ file: f.lockShown, text: f.lockText });
   }
+  failed += reportShared(s, locks);
   if (!machines.length) {
     s.io.stderr('error[usage]: no .machine files found\n');
     return 2;
@@ -102,20 +105,35 @@ const strip = (d: PlacedDevice) => {
   return rest;
 };
 
-export async function lockCommand(s: Session, paths: readonly string[], opts: { locked: boolean }): Promise<number> {
+/** MACs and UUIDs two locks share: errors naming both files and devices. Returns how many locks have one. */
+function reportShared(s: Session, locks: readonly LockedFile[]): number {
+  const shared = sharedValues(locks);
+  s.report(shared);
+  return new Set(shared.map((d) => d.file)).size;
+}
+
+export async function lockCommand(s: Session, paths: readonly string[], opts: { locked: boolean; regenerate?: CompileInput['regenerate'] }): Promise<number> {
   const machines = findMachines((paths.length ? paths : ['.']).map((p) => resolve(s.io.cwd, p)));
   if (!machines.length) {
     s.io.stderr('error[usage]: no .machine files found\n');
     return 2;
   }
+  if (opts.regenerate && machines.length !== 1) {
+    s.io.stderr('error[usage]: --regenerate names values of one machine: give one .machine file\n');
+    return 2;
+  }
   const tally = { current: 0, updated: 0, outdated: 0, failed: 0 };
+  const locks: LockedFile[] = [];
   for (const file of machines) {
-    const f = await s.compileFile(file);
+    const f = await s.compileFile(file, { regenerate: opts.regenerate });
     s.report(f.diagnostics);
     if (!f.compilation?.ok) {
       tally.failed++;
+      if (f.lockText !== undefined) locks.push({ file: f.lockShown, text: f.lockText });
       continue;
     }
+    locks.push({ file: f.lockShown, text: opts.locked ? f.lockText ?? f.compilation.lockText! : f.compilation.lockText! });
+    if (opts.regenerate && f.compilation.lockText !== f.lockText) s.io.stderr(renderPlan(f.compilation.plan!, { color: s.color, title: `${f.lockShown}: regenerated` }));
     if (f.compilation.lockText === f.lockText) tally.current++;
     else if (opts.locked) {
       tally.outdated++;
@@ -126,6 +144,7 @@ export async function lockCommand(s: Session, paths: readonly string[], opts: { 
       s.io.stderr(`${f.lockText === undefined ? 'wrote' : 'updated'} ${f.lockShown}\n`);
     }
   }
+  tally.failed += reportShared(s, locks);
   s.io.stderr(`${machines.length} machine${machines.length === 1 ? '' : 's'}: ${tally.current} up to date, ${opts.locked ? `${tally.outdated} out of date` : `${tally.updated} written`}, ${tally.failed} with errors\n`);
   return tally.failed || tally.outdated ? 1 : 0;
 }

@@ -30,6 +30,8 @@ export interface PlaceResult {
 export interface PlaceOptions {
   /** Drop root ports and bridges machinec created that hold no device (`machinec prune`). */
   readonly prune?: boolean;
+  /** MACs other machines of the repo have locked: a new MAC avoids them. */
+  readonly takenMacs?: ReadonlySet<string>;
 }
 
 export function place(machine: MachineSpec, locked: readonly PlacedDevice[], machineName: string, options: PlaceOptions = {}): PlaceResult {
@@ -40,7 +42,7 @@ export function place(machine: MachineSpec, locked: readonly PlacedDevice[], mac
   let devices: PlacedDevice[] = [];
   if (placed) {
     if (options.prune) prune(p);
-    f.noChassis.push(...assignPins(p.drafts, machineName));
+    f.noChassis.push(...assignPins(p.drafts, machineName, options.takenMacs));
     devices = enumerate(p);
   }
   const diagnostics: Diagnostic[] = [];

@@ -53,7 +53,11 @@ export function libvirtDescribe(name: string, body: () => void): void {
 }
 
 export function virsh(...args: string[]): string {
-  const r = spawnSync('virsh', ['-c', 'qemu:///system', ...args], { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 << 20 });
+  return virshWithin(120_000, ...args);
+}
+
+export function virshWithin(timeoutMs: number, ...args: string[]): string {
+  const r = spawnSync('virsh', ['-c', 'qemu:///system', ...args], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`virsh ${args.join(' ')}: ${(r.stderr || r.stdout || String(r.error)).trim()}`);
   return r.stdout;
 }
