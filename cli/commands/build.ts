@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
+import { childStatus, untilDone } from '../signals.js';
 import { hasErrors } from '../../grammar/index.js';
 import { formatArgv, type ArgvFormat } from '../format-argv.js';
 import { findMachines, writeAtomic } from '../io.js';
@@ -171,11 +172,18 @@ export async function runCommand(s: Session, file: string, extra: readonly strin
   }
   // Paths in a .machine file are relative to its folder, so QEMU runs there.
   const child = spawn(qemu, [...f.compilation.argv!, ...extra], { stdio: 'inherit', cwd: dirname(f.path) });
-  return new Promise((done) => {
+  const exited = new Promise<number>((done) => {
     child.on('error', (e) => {
       s.io.stderr(`error[qemu-failed]: ${e.message}\n`);
       done(2);
     });
-    child.on('exit', (code, signal) => done(code ?? (signal ? 128 : 1)));
+    child.on('exit', (code, signal) => done(childStatus(code, signal)));
   });
+  // SIGINT, SIGTERM or SIGHUP to machinec go on to QEMU; machinec exits with QEMU's status.
+  const release = untilDone(async (signal) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    const status = await exited;
+    return status === 0 ? undefined : status; // QEMU quit cleanly on it: 128 + the signal, as a shell reports
+  });
+  return exited.finally(release);
 }

@@ -3,6 +3,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { untilDone } from '../signals.js';
 import os from 'node:os';
 import path from 'node:path';
 import { QmpClient } from './qmp.js';
@@ -77,6 +78,8 @@ export async function launchQemu(options: LaunchOptions): Promise<QemuHandle> {
     await rm(dir, { recursive: true, force: true });
     throw new QemuLaunchError(`cannot start ${qemu}: ${(err as Error).message}`, '', [qemu, ...argv], dir);
   }
+  // A signal to machinec stops this QEMU and removes its folder before machinec exits.
+  const release = untilDone(() => shutdown());
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (s: string) => {
     // Keep the tail bounded.
@@ -123,6 +126,7 @@ export async function launchQemu(options: LaunchOptions): Promise<QemuHandle> {
         await Promise.race([exitPromise, delay(KILL_GRACE_MS)]);
       }
       await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      release();
     })();
     return closing;
   };

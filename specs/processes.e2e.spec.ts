@@ -1,0 +1,109 @@
+/**
+ * Issue 10, item 11 (orphans) and item 16 (import and virtserialport), on the real QEMU: kill
+ * machinec during `verify` of a 1,000-device machine, during `run`, and during `import`, and no
+ * QEMU process and no /tmp/machinec-qemu-* folder survives; machinec exits 128 + the signal (run:
+ * QEMU's status when it fails, else 128 + the signal). A QEMU that aborts gives `run` 128 + its signal, not 128.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { runCli } from './support/cli.js';
+import { qemuDescribe } from './support/qemu.js';
+
+const BIN = join(process.cwd(), 'dist', 'machinec.mjs');
+const T = 120_000;
+
+let dir: string;
+let tmp: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'machinec-signals-'));
+  tmp = mkdtempSync(join(tmpdir(), 'machinec-signals-tmp-')); // machinec's TMPDIR: its folders are counted here
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+function machine(count: number): string {
+  const lines = ['machine big {', '  chipset = q35', '  memory = 512M'];
+  for (let i = 0; i < count; i++) lines.push(i % 2 ? `  device d${i}: virtio-net-pci { netdev = user }` : `  device d${i}: virtio-rng-pci`);
+  return [...lines, '}', ''].join('\n');
+}
+
+/** QEMU processes whose parent is `pid` or that carry `marker` on their command line. */
+function qemus(marker: string): number[] {
+  const out: number[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      if (cmd.startsWith('qemu-system') || cmd.includes('/qemu-system')) if (cmd.includes(marker)) out.push(Number(p));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+/** Starts machinec, waits until a QEMU of it runs, sends `signal`, and returns machinec's exit. */
+async function killDuring(args: string[], signal: NodeJS.Signals, marker: string): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, sig) => r({ code, signal: sig })));
+  for (let i = 0; i < 600 && !qemus(marker).length; i++) await sleep(50);
+  expect(qemus(marker).length).toBe(1);
+  await sleep(300);
+  child.kill(signal);
+  const result = await Promise.race([exited, sleep(30_000).then(() => ({ code: -1, signal: null }))]);
+  return result;
+}
+
+qemuDescribe('signals reach QEMU; nothing is left behind', () => {
+  it.each([['SIGTERM', 143], ['SIGINT', 130], ['SIGHUP', 129]] as const)('%s during verify of the 1,000-device machine', async (signal, status) => {
+    writeFileSync(join(dir, 'big.machine'), machine(1000));
+    expect((await runCli(['build', 'big.machine'], dir)).code).toBe(0);
+    const r = await killDuring(['verify', 'big.machine', '--timeout', '60'], signal, tmp);
+    expect(r).toEqual({ code: status, signal: null });
+    await sleep(200);
+    expect(qemus(tmp)).toEqual([]);
+    expect(readdirSync(tmp).filter((f) => f.startsWith('machinec-qemu-'))).toEqual([]);
+  }, T);
+
+  it('SIGTERM during run: QEMU is stopped and machinec exits with its status', async () => {
+    writeFileSync(join(dir, 'm.machine'), 'machine m {\n  accel = tcg\n  display = none\n}\n');
+    const marker = join(dir, 'marker-run');
+    const r = await killDuring(['run', 'm.machine', '--', '-S', '-name', marker], 'SIGTERM', marker);
+    // QEMU ends on SIGTERM with status 0 ("terminating on signal 15"); machinec reports the signal, as a shell would.
+    expect(r).toEqual({ code: 143, signal: null });
+    expect(qemus(marker)).toEqual([]);
+  }, T);
+
+  it('run: a QEMU killed by a signal gives 128 + that signal, not 128', async () => {
+    writeFileSync(join(dir, 'm.machine'), 'machine m {\n  accel = tcg\n  display = none\n}\n');
+    const marker = join(dir, 'marker-abort');
+    const child = spawn(process.execPath, [BIN, 'run', 'm.machine', '--', '-S', '-name', marker], { cwd: dir, stdio: 'ignore' });
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    for (let i = 0; i < 600 && !qemus(marker).length; i++) await sleep(50);
+    for (const pid of qemus(marker)) process.kill(pid, 'SIGABRT');
+    expect(await exited).toBe(134);
+  }, T);
+
+  it('SIGTERM during import: no QEMU, no folder, nothing written', async () => {
+    const out = join(dir, 'out');
+    const r = await killDuring(['import', '--name', 'vm', '--out', out, '--', 'qemu-system-x86_64', '-M', 'q35', '-m', '256', '-name', 'imp'], 'SIGTERM', tmp);
+    expect(r).toEqual({ code: 143, signal: null });
+    expect(qemus(tmp)).toEqual([]);
+    expect(readdirSync(tmp).filter((f) => f.startsWith('machinec-qemu-'))).toEqual([]);
+    expect(existsSync(join(out, 'vm.machine'))).toBe(false);
+  }, T);
+});
+
+qemuDescribe('item 16: import carries a virtserialport', () => {
+  it('virtio-serial-pci with a virtserialport imports (it was "unknown" while listed as known)', async () => {
+    const r = spawnSync(process.execPath, [BIN, 'import', '--name', 'vs', '--', 'qemu-system-x86_64', '-M', 'q35', '-m', '256', '-device', 'virtio-serial-pci,id=vser', '-chardev', 'null,id=c0', '-device', 'virtserialport,chardev=c0,bus=vser.0,id=ch0'], { cwd: dir, encoding: 'utf8', timeout: 90_000 });
+    expect(r.stderr).not.toMatch(/cannot describe/);
+    expect(r.status).toBe(0);
+    expect(readFileSync(join(dir, 'vs.machine'), 'utf8')).toMatch(/device vser: virtio-serial-pci @ [0-9a-f.]+ \{\n\s+device ch0: virtserialport \{ chardev = null \}/);
+  }, T);
+});
