@@ -25,7 +25,7 @@ function addressCell(c: DeviceChange): string {
 }
 
 function noticeCell(c: DeviceChange): string {
-  const extra = c.sign === '~' ? c.details.filter((d) => !/^model /.test(d) || c.notices.length === 0) : [];
+  const extra = c.sign === '~' ? c.details.filter((d) => !/^renamed /.test(d) && (!/^model /.test(d) || c.notices.length === 0)) : [];
   const all = [...c.notices, ...extra];
   if (all.length) return all.map(cell).join('<br>');
   return c.sign === '+' ? 'new device' : c.auto ? 'nothing by itself' : 'nothing';
@@ -38,11 +38,11 @@ export interface MarkdownOptions {
 }
 
 export function renderPlanMarkdown(plan: Plan, { title, after }: MarkdownOptions): string {
-  const { added, removed, moved, changed } = plan.counts;
+  const { added, removed, moved, changed, renamed } = plan.counts;
   if (!plan.changes.length && !plan.machine.length) return `**${cell(title)}**: no changes, the lock is up to date.\n`;
   const out: string[] = [];
   const visible = plan.guestVisible ? ' — **existing devices change in the guest**' : ' — existing devices stay as the guest knows them';
-  out.push(`**${cell(title)}**: ${added} to add, ${removed} to remove, ${moved} to move, ${changed} to change${visible}.`, '');
+  out.push(`**${cell(title)}**: ${added} to add, ${removed} to remove, ${moved} to move, ${changed} to change${renamed ? `, ${renamed} renamed` : ''}${visible}.`, '');
   if (plan.machine.length) out.push(...plan.machine.map((m) => `- machine: ${m}`), '');
   if (plan.changes.length) {
     out.push('| device | change | guest address | what the guest notices |', '| --- | --- | --- | --- |');
@@ -55,7 +55,7 @@ export function renderPlanMarkdown(plan: Plan, { title, after }: MarkdownOptions
   out.push('```mermaid', topologyToMermaid(planTopology(plan, after)).trimEnd(), '```', '');
   const reserved = plan.reserved;
   if (reserved.length) {
-    out.push('**Addresses kept free** (a removed device\'s address is not given to a new one until `machinec prune`, so no new device takes its guest names):', '');
+    out.push('**Addresses kept free** in this change (a removed device’s address goes to no new device unless nothing else is free, so no new device takes its guest names):', '');
     for (const r of reserved) out.push(`- ${code(r.address)}, freed by ${code(r.freedBy)}`);
     out.push('');
   }

@@ -19,6 +19,12 @@ export function renderPlan(plan: Plan, { color, title }: RenderPlanOptions): str
   for (const c of plan.changes) {
     const who = `${c.id.padEnd(idWidth)}  ${c.model.padEnd(modelWidth)}`;
     const [first, ...more] = c.details;
+    if (c.renamedFrom) {
+      // `~ lan3 renamed dmz, stays at 02:03.0 (e1000)`: the old id first, as the reviewer knew it
+      lines.push(`  ${paint[c.sign](c.sign)} ${c.renamedFrom} ${first} (${c.model})`);
+      for (const d of [...more, ...c.notices.map((n) => p.dim(`guest: ${n}`))]) lines.push(`      ${d}`);
+      continue;
+    }
     lines.push(`  ${paint[c.sign](c.sign)} ${who}  ${first}${c.auto ? p.dim(' (created by machinec)') : ''}`);
     for (const d of more) lines.push(`    ${' '.repeat(idWidth + modelWidth + 4)}${d}`);
     for (const n of c.notices) lines.push(`    ${' '.repeat(idWidth + modelWidth + 4)}${p.dim(`guest: ${n}`)}`);
@@ -27,12 +33,13 @@ export function renderPlan(plan: Plan, { color, title }: RenderPlanOptions): str
     const what = o.sign === '~' ? `: ${o.before} → ${o.after}` : o.sign === '+' ? (o.after ? `: ${o.after}` : '') : `${o.before ? `: ${o.before}` : ''} (removed)`;
     lines.push(`  ${paint[o.sign](o.sign)} option ${o.option}${what}`);
   }
+  if (plan.reserved.length) lines.push(`  kept free in this change: ${plan.reserved.map((r) => `${r.address} (${r.freedBy})`).join(', ')}`);
   if (plan.hostEffects.some((e) => e.sign !== '=')) {
     lines.push(p.bold('host effects (what QEMU does on the host):'));
     for (const e of plan.hostEffects) lines.push(`  ${e.sign === '=' ? ' ' : paint[e.sign](e.sign)} ${e.text}`);
   }
-  const { added, removed, moved, changed } = plan.counts;
+  const { added, removed, moved, changed, renamed } = plan.counts;
   if (!plan.changes.length && !plan.machine.length && !plan.options.length) lines.push('  no changes: the lock is up to date');
-  else lines.push(`${added} to add, ${removed} to remove, ${moved} to move, ${changed} to change${plan.guestVisible ? p.warning(' (existing devices change in the guest)') : ''}${plan.options.length ? `, ${plan.options.length} QEMU option${plan.options.length === 1 ? '' : 's'}${plan.hostChanged ? p.warning(' (the host side changes)') : ''}` : ''}`);
+  else lines.push(`${added} to add, ${removed} to remove, ${moved} to move, ${changed} to change${renamed ? `, ${renamed} renamed` : ''}${plan.guestVisible ? p.warning(' (existing devices change in the guest)') : ''}${plan.options.length ? `, ${plan.options.length} QEMU option${plan.options.length === 1 ? '' : 's'}${plan.hostChanged ? p.warning(' (the host side changes)') : ''}` : ''}`);
   return lines.join('\n') + '\n';
 }

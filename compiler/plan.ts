@@ -34,7 +34,7 @@ export interface Plan {
   readonly machine: string[];
   /** Whether any existing device moved, changed or went away, or a machine-wide pin changed. */
   readonly guestVisible: boolean;
-  readonly counts: Readonly<Record<'added' | 'removed' | 'moved' | 'changed', number>>;
+  readonly counts: Readonly<Record<'added' | 'removed' | 'moved' | 'changed' | 'renamed', number>>;
   /** QEMU options (backends, memory, CPUs, accelerators, display, …) that come, go or change. */
   readonly options: OptionChange[];
   /** Every host-side effect of the machine after the change, and those it no longer has. */
@@ -56,9 +56,76 @@ const NOT_RECORDED = 'the lock does not record QEMU options yet: the next build 
 
 const PLACE_PINS = new Set(['port', 'scsi-id', 'unit', 'nr', 'cad']);
 
+const IDENTITY_PINS = ['mac', 'serial'];
+
+/** A bus name after renaming its owner: `lan3` → `dmz`, `usb.0` → `hub.0`. */
+function renameBus(bus: string, renamed: ReadonlyMap<string, string>): string {
+  const dot = bus.lastIndexOf('.');
+  return renamed.get(bus) ?? (dot > 0 && renamed.has(bus.slice(0, dot)) ? renamed.get(bus.slice(0, dot))! + bus.slice(dot) : bus);
+}
+
+const samePlace = (a: PlacedDevice, b: PlacedDevice): boolean =>
+  a.bus === b.bus && a.addr?.slot === b.addr?.slot && a.addr?.fn === b.addr?.fn && [...PLACE_PINS].every((k) => a.pins[k] === b.pins[k]);
+
+/**
+ * Devices that went under one id and came back under another (`machinec rename`, or a rename by
+ * hand that kept the lock's values): same model, and the same MAC or serial, or (for a device
+ * without either) the same place. Old id → new id. Controllers first, so their children's
+ * buses can be compared renamed.
+ */
+export function matchRenames(before: PlacedMachine, after: PlacedMachine): Map<string, string> {
+  const afterIds = new Set(after.devices.map((d) => d.id));
+  const beforeIds = new Set(before.devices.map((d) => d.id));
+  const gone = before.devices.filter((d) => !afterIds.has(d.id) && !d.auto);
+  const added = after.devices.filter((d) => !beforeIds.has(d.id) && !d.auto);
+  const renamed = new Map<string, string>();
+  const taken = new Set<string>();
+  for (let pass = 0, found = true; found && pass < 8; pass++) {
+    found = false;
+    for (const b of gone) {
+      if (renamed.has(b.id)) continue;
+      const moved = { ...b, bus: renameBus(b.bus, renamed) };
+      const ids = IDENTITY_PINS.filter((k) => b.pins[k] !== undefined);
+      const match = added.find((a) => !taken.has(a.id) && a.model === b.model && a.attachment === b.attachment && (ids.length ? ids.every((k) => a.pins[k] === b.pins[k]) : samePlace(moved, a)));
+      if (!match) continue;
+      renamed.set(b.id, match.id);
+      taken.add(match.id);
+      found = true;
+    }
+  }
+  return renamed;
+}
+
+/** What changed for a device present before (as `b`, its buses renamed) and after (`d`). */
+function compareDevice(b: PlacedDevice, d: PlacedDevice): { details: string[]; moved: boolean } {
+  const details: string[] = [];
+  let moved = false;
+  if (!samePlace(b, d)) {
+    moved = true;
+    details.push(`moves ${describePlace(b)} → ${describePlace(d)}`);
+  } else if (b.guest && d.guest && b.guest.bus !== d.guest.bus) {
+    moved = true;
+    details.push(`bus renumbered: ${formatGuestAddress(b.guest)} → ${formatGuestAddress(d.guest)}`);
+  }
+  if (b.secondaryBus !== d.secondaryBus && b.secondaryBus !== undefined && d.secondaryBus !== undefined && !moved) {
+    details.push(`its bus number ${b.secondaryBus} → ${d.secondaryBus}`);
+    moved = true;
+  }
+  if (b.model !== d.model) details.push(`model ${b.model} → ${d.model}${moved ? '' : `, stays at ${describePlace(d)}`}`);
+  for (const key of new Set([...Object.keys(b.pins), ...Object.keys(d.pins)])) {
+    if (PLACE_PINS.has(key) || b.pins[key] === d.pins[key]) continue;
+    details.push(`${key} ${b.pins[key] ?? '(none)'} → ${d.pins[key] ?? '(none)'}`);
+  }
+  if (b.auto !== d.auto) details.push(d.auto ? 'now created by machinec' : 'now declared in the source');
+  if (b.props !== d.props) details.push(`QEMU properties ${b.props ?? '(none)'} → ${d.props ?? '(none)'}`);
+  return { details, moved };
+}
+
 export function comparePlacements(before: PlacedMachine | undefined, after: PlacedMachine): Plan {
   const changes: DeviceChange[] = [];
   const machine: string[] = [];
+  const renamed = before ? matchRenames(before, after) : new Map<string, string>();
+  const renamedTo = new Map([...renamed].map(([from, to]) => [to, from]));
   const old = new Map((before?.devices ?? []).map((d) => [d.id, d]));
   const now = new Map(after.devices.map((d) => [d.id, d]));
   if (before) {
@@ -66,40 +133,27 @@ export function comparePlacements(before: PlacedMachine | undefined, after: Plac
     if (before.uuid !== after.uuid) machine.push(`SMBIOS UUID ${before.uuid} → ${after.uuid}`);
     if (before.name !== after.name) machine.push(`machine name ${before.name} → ${after.name}`);
   }
+  let renames = 0;
   for (const d of after.devices) {
-    const b = old.get(d.id);
+    const from = renamedTo.get(d.id);
+    const b = old.get(from ?? d.id);
     if (!b) {
       changes.push({ sign: '+', id: d.id, model: d.model, auto: d.auto, after: d, details: [`new at ${describePlace(d)}`], notices: [] });
       continue;
     }
-    const details: string[] = [];
-    let moved = false;
-    if (b.bus !== d.bus || b.addr?.slot !== d.addr?.slot || b.addr?.fn !== d.addr?.fn || [...PLACE_PINS].some((k) => b.pins[k] !== d.pins[k])) {
-      moved = true;
-      details.push(`moves ${describePlace(b)} → ${describePlace(d)}`);
-    } else if (b.guest && d.guest && b.guest.bus !== d.guest.bus) {
-      moved = true;
-      details.push(`bus renumbered: ${formatGuestAddress(b.guest)} → ${formatGuestAddress(d.guest)}`);
+    const { details, moved } = compareDevice({ ...b, bus: renameBus(b.bus, renamed) }, d);
+    if (from) {
+      if (!details.length) renames++;
+      details.unshift(`renamed ${d.id}${moved ? '' : `, stays at ${d.guest ? formatGuestAddress(d.guest) : describePlace(d)}`}`);
     }
-    if (b.secondaryBus !== d.secondaryBus && b.secondaryBus !== undefined && d.secondaryBus !== undefined && !moved) {
-      details.push(`its bus number ${b.secondaryBus} → ${d.secondaryBus}`);
-      moved = true;
-    }
-    if (b.model !== d.model) details.push(`model ${b.model} → ${d.model}${moved ? '' : `, stays at ${describePlace(d)}`}`);
-    for (const key of new Set([...Object.keys(b.pins), ...Object.keys(d.pins)])) {
-      if (PLACE_PINS.has(key) || b.pins[key] === d.pins[key]) continue;
-      details.push(`${key} ${b.pins[key] ?? '(none)'} → ${d.pins[key] ?? '(none)'}`);
-    }
-    if (b.auto !== d.auto) details.push(d.auto ? 'now created by machinec' : 'now declared in the source');
-    if (b.props !== d.props) details.push(`QEMU properties ${b.props ?? '(none)'} → ${d.props ?? '(none)'}`);
-    if (details.length) changes.push({ sign: moved ? '!' : '~', id: d.id, model: d.model, auto: d.auto, before: b, after: d, details, notices: [] });
+    if (details.length) changes.push({ sign: moved ? '!' : '~', id: d.id, model: d.model, auto: d.auto, before: b, after: d, details, notices: [], ...(from ? { renamedFrom: from } : {}) });
   }
   for (const b of before?.devices ?? []) {
-    if (!now.has(b.id)) changes.push({ sign: '-', id: b.id, model: b.model, auto: b.auto, before: b, details: [`removed, frees ${describePlace(b)}`], notices: [] });
+    if (!now.has(b.id) && !renamed.has(b.id)) changes.push({ sign: '-', id: b.id, model: b.model, auto: b.auto, before: b, details: [`removed, frees ${describePlace(b)}`], notices: [] });
   }
-  addNotices(changes, before, after);
+  addNotices(changes, before, after, renamed);
   const count = (s: ChangeSign) => changes.filter((c) => c.sign === s).length;
-  const counts = { added: count('+'), removed: count('-'), moved: count('!'), changed: count('~') };
+  const counts = { added: count('+'), removed: count('-'), moved: count('!'), changed: count('~') - renames, renamed: renames };
   // A lock from before options were recorded (every lock machinec writes now has -nodefaults):
   // nothing to compare them with, so the plan lists them as they are and says so.
   const recorded = before === undefined || (before.options?.length ?? 0) > 0;
@@ -113,7 +167,7 @@ export function comparePlacements(before: PlacedMachine | undefined, after: Plac
   const hostEffects = compareHostEffects(recorded ? before : after, after);
   const ids = (sign: ChangeSign) => new Set(changes.filter((c) => c.sign === sign).map((c) => c.id));
   const hostChanged = hostSideChanged(options, hostEffects, ids('+'), ids('-'));
-  return { changes, machine, counts, guestVisible: machine.some((m) => !m.startsWith('machine name') && m !== NOT_RECORDED) || counts.removed + counts.moved + counts.changed > 0, options, hostEffects, hostChanged, reserved: [] };
+  return { changes, machine, counts, guestVisible: machine.some((m) => !m.startsWith('machine name') && m !== NOT_RECORDED) || counts.removed + counts.moved + counts.changed > 0, options, hostEffects, hostChanged, reserved: reservedBy(changes, after) };
 }
 
 /**
@@ -121,8 +175,8 @@ export function comparePlacements(before: PlacedMachine | undefined, after: Plac
  * line did not change but whose names did (a disk behind a controller that moved, a NIC behind a
  * renumbered bridge is already a change) is reported on its nearest changed ancestor.
  */
-function addNotices(changes: DeviceChange[], before: PlacedMachine | undefined, after: PlacedMachine): void {
-  const was = before ? guestNamesOf(before) : new Map<string, GuestNames>();
+function addNotices(changes: DeviceChange[], before: PlacedMachine | undefined, after: PlacedMachine, renamed: ReadonlyMap<string, string>): void {
+  const was = new Map([...(before ? guestNamesOf(before) : new Map<string, GuestNames>())].map(([id, n]) => [renamed.get(id) ?? id, n]));
   const now = guestNamesOf(after);
   const byId = new Map(changes.map((c) => [c.id, c]));
   for (const c of changes) c.notices.push(...noticesFor(was.get(c.id), now.get(c.id)));
@@ -144,4 +198,12 @@ function addNotices(changes: DeviceChange[], before: PlacedMachine | undefined, 
     const other = name ? hadName.get(name) : undefined;
     if (name && other && other !== c.id && now.get(other)?.linuxNic !== name) c.notices.push(`Linux: takes the name ${name} that ${other}${now.has(other) ? '' : ' (removed)'} had`);
   }
+}
+
+/** Addresses removed devices freed that no device holds after the change: they stay unused (see place/allocate.ts). */
+function reservedBy(changes: readonly DeviceChange[], after: PlacedMachine): Plan['reserved'] {
+  const held = new Set(after.devices.map((d) => describePlace(d)));
+  return changes
+    .filter((c) => c.sign === '-' && c.before && !c.auto && (c.before.addr || Object.keys(c.before.pins).some((k) => PLACE_PINS.has(k))) && !held.has(describePlace(c.before)))
+    .map((c) => ({ address: describePlace(c.before!), freedBy: c.id }));
 }

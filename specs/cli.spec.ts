@@ -338,7 +338,7 @@ describe('plan', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
     golden('plan-edits.txt', r.stdout);
-    const signs = r.stdout.split('\n').slice(1, -2).filter((l) => !/^(guest|backend|host effects|opens|runs|uses)/.test(l.trim())).map((l) => l.trim()[0]);
+    const signs = r.stdout.split('\n').slice(1, -2).filter((l) => !/^(guest|backend|host effects|opens|runs|uses|kept free)/.test(l.trim())).map((l) => l.trim()[0]);
     expect(new Set(signs)).toEqual(new Set(['+', '-', '!', '~']));
     expect(r.stdout.split('\n')[0]).toBe('edits.machine against edits.machine.lock');
     expect(r.stdout).toMatch(/\n1 to add, 1 to remove, 1 to move, 1 to change \(existing devices change in the guest\)\n$/);

@@ -247,10 +247,14 @@ describe('(h) new bridges and root ports are appended after existing ones', () =
   test('the chassis numbers of existing ports and bridges are kept', () => {
     const first = build(machine('q35', [vnic('a'), vnic('b'), vnic('c')]));
     const second = build(machine('q35', [vnic('c'), vnic('d'), vnic('e')]), first);
+    // a and b's root ports stay, empty: d and e do not take them (and a's and b's NIC names) in the same change
     expect(second.machine!.devices.filter((d) => d.model === 'pcie-root-port').map((d) => `${d.id}:${d.pins.chassis}:${d.secondaryBus}`))
-      .toEqual(['rp1:1:1', 'rp2:2:2', 'rp3:3:3']);
+      .toEqual(['rp1:1:1', 'rp2:2:2', 'rp3:3:3', 'rp4:4:4', 'rp5:5:5']);
     expect(guestOf(second, 'c')).toBe('03:00.0');
-    expect([guestOf(second, 'd'), guestOf(second, 'e')]).toEqual(['01:00.0', '02:00.0']);
+    expect([guestOf(second, 'd'), guestOf(second, 'e')]).toEqual(['04:00.0', '05:00.0']);
+    // the next change reuses the empty ones
+    const third = build(machine('q35', [vnic('c'), vnic('d'), vnic('e'), vnic('f')]), second);
+    expect(device(third, 'f').bus).toBe('rp1');
   });
 });
 
@@ -413,3 +417,42 @@ describe('regressions', () => {
   });
 });
 
+
+describe('freed addresses stay unused in the change that frees them', () => {
+  test('pc: remove one NIC, add one: the new NIC does not take the freed slot (nor the name enp0s3)', () => {
+    const first = build(machine('pc', [nic('nic1'), nic('nic2')]));
+    expect(guestOf(first, 'nic1')).toBe('00:03.0');
+    const second = build(machine('pc', [nic('nic2'), nic('nic3')]), first);
+    expect(guestOf(second, 'nic2')).toBe('00:04.0');
+    expect(guestOf(second, 'nic3')).toBe('00:05.0');
+    expect(second.plan!.reserved).toEqual([{ address: '00:03.0 (pci.0 03.0)', freedBy: 'nic1' }]);
+    expect(renderPlan(second.plan!, { color: false })).toContain('  kept free in this change: 00:03.0 (pci.0 03.0) (nic1)\n');
+    // the next change may use it
+    const third = build(machine('pc', [nic('nic2'), nic('nic3'), nic('nic4')]), second);
+    expect(guestOf(third, 'nic4')).toBe('00:03.0');
+  });
+
+  test("q35: the removed NIC's empty root port is not reused in the same change", () => {
+    const first = build(machine('q35', [vnic('a'), vnic('b')]));
+    const second = build(machine('q35', [vnic('b'), vnic('c')]), first);
+    expect(device(second, 'c').bus).toBe('rp3');
+    expect(guestOf(second, 'b')).toBe('02:00.0');
+    expect(guestOf(second, 'c')).toBe('03:00.0');
+    expect(second.plan!.changes.find((x) => x.id === 'c')!.notices.join()).not.toMatch(/takes the name/);
+  });
+
+  test('when nothing else is free the freed address is used, and the plan says whose name it takes', () => {
+    const port = (id: string) => `device port0: pcie-root-port { device ${id}: virtio-net-pci { netdev = user } }`;
+    const first = build(machine('q35', [port('a')]));
+    const second = build(machine('q35', [port('b')]), first);
+    expect(guestOf(second, 'b')).toBe(guestOf(first, 'a'));
+    expect(second.plan!.reserved).toEqual([]);
+    expect(second.plan!.changes.find((x) => x.id === 'b')!.notices).toContain('Linux: takes the name enp1s0 that a (removed) had');
+  });
+
+  test('with prune, freed addresses are given out again', () => {
+    const first = build(machine('pc', [nic('nic1'), nic('nic2')]));
+    const pruned = compile({ file: 'm.machine', source: machine('pc', [nic('nic2'), nic('nic3')]), lock: { file: 'm.machine.lock', text: first.lockText! }, prune: true });
+    expect(guestOf(pruned, 'nic3')).toBe('00:03.0');
+  });
+});

@@ -6,19 +6,59 @@
 import { attachmentOf } from '../catalog.js';
 import { PCI_BUSES } from '../chipsets.js';
 import { capacityOf, type DeviceSpec } from '../machine-spec.js';
-import type { Attachment, PciAddress } from '../model.js';
+import type { Attachment, PciAddress, PlacedDevice } from '../model.js';
 import { bridgeWithRoom, busNumbersLeft, createBridge, createRootPort, emptyRootPort, firstFreeSlot, newRootBridgeAddress, newRootPortAddress, slotFree, type BridgeKind } from './bridges.js';
 import { busNumbersUsed, childKeys, devfn, expectedParentBus, hold, rootOf, type Placement } from './state.js';
 
 type Where = { bus: string; addr: PciAddress } | undefined;
 
-export function allocate(p: Placement): void {
+/** The holder of an address a removed device freed, while new devices are allocated. */
+const FREED = '#freed';
+
+/**
+ * An address freed by a removal is not given to a new device in the same change (a new NIC would
+ * silently take the removed one's Linux name and its guest configuration), unless no other
+ * address is free. So while allocating, every address a removed device held is held by FREED,
+ * an empty root port's one slot included. Returns what was reserved, to release it afterwards.
+ */
+function reserveFreed(p: Placement, locked: readonly PlacedDevice[]): { bus: string; key: number }[] {
+  const reserved: { bus: string; key: number }[] = [];
+  for (const e of locked) {
+    if (e.auto || p.sourceById.has(e.id) || p.drafts.has(e.id)) continue;
+    const bus = p.buses.get(e.bus);
+    const key = e.addr ? devfn(e.addr) : e.attachment === 'pci' ? NaN : Number(e.pins[childKeys[e.attachment].pin] ?? NaN);
+    if (!bus || Number.isNaN(key) || bus.held.has(key)) continue;
+    bus.held.set(key, FREED);
+    reserved.push({ bus: e.bus, key });
+  }
+  return reserved;
+}
+
+function release(p: Placement, reserved: readonly { bus: string; key: number }[]): void {
+  for (const r of reserved) {
+    const bus = p.buses.get(r.bus);
+    if (bus?.held.get(r.key) === FREED) bus.held.delete(r.key);
+  }
+}
+
+export function allocate(p: Placement, locked: readonly PlacedDevice[] = []): void {
+  let reserved = reserveFreed(p, locked);
   for (const d of p.machine.devices) {
     if (p.drafts.has(d.id) || !d.spec) continue;
     const attachment = attachmentOf(d.spec.plug);
-    if (attachment === 'pci') allocatePci(p, d);
-    else allocateOnChildBus(p, d, attachment);
+    const attempt = () => (attachment === 'pci' ? allocatePci(p, d) : allocateOnChildBus(p, d, attachment));
+    const findings = [p.findings.parentFull.length, p.findings.unplaced.length] as const;
+    attempt();
+    if (!p.drafts.has(d.id) && reserved.length) {
+      // Nothing else is free: the freed addresses may be given out after all.
+      p.findings.parentFull.length = findings[0];
+      p.findings.unplaced.length = findings[1];
+      release(p, reserved);
+      reserved = [];
+      attempt();
+    }
   }
+  release(p, reserved);
   if (p.findings.unplaced.length) p.findings.outOfBuses = !busNumbersLeft(p, p.chipset === 'q35' ? 2 : 1);
 }
 

@@ -4,7 +4,8 @@
  *   reconcile  the addresses already held: the chipset's built-ins, every locked device still in
  *              the source (and every root port or bridge machinec created, until `prune`), then
  *              explicit `@` addresses;
- *   allocate   everything else, in source order, by first fit and the chipset's growth policy;
+ *   allocate   everything else, in source order, by first fit and the chipset's growth policy,
+ *              around the addresses removed devices freed (unless nothing else is free);
  *   pins       chassis and port numbers, MACs, serials (compiler/pins.ts);
  *   enumerate  guest topology order and the firmware's depth-first bus numbers;
  *   checks     the placement checks word what the phases found (compiler/checks/placement.ts).
@@ -36,7 +37,7 @@ export interface PlaceOptions {
 
 export function place(machine: MachineSpec, locked: readonly PlacedDevice[], machineName: string, options: PlaceOptions = {}): PlaceResult {
   const p = reconcile(machine, locked);
-  allocate(p);
+  allocate(p, options.prune ? [] : locked);
   const f = p.findings;
   const placed = !f.idTaken.length && !f.addressTaken.length && !f.parentFull.length && !f.unplaced.length;
   let devices: PlacedDevice[] = [];
