@@ -167,6 +167,27 @@ async function commands(argv: readonly string[], io: Io): Promise<number> {
     });
 
   program
+    .command('textconv')
+    .description("print a lock as the guest sees it, one device a line: git's diff driver for *.machine.lock")
+    .argument('<lock>', 'a .machine.lock file')
+    .action(async (file: string, o) => {
+      const { textconvCommand } = await import('./commands/git.js');
+      exit = await textconvCommand(session(o), file);
+    });
+
+  program
+    .command('merge-lock')
+    .description("git's merge driver for *.machine.lock: merge-lock %O %A %B %P; writes the merged lock to %A, exit 1 on a true clash")
+    .argument('<base>', 'the common ancestor (%O)')
+    .argument('<ours>', 'our version, where the result goes (%A)')
+    .argument('<theirs>', 'their version (%B)')
+    .argument('[path]', 'the path in the repository, for messages (%P)')
+    .action(async (base: string, ours: string, theirs: string, path: string | undefined, o) => {
+      const { mergeLockCommand } = await import('./commands/git.js');
+      exit = await mergeLockCommand(session(o), base, ours, theirs, path);
+    });
+
+  program
     .command('verify')
     .description('start the real QEMU with each machine and check the guest sees every device where the lock says')
     .argument('<files...>', '.machine files')

@@ -179,3 +179,4 @@ export { completionsAt, hoverAt, deviceIdAt, quickFix, modelProperties, describe
 export { sharedValues, takenValues, type LockedFile } from './repo-unique.js';
 export { exportLibvirt, type LibvirtExport, type LibvirtExportInput } from './export/libvirt.js';
 export { planTopology, shortPlace, topologyOf, walkTopology, type NodeMark, type TopologyNode } from './topology.js';
+export { mergeLocks, type LockMerge } from './merge-lock.js';

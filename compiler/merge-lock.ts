@@ -1,0 +1,99 @@
+/**
+ * A three-way merge of locks, for git's merge driver (`machinec merge-lock %O %A %B`). Device by
+ * device: what one side changed and the other did not is taken; what both changed alike is taken
+ * once. Two branches that each added a device at the same address (two NICs first-fit at one
+ * slot) both keep a place: the existing or alphabetically first device keeps the address, the
+ * other is placed anew by machinec's own rules around everything locked, so the result does not
+ * depend on which branch is merged into which. A device both sides changed differently, a device
+ * id both added as different devices, or a machine header both changed, is a conflict naming it.
+ */
+import { catalog } from './catalog.js';
+import { compile } from './index.js';
+import { formatGuestAddress, readLock, writeLock } from './lockfile.js';
+import type { PlacedDevice, PlacedMachine } from './model.js';
+import { describePlace } from './plan.js';
+
+export interface LockMerge {
+  /** The merged lock, when there is no conflict. */
+  readonly text?: string;
+  /** Plain sentences naming what clashes. */
+  readonly conflicts: string[];
+  /** Devices placed anew because both sides put a new device at one address. */
+  readonly replaced: string[];
+}
+
+/** A device line's content, to compare sides. */
+const lineOf = (d: PlacedDevice | undefined): string => (d ? writeLock({ name: '-', chipset: 'pc', machineType: 'pc-i440fx-7.2', uuid: '-', devices: [d] }, '-').split('\n')[4] : '');
+const where = (d: PlacedDevice): string => `${d.model} at ${d.guest ? formatGuestAddress(d.guest) : describePlace(d)}`;
+
+function mergeDevices(o: PlacedMachine, a: PlacedMachine, b: PlacedMachine, conflicts: string[]): PlacedDevice[] {
+  const maps = [o, a, b].map((m) => new Map(m.devices.map((d) => [d.id, d])));
+  const ids = [...new Set([...a.devices, ...b.devices, ...o.devices].map((d) => d.id))];
+  const merged: PlacedDevice[] = [];
+  for (const id of ids) {
+    const [x, y, z] = maps.map((m) => m.get(id));
+    const [lo, la, lb] = [x, y, z].map(lineOf);
+    let take: PlacedDevice | undefined;
+    if (la === lb || lb === lo) take = y;
+    else if (la === lo) take = z;
+    else if (!x && y && z) conflicts.push(`both branches add a device ${id}, as different devices (ours: ${where(y)}, theirs: ${where(z)})`);
+    else conflicts.push(`both branches change ${id} differently (ours: ${y ? where(y) : 'removed'}, theirs: ${z ? where(z) : 'removed'})`);
+    if (take) merged.push(take);
+  }
+  return merged;
+}
+
+/** Devices that share a place with an earlier one: existing devices first, then new ones by id. */
+function clashing(merged: readonly PlacedDevice[], base: PlacedMachine): PlacedDevice[] {
+  const inBase = new Set(base.devices.map((d) => d.id));
+  const order = [...merged].sort((x, y) => Number(inBase.has(y.id)) - Number(inBase.has(x.id)) || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+  const seen = new Set<string>();
+  const losers: PlacedDevice[] = [];
+  for (const d of order) {
+    const place = describePlace(d);
+    if (seen.has(place)) losers.push(d);
+    else seen.add(place);
+  }
+  return losers;
+}
+
+/** A source that says what the lock holds (controllers and what is nested in them), for placing the devices that lost their address. */
+function sourceFor(m: PlacedMachine, devices: readonly PlacedDevice[]): string {
+  const ids = new Set(devices.filter((d) => !d.auto).map((d) => d.id));
+  const ownerOf = (d: PlacedDevice): string | undefined => (ids.has(d.bus) ? d.bus : ids.has(d.bus.replace(/\.\d+$/, '')) ? d.bus.replace(/\.\d+$/, '') : undefined);
+  const body = (d: PlacedDevice): string => {
+    const backend = catalog[d.model]?.backend;
+    const props = backend === 'netdev' ? ['netdev = user'] : backend === 'block' ? ['file = "merge.img"'] : backend === 'chardev' ? ['chardev = null'] : [];
+    const kids = devices.filter((k) => !k.auto && ownerOf(k) === d.id).map((k) => `device ${k.id}: ${k.model} ${body(k)}`);
+    return `{ ${[...props, ...kids].join('\n')} }`;
+  };
+  const top = devices.filter((d) => !d.auto && !ownerOf(d)).map((d) => `  device ${d.id}: ${d.model} ${body(d)}`);
+  return `machine ${m.name} {\n  chipset = ${m.machineType}\n${top.join('\n')}\n}\n`;
+}
+
+export function mergeLocks(base: string, ours: string, theirs: string, file: string): LockMerge {
+  const read = [base, ours, theirs].map((t, i) => readLock(t, `${file} (${['base', 'ours', 'theirs'][i]})`));
+  const bad = read.findIndex((r) => !r.lock);
+  if (bad >= 0) return { conflicts: [`the ${['base', 'ours', 'theirs'][bad]} lock does not read: ${read[bad].diagnostics[0]?.message ?? 'unknown'}`], replaced: [] };
+  const [o, a, b] = read.map((r) => r.lock!);
+  const conflicts: string[] = [];
+  const header = (m: PlacedMachine) => `${m.name} ${m.machineType} ${m.uuid}`;
+  const head = header(a) === header(b) || header(b) === header(o) ? a : header(a) === header(o) ? b : undefined;
+  if (!head) conflicts.push(`both branches change the machine line differently (ours: ${header(a)}, theirs: ${header(b)})`);
+  const merged = mergeDevices(o, a, b, conflicts);
+  if (conflicts.length || !head) return { conflicts, replaced: [] };
+  const losers = clashing(merged, o);
+  const out = new Set(losers.map((d) => d.id));
+  const kept = merged.filter((d) => !out.has(d.id));
+  const lockName = file.replace(/^.*[\\/]/, '');
+  const sourceName = lockName.replace(/\.lock$/, '');
+  const placed = compile({ file: sourceName, source: sourceFor(head, merged), lock: { file: lockName, text: writeLock({ ...head, devices: kept }, sourceName) } });
+  if (!placed.ok || !placed.machine) return { conflicts: [`${losers.map((d) => d.id).join(', ')} could not be placed anew: ${placed.diagnostics[0]?.message ?? 'no room'}`], replaced: [] };
+  // Identity pins (MAC, serial) come from the branch that added the device, as its source may have set them.
+  const pinsOf = new Map(losers.map((d) => [d.id, d.pins]));
+  const devices = placed.machine.devices.map((d) => {
+    const pins = pinsOf.get(d.id);
+    return pins ? { ...d, pins: { ...d.pins, ...Object.fromEntries(['mac', 'serial'].filter((k) => pins[k] !== undefined).map((k) => [k, pins[k]])) } } : d;
+  });
+  return { text: writeLock({ ...placed.machine, devices }, sourceName), conflicts, replaced: losers.map((d) => d.id) };
+}
