@@ -11,6 +11,7 @@ import { catalog } from './catalog.js';
 import { compile } from './index.js';
 import { formatGuestAddress, readLock, writeLock } from './lockfile.js';
 import type { PlacedDevice, PlacedMachine } from './model.js';
+import { backendOwner, keyed } from './plan-options.js';
 import { describePlace } from './plan.js';
 
 export interface LockMerge {
@@ -41,6 +42,43 @@ function mergeDevices(o: PlacedMachine, a: PlacedMachine, b: PlacedMachine, conf
     if (take) merged.push(take);
   }
   return merged;
+}
+
+/** One three-way choice: what one side changed and the other did not, or what both did alike; undefined when they differ. */
+function pick<T>(o: T, a: T, b: T, same: (x: T, y: T) => boolean): { value: T } | undefined {
+  if (same(a, b) || same(b, o)) return { value: a };
+  if (same(a, o)) return { value: b };
+  return undefined;
+}
+
+/**
+ * The QEMU options (lockfile 2's `option` lines) merged by their stable name (option and the id
+ * it creates): machine-wide options first, in our order and then theirs, then backends in the
+ * order of the devices they belong to, as a build emits them.
+ */
+function mergeOptions(o: PlacedMachine, a: PlacedMachine, b: PlacedMachine, conflicts: string[]): [string, string][] {
+  const [ko, ka, kb] = [o, a, b].map(keyed);
+  const merged: [string, string][] = [];
+  for (const key of new Set([...ka.keys(), ...kb.keys(), ...ko.keys()])) {
+    const [vo, va, vb] = [ko, ka, kb].map((k) => k.get(key));
+    const chosen = pick(vo, va, vb, (x, y) => x === y);
+    if (!chosen) conflicts.push(`both branches change QEMU option ${key} differently (ours: ${va ?? 'removed'}, theirs: ${vb ?? 'removed'})`);
+    else if (chosen.value !== undefined) merged.push([key, chosen.value]);
+  }
+  return merged;
+}
+
+/** Merged options in a build's order for these devices; the key's first word is the option. */
+function orderOptions(options: readonly [string, string][], devices: readonly PlacedDevice[]): [string, string][] {
+  const index = new Map(devices.map((d, i) => [d.id, i]));
+  const rank = ([key]: readonly [string, string]) => {
+    const owner = backendOwner(key);
+    return owner === undefined ? -1 : (index.get(owner) ?? devices.length);
+  };
+  return options
+    .map((entry, i) => ({ entry, i }))
+    .sort((x, y) => rank(x.entry) - rank(y.entry) || x.i - y.i)
+    .map(({ entry: [key, value] }) => [key.split(' ')[0], value]);
 }
 
 /** Devices that share a place with an earlier one: existing devices first, then new ones by id. */
@@ -81,6 +119,7 @@ export function mergeLocks(base: string, ours: string, theirs: string, file: str
   const head = header(a) === header(b) || header(b) === header(o) ? a : header(a) === header(o) ? b : undefined;
   if (!head) conflicts.push(`both branches change the machine line differently (ours: ${header(a)}, theirs: ${header(b)})`);
   const merged = mergeDevices(o, a, b, conflicts);
+  const options = mergeOptions(o, a, b, conflicts);
   if (conflicts.length || !head) return { conflicts, replaced: [] };
   const losers = clashing(merged, o);
   const out = new Set(losers.map((d) => d.id));
@@ -89,11 +128,16 @@ export function mergeLocks(base: string, ours: string, theirs: string, file: str
   const sourceName = lockName.replace(/\.lock$/, '');
   const placed = compile({ file: sourceName, source: sourceFor(head, merged), lock: { file: lockName, text: writeLock({ ...head, devices: kept }, sourceName) } });
   if (!placed.ok || !placed.machine) return { conflicts: [`${losers.map((d) => d.id).join(', ')} could not be placed anew: ${placed.diagnostics[0]?.message ?? 'no room'}`], replaced: [] };
-  // Identity pins (MAC, serial) come from the branch that added the device, as its source may have set them.
-  const pinsOf = new Map(losers.map((d) => [d.id, d.pins]));
+  // The stand-in source says nothing of the real one: identity pins (MAC, serial) of a device placed
+  // anew come from the branch that added it, and every merged device keeps its own QEMU properties.
+  const loserIds = new Set(losers.map((d) => d.id));
+  const mergedById = new Map(merged.map((d) => [d.id, d]));
   const devices = placed.machine.devices.map((d) => {
-    const pins = pinsOf.get(d.id);
-    return pins ? { ...d, pins: { ...d.pins, ...Object.fromEntries(['mac', 'serial'].filter((k) => pins[k] !== undefined).map((k) => [k, pins[k]])) } } : d;
+    const m = mergedById.get(d.id);
+    if (!m) return d;
+    const pins = loserIds.has(d.id) ? { ...d.pins, ...Object.fromEntries(['mac', 'serial'].filter((k) => m.pins[k] !== undefined).map((k) => [k, m.pins[k]])) } : d.pins;
+    const { props: _stand, ...rest } = d;
+    return { ...rest, pins, ...(m.props !== undefined ? { props: m.props } : {}) };
   });
-  return { text: writeLock({ ...placed.machine, devices }, sourceName), conflicts, replaced: losers.map((d) => d.id) };
+  return { text: writeLock({ ...placed.machine, options: orderOptions(options, devices), devices }, sourceName), conflicts, replaced: losers.map((d) => d.id) };
 }

@@ -22,7 +22,7 @@ export interface HostEffectLine {
 }
 
 /** Options by a stable name: the option and the id of what it creates, else its occurrence. */
-function keyed(m: PlacedMachine | undefined): Map<string, string> {
+export function keyed(m: PlacedMachine | undefined): Map<string, string> {
   const out = new Map<string, string>();
   const seen = new Map<string, number>();
   for (const [opt, value] of m?.options ?? []) {

@@ -89,6 +89,33 @@ describe('git merge driver', () => {
     expect(results[0]).toBe(results[1]);
   });
 
+  test('one branch changes a QEMU option, the other adds a device with a quoted backend: the merged lock keeps both, reads strictly and passes build --locked', () => {
+    for (const [into, from] of [['a', 'b'], ['b', 'a']]) {
+      const r = repo(BASE('pc'));
+      r.branch('a', addFirst('memory = 2G'));
+      r.branch('b', addLast('device disk1: virtio-blk-pci { file = "my disk, 2.img" }'));
+      const m = r.merge(into, from);
+      expect(m.status).toBe(0);
+      const text = readFileSync(join(r.dir, 'm.machine.lock'), 'utf8');
+      const read = readLock(text, 'm.machine.lock');
+      expect(read.diagnostics).toEqual([]);
+      expect(read.lock!.options).toContainEqual(['-m', '2048M']);
+      expect(read.lock!.options!.some(([o, v]) => o === '-blockdev' && v.includes('my disk,, 2.img'))).toBe(true);
+      const built = r.machinec('build', 'm.machine', '--locked');
+      expect(built.stderr).toBe('');
+      expect(built.status).toBe(0);
+    }
+  });
+
+  test('both branches change one QEMU option differently: a conflict naming it', () => {
+    const r = repo(BASE('pc'));
+    r.branch('a', addFirst('memory = 2G'));
+    r.branch('b', addFirst('memory = 4G'));
+    const m = r.merge('a', 'b');
+    expect(m.status).not.toBe(0);
+    expect(m.stdout + m.stderr).toMatch(/both branches change QEMU option -m differently \(ours: 2048M, theirs: 4096M\)/);
+  });
+
   test('a true clash (one new id, two different devices) stops the merge naming the device', () => {
     const r = repo(BASE('pc'));
     r.branch('a', addFirst('device nic9: e1000 { netdev = user }'));
