@@ -121,6 +121,14 @@ function compareDevice(b: PlacedDevice, d: PlacedDevice): { details: string[]; m
   return { details, moved };
 }
 
+/** The machine's backend options under their devices' new ids (`net-lan3` → `net-dmz`), so a rename alone changes no option. */
+function renameBackends(m: PlacedMachine, renamed: ReadonlyMap<string, string>): PlacedMachine {
+  if (!renamed.size || !m.options) return m;
+  const rename = (value: string) =>
+    value.replace(/(^|,)((?:id|node-name)=(?:net|drive|chr|audio)-)([^,]+)(?=,|$)/g, (all, pre: string, head: string, id: string) => (renamed.has(id) ? `${pre}${head}${renamed.get(id)}` : all));
+  return { ...m, options: m.options.map(([opt, value]) => [opt, rename(value)] as const) };
+}
+
 export function comparePlacements(before: PlacedMachine | undefined, after: PlacedMachine): Plan {
   const changes: DeviceChange[] = [];
   const machine: string[] = [];
@@ -159,12 +167,13 @@ export function comparePlacements(before: PlacedMachine | undefined, after: Plac
   const recorded = before === undefined || (before.options?.length ?? 0) > 0;
   if (!recorded) machine.push(NOT_RECORDED);
   const byId = new Map(changes.filter((c) => c.sign === '+' || c.sign === '-').map((c) => [c.id, c]));
-  const options = !recorded ? [] : compareOptions(before, after, (id, text) => {
+  const was = before && renameBackends(before, renamed);
+  const options = !recorded ? [] : compareOptions(was, after, (id, text) => {
     const c = byId.get(id);
     if (c) c.details.push(`backend ${text}`);
     return c !== undefined;
   });
-  const hostEffects = compareHostEffects(recorded ? before : after, after);
+  const hostEffects = compareHostEffects(recorded ? was : after, after);
   const ids = (sign: ChangeSign) => new Set(changes.filter((c) => c.sign === sign).map((c) => c.id));
   const hostChanged = hostSideChanged(options, hostEffects, ids('+'), ids('-'));
   return { changes, machine, counts, guestVisible: machine.some((m) => !m.startsWith('machine name') && m !== NOT_RECORDED) || counts.removed + counts.moved + counts.changed > 0, options, hostEffects, hostChanged, reserved: reservedBy(changes, after) };
