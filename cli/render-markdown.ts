@@ -31,6 +31,24 @@ function noticeCell(c: DeviceChange): string {
   return c.sign === '+' ? 'new device' : c.auto ? 'nothing by itself' : 'nothing';
 }
 
+/** Every QEMU option that comes, goes or changes, beside the devices. */
+function optionsSection(plan: Plan): string[] {
+  if (!plan.options.length) return [];
+  const out = [`**QEMU options**${plan.hostChanged ? ' — **the host side changes**' : ''}:`, ''];
+  for (const o of plan.options) {
+    const what = o.sign === '~' ? `${code(o.before ?? '')} → ${code(o.after ?? '')}` : o.sign === '+' ? `added${o.after ? ` ${code(o.after)}` : ''}` : `removed${o.before ? ` (was ${code(o.before)})` : ''}`;
+    out.push(`- ${code(o.option)}: ${what}`);
+  }
+  return [...out, ''];
+}
+
+/** What QEMU does on the host (programs run, files written, sockets, host devices), when any of it changes. */
+function hostSection(plan: Plan): string[] {
+  if (!plan.hostEffects.some((e) => e.sign !== '=')) return [];
+  const mark = { '+': '**new:**', '-': '**gone:**', '=': 'as before:' } as const;
+  return ['**Host-side effects** (what QEMU does on the host):', '', ...plan.hostEffects.map((e) => `- ${mark[e.sign]} ${cell(e.text)}`), ''];
+}
+
 export interface MarkdownOptions {
   readonly title: string;
   /** The machine after the change, for the bus picture. */
@@ -39,7 +57,7 @@ export interface MarkdownOptions {
 
 export function renderPlanMarkdown(plan: Plan, { title, after }: MarkdownOptions): string {
   const { added, removed, moved, changed, renamed } = plan.counts;
-  if (!plan.changes.length && !plan.machine.length) return `**${cell(title)}**: no changes, the lock is up to date.\n`;
+  if (!plan.changes.length && !plan.machine.length && !plan.options.length) return `**${cell(title)}**: no changes, the lock is up to date.\n`;
   const out: string[] = [];
   const visible = plan.guestVisible ? ' — **existing devices change in the guest**' : ' — existing devices stay as the guest knows them';
   out.push(`**${cell(title)}**: ${added} to add, ${removed} to remove, ${moved} to move, ${changed} to change${renamed ? `, ${renamed} renamed` : ''}${visible}.`, '');
@@ -53,6 +71,7 @@ export function renderPlanMarkdown(plan: Plan, { title, after }: MarkdownOptions
     out.push('');
   }
   out.push('```mermaid', topologyToMermaid(planTopology(plan, after)).trimEnd(), '```', '');
+  out.push(...optionsSection(plan), ...hostSection(plan));
   const reserved = plan.reserved;
   if (reserved.length) {
     out.push('**Addresses kept free** in this change (a removed device’s address goes to no new device unless nothing else is free, so no new device takes its guest names):', '');

@@ -53,3 +53,18 @@ describe('markdown plans', () => {
     expect(diff.stdout).toContain('| `a` e1000 | moved | `00:03.0` → `00:10.0` | Linux: NIC enp0s3 → enp0s16<br>Windows: new device instance');
   });
 });
+
+describe('markdown plans show the host side', () => {
+  it('a user netdev turned into a tap with a script: the option change and "runs /tmp/x.sh" in their own sections', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'machinec-md-host-'));
+    writeFileSync(join(dir, 't.machine'), 'machine t {\n  chipset = q35\n  device nic0: virtio-net-pci { netdev = user }\n}\n');
+    expect((await runCli(['build', 't.machine', '--qemu', '/nonexistent/qemu'], dir)).code).toBe(0);
+    writeFileSync(join(dir, 't.machine'), 'machine t {\n  chipset = q35\n  device nic0: virtio-net-pci { netdev = tap { ifname = "tap9", script = "/tmp/x.sh" } }\n}\n');
+    const r = await runCli(['plan', 't.machine', '--format', 'markdown', '--qemu', '/nonexistent/qemu'], dir);
+    expect(r.stdout).not.toContain('no changes');
+    expect(r.stdout).toContain('**QEMU options** — **the host side changes**');
+    expect(r.stdout).toMatch(/^- `-netdev net-nic0`: `user,id=net-nic0` → `tap,id=net-nic0,ifname=tap9,script=\/tmp\/x\.sh,downscript=no`$/m);
+    expect(r.stdout).toMatch(/^\*\*Host-side effects\*\*/m);
+    expect(r.stdout).toMatch(/^- \*\*new:\*\* runs \/tmp\/x\.sh /m);
+  });
+});
