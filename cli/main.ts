@@ -85,9 +85,10 @@ async function commands(argv: readonly string[], io: Io): Promise<number> {
     .argument('<file>', 'a .machine file')
     .argument('[qemu-args...]', 'extra QEMU arguments, after --')
     .option('--locked', 'never write the lock')
+    .addOption(new Option('--accel <accel>', "the accelerator for this run, instead of the machine's accel").choices(['kvm', 'tcg']))
     .addOption(qemuOption())
     .action(async (file: string, extra: string[], o) => {
-      exit = await runCommand(session(o), file, extra, { locked: Boolean(o.locked) });
+      exit = await runCommand(session(o), file, extra, { locked: Boolean(o.locked), accel: o.accel });
     });
 
   program
@@ -127,13 +128,14 @@ async function commands(argv: readonly string[], io: Io): Promise<number> {
     .argument('[paths...]', 'files or folders (default: the current folder)')
     .option('--locked', 'check only: exit 1 when any lock is missing or out of date')
     .option('--regenerate <what>', 'generate a locked value anew in one machine: mac:DEVICE (its MAC) or uuid (the SMBIOS UUID), repeatable; the plan shows the change', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .addOption(new Option('--update <pins...>', 'approve a change the lock otherwise refuses: firmware (a new OVMF image), cpu (re-resolve the CPU model), machine-type (the newest of the chipset)').choices(['firmware', 'cpu', 'machine-type']))
     .addOption(qemuOption())
     .action(async (paths: string[], o) => {
       const what: string[] = o.regenerate ?? [];
       const bad = what.find((w) => w !== 'uuid' && !/^mac:[A-Za-z][A-Za-z0-9_.-]*$/.test(w));
       if (bad) throw new CommanderError(2, 'machinec.usage', `error: --regenerate takes mac:DEVICE or uuid, not ${bad}`);
       const regenerate = what.length ? { macs: what.filter((w) => w.startsWith('mac:')).map((w) => w.slice(4)), uuid: what.includes('uuid') } : undefined;
-      exit = await lockCommand(session(o), paths, { locked: Boolean(o.locked), regenerate });
+      exit = await lockCommand(session(o), paths, { locked: Boolean(o.locked), regenerate, update: o.update ?? [] });
     });
 
   program

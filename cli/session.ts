@@ -2,8 +2,10 @@
  * One CLI run: where output goes, whether it is coloured, the QEMU it talks to (asked once),
  * and every text read so far, so diagnostics can show their source lines.
  */
-import { resolve } from 'node:path';
-import { compile, takenValues, type CompileInput, type Compilation, type Diagnostic, type QemuInfo } from '../compiler/index.js';
+import { dirname, resolve } from 'node:path';
+import { compile, takenValues, type Approval, type CompileInput, type Compilation, type Diagnostic, type HostFacts, type HostNeeds, type QemuInfo } from '../compiler/index.js';
+import { digestFiles } from './host-files.js';
+import { cpuAliases } from './qemu/cpu-models.js';
 import { otherLocks } from './repo.js';
 import { displayPath, lockPathOf, readIfExists, readText, recoverWrites, useColor, type Io } from './io.js';
 import { findQemu, listMachineTypes } from './qemu/machine-types.js';
@@ -58,7 +60,30 @@ export class Session {
     return this.qemuInfo;
   }
 
-  async compileFile(path: string, options: { prune?: boolean; qemu?: boolean; regenerate?: CompileInput['regenerate'] } = {}): Promise<CompiledFile> {
+  /** Firmware digests and CPU aliases for a build, asked for by the compilation's `needs`. */
+  private async hostFacts(needs: HostNeeds | undefined, known: HostFacts, folder: string, qemu: boolean): Promise<HostFacts | undefined> {
+    if (!needs) return undefined;
+    const files = needs.files.map((f) => resolve(folder, f));
+    const missing = files.filter((f) => !known.files || !Object.hasOwn(known.files, f));
+    const type = needs.cpuDefinitionsFor;
+    const wantCpu = qemu && type !== undefined && !known.cpuAliases?.[type] && this.qemuPath !== undefined;
+    if (!missing.length && !wantCpu) return undefined;
+    const digests = { ...known.files, ...digestFiles(missing) };
+    // The compiler asks by the path as written; relative paths are relative to the machine's folder.
+    for (const f of needs.files) digests[f] = digests[resolve(folder, f)];
+    let cpu = known.cpuAliases;
+    if (wantCpu) {
+      try {
+        cpu = { ...cpu, [type]: await cpuAliases(this.qemuPath!, type) };
+      } catch (e) {
+        this.io.stderr(`note: could not ask ${this.qemuPath} for its CPU models (${(e as Error).message.split('\n')[0]}); unversioned CPU models stay unresolved\n`);
+        cpu = { ...cpu, [type]: {} };
+      }
+    }
+    return { ...known, files: digests, cpuAliases: cpu };
+  }
+
+  async compileFile(path: string, options: { prune?: boolean; qemu?: boolean; update?: readonly Approval[]; regenerate?: CompileInput['regenerate'] } = {}): Promise<CompiledFile> {
     const full = resolve(this.io.cwd, path);
     const shown = displayPath(this.io, full);
     const lockPath = lockPathOf(full);
@@ -73,10 +98,18 @@ export class Session {
     const lockText = lock?.text;
     if (lockText !== undefined) this.sources.set(lockShown, lockText);
     const qemu = options.qemu === false ? undefined : await this.qemu();
-    const input: CompileInput = { file: shown, source: source.text, lock: lockText === undefined ? undefined : { file: lockShown, text: lockText }, qemu, prune: options.prune, regenerate: options.regenerate };
-    let compilation = compile(input);
+    const input: CompileInput = { file: shown, source: source.text, lock: lockText === undefined ? undefined : { file: lockShown, text: lockText }, qemu, prune: options.prune, update: options.update, regenerate: options.regenerate };
+    let host: HostFacts = { today: new Date().toISOString().slice(0, 10) };
+    let compilation = compile({ ...input, host });
+    // A build that pins firmware or a CPU model says what to read; read it and build again.
+    for (let round = 0; round < 2; round++) {
+      const more = await this.hostFacts(compilation.needs, host, dirname(full), options.qemu !== false);
+      if (!more) break;
+      host = more;
+      compilation = compile({ ...input, host });
+    }
     // Something new to lock: new MACs and UUIDs avoid every value the repo's other locks hold.
-    if (compilation.ok && (compilation.lockText !== lockText || options.regenerate)) compilation = compile({ ...input, taken: takenValues(otherLocks(this.io, full)) });
+    if (compilation.ok && (compilation.lockText !== lockText || options.regenerate)) compilation = compile({ ...input, host, taken: takenValues(otherLocks(this.io, full)) });
     return { path: full, shown, lockPath, lockShown, lockText, compilation, diagnostics: compilation.diagnostics };
   }
 

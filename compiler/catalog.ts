@@ -10,16 +10,17 @@ import type { Attachment, Chipset } from './model.js';
  * - `pci`: conventional PCI; on q35 behind a pcie-pci-bridge.
  * - `integrated`: sits directly on the root bus on both chipsets (a chipset-like function).
  * - `root-port`, `pci-bridge`, `pcie-pci-bridge`: the controllers that make buses.
+ * - `system`: a machine device off PCI (TPM, vmgenid): no address, one line in the lock.
  * - anything else: a device on a controller's child bus (USB, SCSI, IDE/SATA, virtio-serial, HDA).
  */
-export type Plug = 'pcie' | 'pci' | 'integrated' | 'root-port' | 'pci-bridge' | 'pcie-pci-bridge' | 'usb' | 'scsi' | 'ide' | 'virtio-serial' | 'hda';
+export type Plug = 'pcie' | 'pci' | 'integrated' | 'root-port' | 'pci-bridge' | 'pcie-pci-bridge' | 'usb' | 'scsi' | 'ide' | 'virtio-serial' | 'hda' | 'system';
 
 /** The kind of bus a controller provides to the devices nested in it. */
 export type BusKind = 'pci' | 'pcie-port' | 'usb' | 'scsi' | 'ide' | 'virtio-serial' | 'hda';
 
-export type Backend = 'netdev' | 'block' | 'cdrom' | 'chardev' | 'audio';
+export type Backend = 'netdev' | 'block' | 'cdrom' | 'chardev' | 'audio' | 'tpm' | 'fsdev';
 
-export type PropType = 'string' | 'integer' | 'boolean' | 'size' | 'mac' | 'name';
+export type PropType = 'string' | 'integer' | 'boolean' | 'size' | 'mac' | 'name' | 'block' | 'strings';
 
 export interface PropSpec {
   readonly type: PropType;
@@ -27,6 +28,10 @@ export interface PropSpec {
   readonly values?: readonly string[];
   readonly min?: number;
   readonly max?: number;
+  /** An integer property that also takes `auto` (machinec picks a value and locks it). */
+  readonly auto?: boolean;
+  /** A string key QEMU takes more than once: a list of strings repeats it (`hostfwd = ["…", "…"]`). */
+  readonly repeats?: boolean;
   readonly doc?: string;
 }
 
@@ -43,8 +48,8 @@ export interface ModelSpec {
   readonly chipsets?: readonly Chipset[];
   /** A display adapter: placement gives it the chipset's preferred video slot. */
   readonly video?: boolean;
-  /** Pinned values machinec generates and locks: `mac` for NICs, `serial` for disks. */
-  readonly pins?: readonly ('mac' | 'serial')[];
+  /** Pinned values machinec generates and locks: `mac` for NICs, `serial` for disks, `guid` for vmgenid, `version` for a TPM, `acpi-index` when set. */
+  readonly pins?: readonly ('mac' | 'serial' | 'guid' | 'version' | 'acpi-index')[];
   /** How many child devices the provided bus takes, for USB ports, IDE ports and the like. */
   readonly capacity?: number;
   /**
@@ -66,7 +71,9 @@ const bool: PropSpec = { type: 'boolean' };
 const str: PropSpec = { type: 'string' };
 const bootindex = int(0, 1000, 'boot order, lowest first');
 
-const nic = { bootindex, romfile: str, mac: { type: 'mac', doc: 'a MAC address; generated and locked when absent' } } satisfies Record<string, PropSpec>;
+const acpiIndex: PropSpec = { type: 'integer', min: 1, max: 0x7fffffff, auto: true, doc: 'the guest names the NIC enoN after it (systemd); auto: a unique one, locked' };
+const nic = { bootindex, romfile: str, mac: { type: 'mac', doc: 'a MAC address; generated and locked when absent' }, 'acpi-index': acpiIndex } satisfies Record<string, PropSpec>;
+const nicPins = ['mac', 'acpi-index'] as const;
 const disk = { bootindex, serial: str };
 
 export const RED_HAT = 0x1b36;
@@ -78,10 +85,10 @@ const BOCHS = 0x1234;
 // bochs-display, virtio-vga, virtio-gpu-pci, intel-hda, i6300esb (vfio-pci: the host device's own).
 export const catalog: Readonly<Record<string, ModelSpec>> = {
   // Network
-  e1000: { plug: 'pci', backend: 'netdev', pins: ['mac'], props: nic, ioBar: { bytes: 64 }, pci: { vendor: INTEL, device: 0x100e } },
-  e1000e: { plug: 'pcie', backend: 'netdev', pins: ['mac'], props: nic, ioBar: { bytes: 32 }, pci: { vendor: INTEL, device: 0x10d3 } },
-  rtl8139: { plug: 'pci', backend: 'netdev', pins: ['mac'], props: nic, ioBar: { bytes: 256 }, pci: { vendor: 0x10ec, device: 0x8139 } },
-  'virtio-net-pci': { plug: 'pcie', backend: 'netdev', pins: ['mac'], props: { ...nic, mq: bool, vectors: int(0, 2048) }, ioBar: { bytes: 32, legacy: true }, pci: { vendor: VIRTIO, device: 0x1000, modernDevice: 0x1041 } },
+  e1000: { plug: 'pci', backend: 'netdev', pins: nicPins, props: nic, ioBar: { bytes: 64 }, pci: { vendor: INTEL, device: 0x100e } },
+  e1000e: { plug: 'pcie', backend: 'netdev', pins: nicPins, props: nic, ioBar: { bytes: 32 }, pci: { vendor: INTEL, device: 0x10d3 } },
+  rtl8139: { plug: 'pci', backend: 'netdev', pins: nicPins, props: nic, ioBar: { bytes: 256 }, pci: { vendor: 0x10ec, device: 0x8139 } },
+  'virtio-net-pci': { plug: 'pcie', backend: 'netdev', pins: nicPins, props: { ...nic, mq: bool, vectors: int(0, 2048) }, ioBar: { bytes: 32, legacy: true }, pci: { vendor: VIRTIO, device: 0x1000, modernDevice: 0x1041 } },
 
   // Storage
   'virtio-blk-pci': { plug: 'pcie', backend: 'block', pins: ['serial'], props: { ...disk, 'num-queues': int(1, 1024) }, ioBar: { bytes: 128, legacy: true }, pci: { vendor: VIRTIO, device: 0x1001, modernDevice: 0x1042 } },
@@ -116,8 +123,14 @@ export const catalog: Readonly<Record<string, ModelSpec>> = {
   virtserialport: { plug: 'virtio-serial', backend: 'chardev', props: { name: str } },
   'intel-hda': { plug: 'pci', provides: 'hda', capacity: 15, props: {}, pci: { vendor: INTEL, device: 0x2668 } },
   'hda-duplex': { plug: 'hda', backend: 'audio', props: {} },
+  'virtio-9p-pci': { plug: 'pcie', backend: 'fsdev', props: {}, ioBar: { bytes: 32, legacy: true }, pci: { vendor: VIRTIO, device: 0x1009, modernDevice: 0x1049 } },
   i6300esb: { plug: 'pci', props: {}, pci: { vendor: INTEL, device: 0x25ab } },
   'vfio-pci': { plug: 'pcie', props: { host: { type: 'string', doc: 'the host device, e.g. "0000:01:00.0"' }, rombar: int(0, 1), 'x-vga': bool, bootindex } },
+
+  // Machine devices off PCI. The TPM's backend is an swtpm that machinec starts (state in the state folder).
+  'tpm-crb': { plug: 'system', backend: 'tpm', pins: ['version'], props: {} },
+  'tpm-tis': { plug: 'system', backend: 'tpm', pins: ['version'], props: {} },
+  vmgenid: { plug: 'system', pins: ['guid'], props: { guid: { type: 'string', doc: 'a UUID; generated and locked when absent' } } },
 
   // Controllers
   'pci-bridge': { plug: 'pci-bridge', provides: 'pci', props: { shpc: bool }, pci: { vendor: RED_HAT, device: 0x0001 } },
@@ -133,6 +146,7 @@ export function attachmentOf(plug: Plug): Attachment {
     case 'ide':
     case 'virtio-serial':
     case 'hda':
+    case 'system':
       return plug;
     default:
       return 'pci';
@@ -153,7 +167,9 @@ export const backendProps: Readonly<Record<Backend, Readonly<Record<string, Prop
   netdev: { netdev: { type: 'name', doc: 'user, tap { ifname = "tap0" }, bridge { br = "br0" }, socket { … }' } },
   block: { file: str, format: { type: 'name', values: ['raw', 'qcow2', 'vmdk', 'vdi', 'vhdx', 'qed'] }, readonly: bool },
   cdrom: { file: str, format: { type: 'name', values: ['raw', 'qcow2'] } },
-  chardev: { chardev: { type: 'name', doc: 'pty, null, stdio, socket { path = "…", server = true, wait = false }, file { path = "…" }' } },
+  chardev: { chardev: { type: 'name', doc: 'pty, null, stdio, socket { path = "…", server = true, wait = false }, file { path = "…" }, spicevmc (the SPICE agent channel)' } },
+  tpm: {},
+  fsdev: { path: { type: 'string', doc: 'the host folder to share' }, tag: { type: 'string', doc: 'the mount tag the guest mounts: mount -t 9p -o trans=virtio TAG /mnt' }, readonly: bool },
   audio: { audiodev: { type: 'name', doc: 'none (the default), pa, alsa, sdl, spice, wav { path = "…" }' } },
 };
 
@@ -178,7 +194,7 @@ const gl: PropSpec = { type: 'name', values: ['on', 'off', 'core', 'es'] };
 
 export const blockTypes: Readonly<Record<BlockKind, Readonly<Record<string, BlockType>>>> = {
   netdev: {
-    user: { keys: { hostfwd: str, guestfwd: str, net: str, host: str, dhcpstart: str, dns: str, hostname: str, domainname: str, restrict: bool, ipv4: bool, ipv6: bool, tftp: str, bootfile: str, smb: str, smbserver: str } },
+    user: { keys: { hostfwd: { type: 'string', repeats: true, doc: 'tcp::HOSTPORT-:GUESTPORT, or a list of them' }, guestfwd: { type: 'string', repeats: true }, net: str, host: str, dhcpstart: str, dns: str, hostname: str, domainname: str, restrict: bool, ipv4: bool, ipv6: bool, tftp: str, bootfile: str, smb: str, smbserver: str } },
     tap: { keys: { ifname: str, script: str, downscript: str, vhost: bool, queues: int(1, 1024), vnet_hdr: bool, sndbuf: { type: 'size' } }, defaults: { script: 'no', downscript: 'no' } },
     bridge: { keys: { br: str, helper: str } },
     socket: { keys: { listen: str, connect: str, mcast: str, udp: str, localaddr: str } },
@@ -192,7 +208,7 @@ export const blockTypes: Readonly<Record<BlockKind, Readonly<Record<string, Bloc
     pipe: { keys: { path: str }, required: ['path'] },
     udp: { keys: { host: str, port, localaddr: str, localport: port } },
     ringbuf: { keys: { size: { type: 'size' } } },
-    spicevmc: { keys: { name: str } },
+    spicevmc: { keys: { name: str }, defaults: { name: 'vdagent' } },
   },
   audiodev: {
     none,
@@ -210,7 +226,9 @@ export const blockTypes: Readonly<Record<BlockKind, Readonly<Record<string, Bloc
     none,
     gtk: { keys: { 'full-screen': bool, 'grab-on-hover': bool, 'zoom-to-fit': bool, 'show-cursor': bool, gl } },
     sdl: { keys: { gl, 'show-cursor': bool } },
-    vnc: { keys: { display: str, password: bool } },
+    // -vnc LISTEN, -spice …: QEMU refuses `-display vnc,display=:1` (see vm-emit.ts displayArgs).
+    vnc: { keys: { listen: { type: 'string', doc: 'HOST:DISPLAY, e.g. "127.0.0.1:1" (TCP port 5901); default "127.0.0.1:0"' }, password: { type: 'boolean', doc: 'ask for a password (set it over QMP)' } } },
+    spice: { keys: { port: { type: 'integer', min: 1, max: 65535, doc: 'TCP port' }, addr: { type: 'string', doc: 'listen address; default 127.0.0.1' }, 'disable-ticketing': { type: 'boolean', doc: 'no password; default true' } } },
     curses: { keys: { charset: str } },
     'egl-headless': { keys: { rendernode: str } },
     'spice-app': { keys: { gl: bool } },
@@ -241,5 +259,12 @@ export const machineProps: Readonly<Record<string, PropSpec>> = {
   cpus: { type: 'integer', min: 1, max: 288 },
   accel: { type: 'name', values: ['kvm', 'tcg'], doc: 'kvm or tcg, or a list tried in order; default [kvm, tcg]' },
   uuid: { type: 'string', doc: 'the SMBIOS UUID; generated and locked when absent' },
-  display: { type: 'name', values: ['none', 'gtk', 'sdl', 'vnc', 'curses', 'egl-headless', 'spice-app', 'dbus'], doc: 'the QEMU display; QEMU chooses when absent' },
+  display: { type: 'block', doc: 'none, gtk, sdl, vnc { listen = "127.0.0.1:1" }, spice { port = 5930 }; QEMU chooses when absent' },
+  cpu: { type: 'block', doc: 'a CPU model (Skylake-Client, EPYC-Rome, …, or host, max), with flags: `Skylake-Client { hv-relaxed = true }`' },
+  topology: { type: 'block', doc: 'topology = { sockets = 1, cores = 4, threads = 2 }' },
+  firmware: { type: 'block', doc: 'bios (SeaBIOS, the default), uefi, or uefi { secure-boot = true }' },
+  serial: { type: 'block', doc: 'the guest\'s ttyS0: pty, stdio, null, file { path = "…" }, socket { path = "…" }' },
+  smbios: { type: 'block', doc: 'smbios = { manufacturer = "Acme", product = "Desk-1" }' },
+  'qemu-args': { type: 'strings', doc: 'options passed to QEMU last, as written: ["-global", "ICH9-LPC.disable_s3=1"]' },
+  state: { type: 'string', doc: 'the folder for the VM\'s own state (UEFI variables, TPM); default NAME.state beside the file' },
 };

@@ -46,6 +46,7 @@ const PLUG_TEXT: Record<Plug, string> = {
   ide: "plugs into an IDE/SATA bus (ich9-ahci, or the chipset's own at top level)",
   'virtio-serial': 'plugs into virtio-serial-pci',
   hda: 'plugs into intel-hda',
+  system: 'a machine device off PCI (TPM, vmgenid): no address',
 };
 
 /** Which values a key takes, for the keys whose values are a closed or known set. */

@@ -7,6 +7,7 @@ import { blockTypes, catalog, type BlockKind } from './catalog.js';
 import { formatAddress, type MachineSpec } from './machine-spec.js';
 import type { PlacedDevice, PlacedMachine } from './model.js';
 import { PCI_FUNCTIONS } from './chipsets.js';
+import { cpuArgs, displayArgs, firmwareArgs, machineOption, serialArgs, smbiosArgs, smpArg, vmBackend } from './vm-emit.js';
 
 /** QEMU's option parser splits on commas: a comma inside a value is written twice. */
 export const escapeOptionValue = (v: string): string => v.replace(/,/g, ',,');
@@ -26,13 +27,16 @@ export function scalar(v: Value): string | undefined {
 const option = (head: string, pairs: readonly (readonly [string, string])[]): string =>
   [head, ...pairs.map(([k, v]) => `${k}=${escapeOptionValue(v)}`)].join(',');
 
-const typeOf = (v: Value): string => (v.kind === 'Block' ? v.type.name : scalar(v) ?? '');
+const typeOf = (v: Value): string => (v.kind === 'Block' ? v.type?.name ?? '' : scalar(v) ?? '');
 
-/** A typed block's members as QEMU options, with the catalog's defaults for what it leaves out. */
+/**
+ * A typed block's members as QEMU options, with the catalog's defaults for what it leaves out. A
+ * list repeats its key: `hostfwd = ["tcp::2222-:22", "udp::…"]` → hostfwd=tcp::2222-:22,hostfwd=udp::…
+ */
 function blockPairs(v: Value, kind: BlockKind): [string, string][] {
   const type = typeOf(v);
   const props = v.kind === 'Block' ? v.properties : [];
-  const pairs = props.filter((p) => p.value).map((p) => [p.key.name, scalar(p.value!) ?? ''] as [string, string]);
+  const pairs = props.filter((p) => p.value).flatMap((p) => (p.value!.kind === 'List' ? p.value!.items : [p.value!]).map((item) => [p.key.name, scalar(item) ?? ''] as [string, string]));
   const defaults = Object.hasOwn(blockTypes[kind], type) ? blockTypes[kind][type].defaults ?? {} : {};
   for (const [key, value] of Object.entries(defaults)) if (!pairs.some(([k]) => k === key)) pairs.push([key, value]);
   return pairs;
@@ -43,7 +47,7 @@ function typedBackend(v: Value, id: string, kind: BlockKind): string {
   return option(typeOf(v), [['id', id], ...blockPairs(v, kind)]);
 }
 
-const BACKEND_KEYS = new Set(['netdev', 'file', 'format', 'readonly', 'chardev', 'audiodev']);
+const BACKEND_KEYS = new Set(['netdev', 'file', 'format', 'readonly', 'chardev', 'audiodev', 'path', 'tag', 'acpi-index', 'guid']);
 
 /**
  * For `verify` and tests: harmless stand-ins for backends a test machine does not have. A
@@ -59,6 +63,11 @@ export interface StandIns {
 
 export interface EmitOptions {
   readonly standIns?: StandIns;
+  /**
+   * The state folder to use instead of the machine's own (verify: a throwaway one holding a copy
+   * of the VARS template and an swtpm's socket). Stand-ins without it boot SeaBIOS and no TPM.
+   */
+  readonly state?: string;
 }
 
 const HARMLESS_CHARDEVS = new Set(['null', 'pty', 'ringbuf']);
@@ -67,18 +76,17 @@ export function emit(spec: MachineSpec, placed: PlacedMachine, options: EmitOpti
   const standIns = options.standIns;
   const props = (p: readonly Property[], key: string) => p.find((q) => q.key.name === key)?.value;
   const mp = spec.properties;
-  const argv: string[] = ['-name', escapeOptionValue(placed.name), '-machine', placed.machineType];
+  const vmOpts = { state: options.state, standIns: standIns !== undefined };
+  const argv: string[] = ['-name', escapeOptionValue(placed.name), '-machine', machineOption(placed)];
   const accel = mp.get('accel')?.value;
   const accels: readonly Value[] | string[] = standIns ? ['tcg'] : accel?.kind === 'List' ? accel.items : accel ? [accel] : ['kvm', 'tcg'];
   for (const a of accels) argv.push('-accel', typeof a === 'string' ? a : option(typeOf(a), blockPairs(a, 'accel')));
   const memory = mp.get('memory')?.value;
   argv.push('-m', memory?.kind === 'Size' ? `${Math.floor(memory.bytes / (1024 * 1024))}M` : '1024M');
-  const cpus = mp.get('cpus')?.value;
-  argv.push('-smp', cpus?.kind === 'Integer' ? String(cpus.value) : '1');
-  argv.push('-uuid', placed.uuid);
+  argv.push(...cpuArgs(spec, placed), '-smp', smpArg(spec));
+  argv.push('-uuid', placed.uuid, ...smbiosArgs(placed));
   argv.push('-nodefaults', '-no-user-config');
-  const display = mp.get('display')?.value;
-  if (display && !standIns) argv.push('-display', option(typeOf(display), blockPairs(display, 'display')));
+  argv.push(...firmwareArgs(spec, placed, vmOpts), ...displayArgs(spec, vmOpts), ...serialArgs(spec, vmOpts));
 
   // Functions sharing a slot: function 0 carries multifunction=on.
   const sharedSlots = new Set<string>();
@@ -88,9 +96,10 @@ export function emit(spec: MachineSpec, placed: PlacedMachine, options: EmitOpti
   const devices: string[] = [];
   for (const d of placed.devices) {
     if (standIns && d.model === 'vfio-pci') continue; // needs the host's device: verify reports it as not checked
+    if (standIns && options.state === undefined && catalog[d.model]?.backend === 'tpm') continue; // no swtpm without a state folder
     const node = d.source;
     const own = node?.properties ?? [];
-    const pairs: [string, string][] = [['id', d.id], ['bus', d.bus]];
+    const pairs: [string, string][] = d.attachment === 'system' ? [['id', d.id]] : [['id', d.id], ['bus', d.bus]];
     if (d.addr) {
       pairs.push(['addr', formatAddress(d.addr)]);
       if (d.addr.fn === 0 && (sharedSlots.has(`${d.bus}/${d.addr.slot}`) || (d.auto && d.model === 'pcie-root-port'))) pairs.push(['multifunction', 'on']);
@@ -125,6 +134,10 @@ export function emit(spec: MachineSpec, placed: PlacedMachine, options: EmitOpti
         backends.push('-chardev', standIns && !harmless ? `null,id=chr-${d.id}` : typedBackend(v, `chr-${d.id}`, 'chardev'));
         pairs.push(['chardev', `chr-${d.id}`]);
       }
+    } else if (backend === 'tpm' || backend === 'fsdev') {
+      const vm = vmBackend(spec, d, vmOpts, (p) => (standIns ? (standIns.fileExists(p) ? standIns.resolveFile(p) : options.state ?? '.') : p));
+      backends.push(...vm.backends);
+      pairs.push(...vm.pairs);
     } else if (backend === 'audio') {
       const v = props(own, 'audiodev');
       backends.push('-audiodev', v && !standIns ? typedBackend(v, `audio-${d.id}`, 'audiodev') : `none,id=audio-${d.id}`);
@@ -137,7 +150,7 @@ export function emit(spec: MachineSpec, placed: PlacedMachine, options: EmitOpti
     }
     devices.push('-device', option(d.model, pairs));
   }
-  return [...argv, ...backends, ...devices];
+  return [...argv, ...backends, ...devices, ...(placed.qemuArgs ?? [])];
 }
 
 /** The pinned values as QEMU device properties. */
@@ -148,6 +161,7 @@ function devicePins(d: PlacedDevice): [string, string][] {
   if (d.model === 'pci-bridge') out.push(['chassis_nr', p.chassis]);
   if (p.mac) out.push(['mac', p.mac]);
   if (p.serial) out.push(['serial', p.serial]);
+  for (const key of ['guid', 'acpi-index']) if (p[key] !== undefined) out.push([key, p[key]]);
   for (const key of ['disable-legacy', 'shpc', 'io-reserve']) if (p[key] !== undefined) out.push([key, p[key]]);
   switch (d.attachment) {
     case 'usb': out.push(['port', p.port]); break;

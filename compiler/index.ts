@@ -14,6 +14,7 @@ import { recordArgv } from './records.js';
 import { uuidFor } from './pins.js';
 import { comparePlacements, type Plan } from './plan.js';
 import { closest } from './suggest.js';
+import { pinVm, type Approval, type HostFacts, type HostNeeds } from './vm.js';
 
 export interface QemuInfo {
   /** Every versioned machine type the installed QEMU has. */
@@ -44,6 +45,10 @@ export interface CompileInput {
   readonly parsed?: ParseResult;
   /** Only what `check` reports: stop after placement, without QEMU arguments, lock text or plan (the language server, on every edit). */
   readonly diagnosticsOnly?: boolean;
+  /** What the host says about firmware files and CPU models (asked for in `Compilation.needs`). */
+  readonly host?: HostFacts;
+  /** Pins this build may change: `machinec lock --update firmware|cpu|machine-type`. */
+  readonly update?: readonly Approval[];
 }
 
 export interface Compilation {
@@ -57,6 +62,8 @@ export interface Compilation {
   /** The lock as read, when there was one. */
   readonly previous?: PlacedMachine;
   readonly plan?: Plan;
+  /** What the CLI should read from the host (file digests, CPU aliases) and build again with. */
+  readonly needs?: HostNeeds;
 }
 
 const baseName = (file: string): string => file.replace(/^.*[\\/]/, '');
@@ -91,6 +98,8 @@ function forgetPins(lock: PlacedMachine | undefined, what: NonNullable<CompileIn
   });
   return { ...lock, uuid: what.uuid ? '' : lock.uuid, devices };
 }
+
+const definedOnly = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
 const byPosition = (a: Diagnostic, b: Diagnostic): number =>
   (a.file === b.file ? 0 : a.file < b.file ? -1 : 1) || (a.span?.start ?? -1) - (b.span?.start ?? -1);
@@ -135,11 +144,15 @@ function compileUnsorted(input: CompileInput): Compilation {
   }
   if (hasErrors(diagnostics)) return { diagnostics, ok: false, spec, previous };
 
-  const type = machineType(spec, previous, input.qemu, diagnostics);
+  const approve = new Set(input.update ?? []);
+  const type = machineType(spec, approve.has('machine-type') ? undefined : previous, input.qemu, diagnostics);
   const kept = input.regenerate ? forgetPins(previous, input.regenerate) : previous;
   const placement = place(spec, kept?.devices ?? [], spec.name, { prune: input.prune, takenMacs: input.taken?.macs });
   diagnostics.push(...placement.diagnostics);
   if (hasErrors(diagnostics) || !type) return { diagnostics, ok: false, spec, previous };
+  const vm = pinVm(spec, previous, input.host, approve, type);
+  diagnostics.push(...vm.diagnostics, ...(vm.age ? [vm.age] : []));
+  if (hasErrors(diagnostics)) return { diagnostics, ok: false, spec, previous, needs: vm.needs };
 
   const uuidProp = spec.properties.get('uuid')?.value;
   const machine: PlacedMachine = {
@@ -147,6 +160,7 @@ function compileUnsorted(input: CompileInput): Compilation {
     chipset: spec.chipset,
     machineType: type,
     uuid: uuidProp?.kind === 'String' ? uuidProp.value.toLowerCase() : kept?.uuid || uuidFor(spec.name, input.taken?.uuids),
+    ...definedOnly(vm.pins),
     devices: placement.devices,
   };
   if (input.diagnosticsOnly) return { diagnostics, ok: true, spec, machine, previous };
@@ -161,6 +175,7 @@ function compileUnsorted(input: CompileInput): Compilation {
     lockText: writeLock(recorded, baseName(input.file)),
     previous,
     plan: comparePlacements(previous, recorded),
+    needs: vm.needs,
   };
 }
 
@@ -180,3 +195,7 @@ export { sharedValues, takenValues, type LockedFile } from './repo-unique.js';
 export { exportLibvirt, type LibvirtExport, type LibvirtExportInput } from './export/libvirt.js';
 export { planTopology, shortPlace, topologyOf, walkTopology, type NodeMark, type TopologyNode } from './topology.js';
 export { mergeLocks, type LockMerge } from './merge-lock.js';
+export { APPROVALS, firmwareChoice, stateFolder, type Approval, type FirmwareChoice, type HostFacts, type HostNeeds } from './vm.js';
+export { NVRAM_FILE, TPM_SOCKET, TPM_STATE_DIR, OVMF } from './vm-schema.js';
+export { tpmSocket } from './vm-emit.js';
+export type { CpuPin, FirmwarePin, PinnedFile } from './model.js';

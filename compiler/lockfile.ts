@@ -22,6 +22,7 @@ import { chipsetOfMachineType } from './chipsets.js';
 import { formatAddress, parseAddress } from './machine-spec.js';
 import { lockConflicts, lockValue, MACHINE_TYPE, PIN_RULES, quoteLockValue, splitLockWords, UUID, type LockLine } from './lock-schema.js';
 import type { Attachment, GuestAddress, PlacedDevice, PlacedMachine } from './model.js';
+import { readVmLine, writeVmLines, type VmLinePins } from './vm-lock.js';
 
 export const LOCK_FORMAT = 2;
 /** Formats this machinec reads: the current one, and 1 (upgraded as it is read). */
@@ -34,7 +35,7 @@ function upgradeV1Pins(model: string, pins: Record<string, string>): void {
   delete pins.port;
 }
 
-const ATTACHMENTS: readonly Attachment[] = ['pci', 'usb', 'scsi', 'ide', 'virtio-serial', 'hda'];
+const ATTACHMENTS: readonly Attachment[] = ['pci', 'usb', 'scsi', 'ide', 'virtio-serial', 'hda', 'system'];
 
 export function formatGuestAddress(g: GuestAddress): string {
   return `${g.bus.toString(16).padStart(2, '0')}:${formatAddress(g)}`;
@@ -50,6 +51,7 @@ export function writeLock(machine: PlacedMachine, source: string): string {
     `# Every address and value the guest can see is pinned here. Review changes with \`machinec plan\`.`,
     `lockfile ${LOCK_FORMAT}`,
     `machine ${machine.name} ${machine.machineType} uuid=${machine.uuid}`,
+    ...writeVmLines(machine),
   ];
   for (const [opt, value] of machine.options ?? []) lines.push(value === '' ? `option ${opt}` : `option ${opt} ${quoteLockValue(value)}`);
   for (const d of machine.devices) {
@@ -86,6 +88,7 @@ export function readLock(text: string, file: string): ReadLockResult {
   const devices: PlacedDevice[] = [];
   const options: [string, string][] = [];
   const deviceLines: LockLine[] = [];
+  const vm: { -readonly [K in keyof VmLinePins]: VmLinePins[K] } = {};
   const ids = new Set<string>();
   for (let n = 0; n < lines.length; n++) {
     const raw = lines[n];
@@ -122,6 +125,11 @@ export function readLock(text: string, file: string): ReadLockResult {
       if (['-name', '-machine', '-uuid', '-device'].includes(words[1])) return fail(start, line, `line ${n + 1}: ${words[1]} is never an option line (it comes from the machine and device lines)`, REBUILD, 'lock-forged');
       options.push([words[1], value]);
       continue;
+    }
+    if (!devices.length) {
+      const problem = readVmLine(words, vm);
+      if (problem) return fail(start, line, `line ${n + 1}: ${problem}`, REBUILD);
+      if (problem === undefined) continue;
     }
     const [attachment, guestText, id, model, ...rest] = words;
     if (!ATTACHMENTS.includes(attachment as Attachment) || !id || !model || !WORD.test(id) || !WORD.test(model)) return fail(start, line, `line ${n + 1}: not a device line`, REBUILD);
@@ -175,6 +183,6 @@ export function readLock(text: string, file: string): ReadLockResult {
   if (conflicts.length) return { diagnostics: [...diagnostics, ...conflicts] };
   return {
     diagnostics,
-    lock: { name: header.name, chipset: chipsetOfMachineType(header.type)!, machineType: header.type, uuid: header.uuid, devices, options },
+    lock: { name: header.name, chipset: chipsetOfMachineType(header.type)!, machineType: header.type, uuid: header.uuid, ...vm, devices, options },
   };
 }

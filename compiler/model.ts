@@ -8,7 +8,7 @@ import type { DeviceNode } from '../grammar/index.js';
 export type Chipset = 'pc' | 'q35';
 
 /** Where a device plugs in: its kind of address on its parent bus. */
-export type Attachment = 'pci' | 'usb' | 'scsi' | 'ide' | 'virtio-serial' | 'hda';
+export type Attachment = 'pci' | 'usb' | 'scsi' | 'ide' | 'virtio-serial' | 'hda' | 'system';
 
 export interface PciAddress {
   readonly slot: number;
@@ -53,6 +53,14 @@ export interface PlacedMachine {
   /** Versioned machine type, e.g. `pc-q35-7.2`. */
   readonly machineType: string;
   readonly uuid: string;
+  /** UEFI firmware (absent: SeaBIOS), pinned by path, size and digest. */
+  readonly firmware?: FirmwarePin;
+  /** The CPU model, resolved once to its versioned name. */
+  readonly cpu?: CpuPin;
+  /** SMBIOS type 1 values (sorted keys). */
+  readonly smbios?: Readonly<Record<string, string>>;
+  /** `qemu-args`, as written: passed to QEMU last. */
+  readonly qemuArgs?: readonly string[];
   /** Every device in guest topology order: parents before children, buses in slot/function order. */
   readonly devices: readonly PlacedDevice[];
   /**
@@ -60,4 +68,28 @@ export interface PlacedMachine {
    * ['-m', '1024M'], ['-netdev', 'user,id=net-nic0'], ['-nodefaults', ''] (no argument). Locked.
    */
   readonly options?: readonly (readonly [string, string])[];
+}
+
+/** A file pinned in the lock: its path, and its size and sha256 once a build has read it. */
+export interface PinnedFile {
+  readonly path: string;
+  readonly size?: number;
+  readonly sha256?: string;
+}
+
+export interface FirmwarePin {
+  readonly secureBoot: boolean;
+  /** The OVMF CODE image, read-only. */
+  readonly code: PinnedFile;
+  /** The VARS template, copied once into the state folder. */
+  readonly vars: PinnedFile;
+}
+
+export interface CpuPin {
+  /** What QEMU gets: `Skylake-Client-v1`, `max`, `host`. */
+  readonly model: string;
+  /** As written in the source, when it was an alias: `Skylake-Client`. */
+  readonly requested?: string;
+  /** host and max follow the host's CPU: they cannot be pinned. */
+  readonly followsHost: boolean;
 }

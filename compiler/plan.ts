@@ -11,6 +11,7 @@ import { formatGuestAddress } from './lockfile.js';
 import { formatAddress } from './machine-spec.js';
 import type { PlacedDevice, PlacedMachine } from './model.js';
 import { compareHostEffects, compareOptions, hostSideChanged, type HostEffectLine, type OptionChange } from './plan-options.js';
+import { compareVm } from './vm-lock.js';
 
 export type ChangeSign = '+' | '-' | '!' | '~';
 
@@ -140,6 +141,7 @@ export function comparePlacements(before: PlacedMachine | undefined, after: Plac
     if (before.machineType !== after.machineType) machine.push(`machine type ${before.machineType} → ${after.machineType}`);
     if (before.uuid !== after.uuid) machine.push(`SMBIOS UUID ${before.uuid} → ${after.uuid}`);
     if (before.name !== after.name) machine.push(`machine name ${before.name} → ${after.name}`);
+    machine.push(...compareVm(before, after));
   }
   let renames = 0;
   for (const d of after.devices) {

@@ -8,7 +8,7 @@ import type { Attachment } from './model.js';
  * its first value. USB ports count from 1, SCSI ids and IDE units from 0, virtio-serial ports
  * from 1 (0 is the console's), HDA codec addresses from 0.
  */
-export const childKeys: Readonly<Record<Exclude<Attachment, 'pci'>, { readonly pin: string; readonly first: number }>> = {
+export const childKeys: Readonly<Record<Exclude<Attachment, 'pci' | 'system'>, { readonly pin: string; readonly first: number }>> = {
   usb: { pin: 'port', first: 1 },
   scsi: { pin: 'scsi-id', first: 0 },
   ide: { pin: 'unit', first: 0 },

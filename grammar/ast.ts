@@ -46,10 +46,10 @@ export interface ListValue {
   readonly span: Span;
 }
 
-/** `tap { ifname = "tap0" }`: a named type with its own properties. */
+/** `tap { ifname = "tap0" }`: a named type with its own properties; `{ sockets = 1 }`: a block without a type. */
 export interface BlockValue {
   readonly kind: 'Block';
-  readonly type: Identifier;
+  readonly type?: Identifier;
   readonly properties: readonly Property[];
   readonly span: Span;
 }

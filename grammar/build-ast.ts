@@ -85,8 +85,9 @@ function value(node: CstNode): ast.Value | undefined {
     return { kind: 'List', items, span };
   }
   const name = identifier(tokenOf(node, 'Identifier'));
-  if (!name) return undefined;
   const [block] = nodesOf(node, 'block');
+  if (!name && block) return { kind: 'Block', properties: nodesOf(block, 'property').map(property), span };
+  if (!name) return undefined;
   if (!block) return name;
   return { kind: 'Block', type: name, properties: nodesOf(block, 'property').map(property), span };
 }

@@ -6,7 +6,7 @@
  *   member    := (property | device) ','?
  *   property  := KEY '=' value
  *   device    := 'device' ID ':' MODEL ('@' ADDRESS)? ('{' member* '}')?
- *   value     := STRING | SIZE | INTEGER | HEX | 'true' | 'false' | list | NAME block?
+ *   value     := STRING | SIZE | INTEGER | HEX | 'true' | 'false' | list | NAME block? | block
  *   list      := '[' (value ','?)* ']'
  *   block     := '{' (property ','?)* '}'
  */
@@ -90,6 +90,7 @@ export class MachineParser extends CstParser {
       { ALT: () => this.CONSUME(t.True) },
       { ALT: () => this.CONSUME(t.False) },
       { ALT: () => this.SUBRULE(this.list) },
+      { ALT: () => this.SUBRULE2(this.block) },
       {
         ALT: () => {
           this.CONSUME(t.Identifier);

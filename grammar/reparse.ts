@@ -25,7 +25,7 @@ function shiftValue(v: ast.Value, d: number): ast.Value {
     case 'List':
       return { ...v, items: v.items.map((i) => shiftValue(i, d)), span: shiftSpan(v.span, d) };
     case 'Block':
-      return { ...v, type: { ...v.type, span: shiftSpan(v.type.span, d) }, properties: v.properties.map((p) => shiftProperty(p, d)), span: shiftSpan(v.span, d) };
+      return { ...v, type: v.type && { ...v.type, span: shiftSpan(v.type.span, d) }, properties: v.properties.map((p) => shiftProperty(p, d)), span: shiftSpan(v.span, d) };
     default:
       return { ...v, span: shiftSpan(v.span, d) };
   }

@@ -60,7 +60,7 @@ function headerEnd(node: PluginNode): number | undefined {
     case 'Device':
       return node.hasBody ? (node.address ?? node.model ?? node.id)?.span.end : undefined;
     case 'Block':
-      return node.type.span.end;
+      return node.type ? node.type.span.end : node.span.start;
     default:
       return undefined;
   }

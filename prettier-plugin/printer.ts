@@ -130,7 +130,7 @@ function printNode(path: AstPath<PluginNode>, options: { originalText: string },
     case 'Property':
       return [print('key'), ' = ', print('value')];
     case 'Block':
-      return [print('type'), ' ', printBraced(path, print, text, false)];
+      return node.type ? [print('type'), ' ', printBraced(path, print, text, false)] : printBraced(path, print, text, false);
     case 'List':
       return printList(path, print);
     case 'Identifier':

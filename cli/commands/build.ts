@@ -1,5 +1,5 @@
 /** build, check, plan, lock, prune, run: the commands that compile machines. */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import { childStatus, untilDone } from '../signals.js';
@@ -9,7 +9,8 @@ import { findMachines, writeAtomic } from '../io.js';
 import { renderPlanMarkdown } from '../render-markdown.js';
 import { renderPlan } from '../render-plan.js';
 import type { CompiledFile, Session } from '../session.js';
-import { sharedValues, type CompileInput, type LockedFile, type PlacedDevice } from '../../compiler/index.js';
+import { hasTpm, prepareState, startSwtpm, statePaths, stopSwtpm } from '../vm-state.js';
+import { sharedValues, type Approval, type CompileInput, type LockedFile, type PlacedDevice } from '../../compiler/index.js';
 
 export interface BuildOptions {
   readonly format: ArgvFormat;
@@ -71,12 +72,21 @@ export interface PlanOptions {
   readonly prune?: boolean;
 }
 
+/** Errors a build gives for a change that needs approval, and the `lock --update` word that approves it. */
+const APPROVABLE: Readonly<Record<string, Approval>> = { 'firmware-changed': 'firmware' };
+
 export async function planCommand(s: Session, file: string, opts: PlanOptions): Promise<number> {
-  const f = await s.compileFile(file, { prune: opts.prune });
+  let f = await s.compileFile(file, { prune: opts.prune });
   s.report(f.diagnostics);
+  const errors = f.diagnostics.filter((d) => d.severity === 'error');
+  const approvals = [...new Set(errors.map((d) => APPROVABLE[d.code]))];
+  // A change that needs approval: show what approving it would change, and fail.
+  const pending = errors.length > 0 && approvals.every(Boolean);
+  if (pending) f = await s.compileFile(file, { prune: opts.prune, update: approvals });
   const c = f.compilation;
   if (!c?.ok) return 1;
   const title = f.lockText === undefined ? `${f.shown}: no lock yet, every device is new` : `${f.shown} against ${f.lockShown}`;
+  if (pending) s.io.stderr(`these changes need approval: run \`machinec lock --update ${approvals.join(' ')} ${f.shown}\` once you have reviewed them\n`);
   if (opts.format === 'json') {
     s.io.stdout(JSON.stringify({ file: f.shown, lock: f.lockShown, lockExists: f.lockText !== undefined, upToDate: c.lockText === f.lockText, ...planJson(c.plan!) }, null, 2) + '\n');
   } else if (opts.format === 'markdown') {
@@ -87,7 +97,7 @@ export async function planCommand(s: Session, file: string, opts: PlanOptions): 
   if (opts.diff && c.lockText !== f.lockText) {
     s.io.stdout(createTwoFilesPatch(f.lockShown, f.lockShown, f.lockText ?? '', c.lockText!, 'locked', 'after build'));
   }
-  return 0;
+  return pending ? 1 : 0;
 }
 
 export function planJson(plan: NonNullable<CompiledFile['compilation']>['plan'] & object) {
@@ -113,7 +123,7 @@ function reportShared(s: Session, locks: readonly LockedFile[]): number {
   return new Set(shared.map((d) => d.file)).size;
 }
 
-export async function lockCommand(s: Session, paths: readonly string[], opts: { locked: boolean; regenerate?: CompileInput['regenerate'] }): Promise<number> {
+export async function lockCommand(s: Session, paths: readonly string[], opts: { locked: boolean; regenerate?: CompileInput['regenerate']; update?: readonly Approval[] }): Promise<number> {
   const machines = findMachines((paths.length ? paths : ['.']).map((p) => resolve(s.io.cwd, p)));
   if (!machines.length) {
     s.io.stderr('error[usage]: no .machine files found\n');
@@ -126,7 +136,7 @@ export async function lockCommand(s: Session, paths: readonly string[], opts: { 
   const tally = { current: 0, updated: 0, outdated: 0, failed: 0 };
   const locks: LockedFile[] = [];
   for (const file of machines) {
-    const f = await s.compileFile(file, { regenerate: opts.regenerate });
+    const f = await s.compileFile(file, { regenerate: opts.regenerate, update: opts.update });
     s.report(f.diagnostics);
     if (!f.compilation?.ok) {
       tally.failed++;
@@ -160,7 +170,7 @@ export async function pruneCommand(s: Session, file: string, opts: { dryRun: boo
   return 0;
 }
 
-export async function runCommand(s: Session, file: string, extra: readonly string[], opts: { locked: boolean }): Promise<number> {
+export async function runCommand(s: Session, file: string, extra: readonly string[], opts: { locked: boolean; accel?: string }): Promise<number> {
   const f = await s.compileFile(file);
   s.report(f.diagnostics);
   if (!f.compilation?.ok) return 1;
@@ -170,14 +180,40 @@ export async function runCommand(s: Session, file: string, extra: readonly strin
     s.io.stderr('error[qemu-missing]: qemu-system-x86_64 not found\n  = hint: install it (Debian: apt-get install qemu-system-x86) or pass --qemu PATH\n');
     return 2;
   }
+  const c = f.compilation;
+  const folder = dirname(f.path);
+  // The machine's own state: VARS copied from the locked template once, the TPM's state kept.
+  const paths = statePaths(c.spec!, folder);
+  const needsState = c.machine!.firmware !== undefined || hasTpm(c.machine!);
+  if (needsState) {
+    const problem = prepareState(c.machine!, f.path, f.shown, paths, { own: true });
+    if (problem) {
+      s.report([problem]);
+      return 1;
+    }
+  }
+  let swtpm: ChildProcess | undefined;
+  if (hasTpm(c.machine!)) {
+    try {
+      swtpm = await startSwtpm(paths);
+    } catch (e) {
+      s.report([{ code: 'swtpm-failed', severity: 'error', message: (e as Error).message, file: f.shown, hint: 'install swtpm (Debian: apt-get install swtpm swtpm-tools)' }]);
+      return 2;
+    }
+  }
+  const argv = opts.accel ? withAccel(c.argv!, opts.accel) : c.argv!;
   // Paths in a .machine file are relative to its folder, so QEMU runs there.
-  const child = spawn(qemu, [...f.compilation.argv!, ...extra], { stdio: 'inherit', cwd: dirname(f.path) });
+  const child = spawn(qemu, [...argv, ...extra], { stdio: 'inherit', cwd: folder });
   const exited = new Promise<number>((done) => {
+    const finish = (code: number) => {
+      stopSwtpm(swtpm);
+      done(code);
+    };
     child.on('error', (e) => {
       s.io.stderr(`error[qemu-failed]: ${e.message}\n`);
-      done(2);
+      finish(2);
     });
-    child.on('exit', (code, signal) => done(childStatus(code, signal)));
+    child.on('exit', (code, signal) => finish(childStatus(code, signal)));
   });
   // SIGINT, SIGTERM or SIGHUP to machinec go on to QEMU; machinec exits with QEMU's status.
   const release = untilDone(async (signal) => {
@@ -186,4 +222,16 @@ export async function runCommand(s: Session, file: string, extra: readonly strin
     return status === 0 ? undefined : status; // QEMU quit cleanly on it: 128 + the signal, as a shell reports
   });
   return exited.finally(release);
+}
+
+/** The command line with its -accel options replaced by one. */
+function withAccel(argv: readonly string[], accel: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '-accel') {
+      if (!out.includes('-accel')) out.push('-accel', accel);
+      i++;
+    } else out.push(argv[i]);
+  }
+  return out;
 }

@@ -184,7 +184,7 @@ export function adopt(inspection: Inspection, backends: Backends, options: Adopt
     return pins;
   };
 
-  const childKeyPin: Record<Exclude<Attachment, 'pci'>, string> = { usb: 'port', scsi: 'scsi-id', ide: 'unit', 'virtio-serial': 'nr', hda: 'cad' };
+  const childKeyPin: Record<Exclude<Attachment, 'pci'>, string> = { usb: 'port', scsi: 'scsi-id', ide: 'unit', 'virtio-serial': 'nr', hda: 'cad', system: '' };
 
   const walkChildren = (bus: QtreeBus, parent: Imp | undefined, kind: Attachment, busIndex: number, chipsetBus?: string) => {
     for (const dev of bus.devices) {

@@ -51,7 +51,17 @@ export function resolveMachineType(mt: MachineTypes, name: string): string | und
   return mt.types.includes(name) ? name : undefined;
 }
 
-function cacheDir(): string {
+/** What a cache entry about a binary is keyed by: its path, mtime and size (undefined when it cannot be read). */
+export function binaryKey(binary: string): { path: string; mtimeMs: number; size: number } | undefined {
+  try {
+    const st = statSync(binary);
+    return { path: binary, mtimeMs: st.mtimeMs, size: st.size };
+  } catch {
+    return undefined;
+  }
+}
+
+export function cacheDir(): string {
   const xdg = process.env.XDG_CACHE_HOME;
   const base = xdg && path.isAbsolute(xdg) ? xdg : path.join(os.homedir(), '.cache');
   return path.join(base, 'machinec');
@@ -105,13 +115,7 @@ function resolveBinary(qemuPath: string): string {
 export async function listMachineTypes(qemuPath: string = DEFAULT_QEMU, options: { cache?: boolean } = {}): Promise<MachineTypes> {
   const useCache = options.cache ?? true;
   const binary = resolveBinary(qemuPath);
-  let key: { path: string; mtimeMs: number; size: number } | undefined;
-  try {
-    const st = statSync(binary);
-    key = { path: binary, mtimeMs: st.mtimeMs, size: st.size };
-  } catch {
-    key = undefined;
-  }
+  const key = binaryKey(binary);
   const file = path.join(cacheDir(), CACHE_NAME);
   const cached = useCache && key ? await readCache(file) : undefined;
   const hit = cached?.entries.find((e) => e.path === key!.path && e.mtimeMs === key!.mtimeMs && e.size === key!.size);

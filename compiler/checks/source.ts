@@ -2,13 +2,14 @@
  * The source checks: the resolved machine as written, before anything is placed. Each is one
  * named function in the registry; its id is the code of every diagnostic it reports.
  */
-import type { Diagnostic, Property, Value } from '../../grammar/index.js';
+import type { Diagnostic, Identifier, Property, Value } from '../../grammar/index.js';
 import { audiodevTypes, backendProps, blockTypes, catalog, chardevTypes, childBusOf, machineProps, netdevTypes, type BlockKind, type BlockType, type PropSpec } from '../catalog.js';
 import { chipsets, chipsetOfMachineType } from '../chipsets.js';
 import type { DeviceSpec, MachineSpec } from '../machine-spec.js';
 import { capacityOf, formatAddress } from '../machine-spec.js';
 import { didYouMean } from '../suggest.js';
 import { valueChecks } from '../value-checks.js';
+import { vmBlockUses, vmChecks } from '../vm-checks.js';
 import { runRegistered, type Check } from './registry.js';
 
 export interface SourceContext {
@@ -27,17 +28,19 @@ function describeValue(v: Value): string {
     case 'Size': return 'a size';
     case 'Boolean': return 'a boolean';
     case 'List': return 'a list';
-    case 'Block': return `a ${v.type.name} { … } block`;
+    case 'Block': return v.type ? `a ${v.type.name} { … } block` : 'a { … } block';
   }
 }
 
 /** Whether `v` fits `spec`; returns a problem description when it does not. */
 export function checkValue(v: Value, spec: PropSpec): string | undefined {
-  const want: Record<PropSpec['type'], string> = { string: 'a string', integer: 'an integer', boolean: 'true or false', size: 'a size such as 4G', mac: 'a MAC address string such as "52:54:00:12:34:56"', name: 'a name' };
+  const want: Record<PropSpec['type'], string> = { string: 'a string', integer: 'an integer', boolean: 'true or false', size: 'a size such as 4G', mac: 'a MAC address string such as "52:54:00:12:34:56"', name: 'a name', block: 'a name or a block', strings: 'a list of strings' };
   switch (spec.type) {
     case 'string':
+      if (spec.repeats && v.kind === 'List') return v.items.map((i) => checkValue(i, { ...spec, repeats: false })).find(Boolean);
       return v.kind === 'String' ? undefined : `expected ${want.string}, found ${describeValue(v)}`;
     case 'integer':
+      if (spec.auto && v.kind === 'Identifier' && v.name === 'auto') return undefined;
       if (v.kind !== 'Integer') return `expected ${want.integer}, found ${describeValue(v)}`;
       if ((spec.min !== undefined && v.value < spec.min) || (spec.max !== undefined && v.value > spec.max)) return `${v.text} is out of range ${spec.min ?? '…'}..${spec.max ?? '…'}`;
       return undefined;
@@ -47,9 +50,13 @@ export function checkValue(v: Value, spec: PropSpec): string | undefined {
       return v.kind === 'Size' ? undefined : `expected ${want.size}, found ${describeValue(v)}`;
     case 'mac':
       return v.kind === 'String' && MAC.test(v.value) ? undefined : `expected ${want.mac}`;
+    case 'block':
+      return v.kind === 'Identifier' || v.kind === 'Block' || v.kind === 'String' ? undefined : `expected ${want.block}, found ${describeValue(v)}`;
+    case 'strings':
+      return v.kind === 'List' ? undefined : `expected ${want.strings}, found ${describeValue(v)}`;
     case 'name':
       if (v.kind === 'Identifier' || v.kind === 'Block') {
-        const name = v.kind === 'Block' ? v.type.name : v.name;
+        const name = v.kind === 'Block' ? v.type?.name ?? '' : v.name;
         return spec.values && !spec.values.includes(name) ? `${name} is not one of ${spec.values.join(', ')}` : undefined;
       }
       if (v.kind === 'List' && spec.values) return v.items.map((i) => checkValue(i, { ...spec, values: spec.values })).find(Boolean);
@@ -78,17 +85,19 @@ function propertyUses(machine: MachineSpec): PropertyUse[] {
     }
   };
   block(machine.node?.properties ?? [], machineProps, `machine ${machine.name}`);
+  // The VM-wide blocks, `vnc { listen = … }`, `{ sockets = 1 }`, `Skylake-Client { hv-time = true }`: their keys by their schemas.
+  for (const b of vmBlockUses(machine)) block(b.props, b.allowed, b.where);
   for (const d of machine.devices) if (d.spec) block(d.node.properties, allowedProps(d), `${d.model}`);
-  for (const { kind, v, type } of typedBlocks(machine)) block(v.properties, type.keys, `${kind} ${v.type.name} { … }`);
+  for (const { kind, v, name, type } of typedBlocks(machine)) block(v.properties, type.keys, `${kind} ${name.name} { … }`);
   return out;
 }
 
 /** Every typed block whose type the catalog knows (`tap { … }`, `accel = kvm { … }`), with its schema. */
-function typedBlocks(machine: MachineSpec): { kind: BlockKind; v: Extract<Value, { kind: 'Block' }>; type: BlockType }[] {
+function typedBlocks(machine: MachineSpec): { kind: BlockKind; v: Extract<Value, { kind: 'Block' }>; name: Identifier; type: BlockType }[] {
   const of = (props: readonly Property[], kinds: readonly BlockKind[]) =>
     props.flatMap((p) => (kinds.includes(p.key.name as BlockKind) && p.value ? (p.value.kind === 'List' ? p.value.items : [p.value]).map((v) => ({ kind: p.key.name as BlockKind, v })) : []));
   const all = [...of(machine.node?.properties ?? [], ['display', 'accel']), ...machine.devices.flatMap((d) => (d.spec?.backend ? of(d.node.properties, ['netdev', 'chardev', 'audiodev', 'format']) : []))];
-  return all.flatMap(({ kind, v }) => (v.kind === 'Block' && Object.hasOwn(blockTypes[kind], v.type.name) ? [{ kind, v, type: blockTypes[kind][v.type.name] }] : []));
+  return all.flatMap(({ kind, v }) => (v.kind === 'Block' && v.type && Object.hasOwn(blockTypes[kind], v.type.name) ? [{ kind, v, name: v.type, type: blockTypes[kind][v.type.name] }] : []));
 }
 
 const specOf = (u: PropertyUse): PropSpec | undefined => (Object.hasOwn(u.allowed, u.p.key.name) ? u.allowed[u.p.key.name] : undefined);
@@ -125,7 +134,8 @@ export const sourceChecks: readonly Check<SourceContext>[] = [
       for (const u of propertyUses(ctx.machine)) {
         if (u.first || specOf(u)) continue;
         const known = Object.keys(u.allowed);
-        report(`${u.where} has no property ${u.p.key.name}`, u.p.key.span, didYouMean(u.p.key.name, known) ?? (known.length ? `known properties: ${known.sort().join(', ')}` : 'it takes no properties'));
+        const all = known.length > 40 ? 'see `qemu-system-x86_64 -cpu help` for CPUID flags; Hyper-V enlightenments are hv-relaxed, hv-vapic, hv-time, hv-spinlocks, …' : `known properties: ${known.sort().join(', ')}`;
+        report(`${u.where} has no property ${u.p.key.name}`, u.p.key.span, didYouMean(u.p.key.name, known) ?? (known.length ? all : 'it takes no properties'));
       }
     },
   },
@@ -147,8 +157,8 @@ export const sourceChecks: readonly Check<SourceContext>[] = [
     phase: 'source',
     severity: 'error',
     run(ctx, report) {
-      for (const { kind, v, type } of typedBlocks(ctx.machine)) {
-        for (const key of type.required ?? []) if (!v.properties.some((q) => q.key.name === key)) report(`${kind} ${v.type.name} needs ${key}`, v.type.span, `add \`${key} = "…"\` to the block`);
+      for (const { kind, v, name, type } of typedBlocks(ctx.machine)) {
+        for (const key of type.required ?? []) if (!v.properties.some((q) => q.key.name === key)) report(`${kind} ${name.name} needs ${key}`, name.span, `add \`${key} = "…"\` to the block`);
       }
     },
   },
@@ -304,7 +314,7 @@ export const sourceChecks: readonly Check<SourceContext>[] = [
           const types = BACKEND_TYPES[p.key.name];
           const v = p.value;
           if (!types || !v || !d.spec?.backend) continue;
-          const name = v.kind === 'Identifier' ? v.name : v.kind === 'Block' ? v.type.name : undefined;
+          const name = v.kind === 'Identifier' ? v.name : v.kind === 'Block' ? v.type?.name ?? '' : undefined;
           if (name !== undefined && !types.includes(name)) report(`unknown ${p.key.name} type ${name}`, v.span, didYouMean(name, types) ?? `use one of ${types.join(', ')}`);
         }
       }
@@ -377,6 +387,7 @@ export const sourceChecks: readonly Check<SourceContext>[] = [
     },
   },
   ...valueChecks,
+  ...vmChecks,
 ];
 
 export function runSourceChecks(machine: MachineSpec): Diagnostic[] {

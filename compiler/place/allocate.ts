@@ -8,7 +8,7 @@ import { PCI_BUSES } from '../chipsets.js';
 import { capacityOf, type DeviceSpec } from '../machine-spec.js';
 import type { Attachment, PciAddress, PlacedDevice } from '../model.js';
 import { bridgeWithRoom, busNumbersLeft, createBridge, createRootPort, emptyRootPort, firstFreeSlot, newRootBridgeAddress, newRootPortAddress, slotFree, type BridgeKind } from './bridges.js';
-import { busNumbersUsed, childKeys, devfn, expectedParentBus, hold, rootOf, type Placement } from './state.js';
+import { SYSTEM_BUS, busNumbersUsed, childKeys, devfn, expectedParentBus, hold, rootOf, type Placement } from './state.js';
 
 type Where = { bus: string; addr: PciAddress } | undefined;
 
@@ -26,7 +26,7 @@ function reserveFreed(p: Placement, locked: readonly PlacedDevice[]): { bus: str
   for (const e of locked) {
     if (e.auto || p.sourceById.has(e.id) || p.drafts.has(e.id)) continue;
     const bus = p.buses.get(e.bus);
-    const key = e.addr ? devfn(e.addr) : e.attachment === 'pci' ? NaN : Number(e.pins[childKeys[e.attachment].pin] ?? NaN);
+    const key = e.addr ? devfn(e.addr) : e.attachment === 'pci' || e.attachment === 'system' ? NaN : Number(e.pins[childKeys[e.attachment].pin] ?? NaN);
     if (!bus || Number.isNaN(key) || bus.held.has(key)) continue;
     bus.held.set(key, FREED);
     reserved.push({ bus: e.bus, key });
@@ -46,6 +46,10 @@ export function allocate(p: Placement, locked: readonly PlacedDevice[] = []): vo
   for (const d of p.machine.devices) {
     if (p.drafts.has(d.id) || !d.spec) continue;
     const attachment = attachmentOf(d.spec.plug);
+    if (attachment === 'system') {
+      if (!d.parent) hold(p, { id: d.id, model: d.model, attachment, bus: SYSTEM_BUS, auto: false, pins: {}, source: d });
+      continue;
+    }
     const attempt = () => (attachment === 'pci' ? allocatePci(p, d) : allocateOnChildBus(p, d, attachment));
     const findings = [p.findings.parentFull.length, p.findings.unplaced.length] as const;
     attempt();
@@ -79,7 +83,7 @@ function allocatePci(p: Placement, d: DeviceSpec): void {
 }
 
 /** A device on a controller's child bus (or a top-level disk on the chipset's IDE): the next free port, unit or number. */
-function allocateOnChildBus(p: Placement, d: DeviceSpec, attachment: Exclude<Attachment, 'pci'>): void {
+function allocateOnChildBus(p: Placement, d: DeviceSpec, attachment: Exclude<Attachment, 'pci' | 'system'>): void {
   const { pin, first } = childKeys[attachment];
   const candidates = d.parent
     ? [...p.buses.values()].filter((b) => b.owner === d.parent!.id)

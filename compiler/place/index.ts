@@ -19,6 +19,7 @@ import { runRegistered } from '../checks/registry.js';
 import type { MachineSpec } from '../machine-spec.js';
 import type { PlacedDevice } from '../model.js';
 import { assignPins } from '../pins.js';
+import { pinVmDevices } from '../vm-devices.js';
 import { allocate, prune } from './allocate.js';
 import { enumerate } from './enumerate.js';
 import { reconcile } from './reconcile.js';
@@ -44,6 +45,7 @@ export function place(machine: MachineSpec, locked: readonly PlacedDevice[], mac
   if (placed) {
     if (options.prune) prune(p);
     f.noChassis.push(...assignPins(p.drafts, machineName, options.takenMacs));
+    pinVmDevices([...p.drafts.values()], machineName);
     devices = enumerate(p);
   }
   const diagnostics: Diagnostic[] = [];

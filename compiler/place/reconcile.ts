@@ -6,7 +6,7 @@
 import { attachmentOf, catalog } from '../catalog.js';
 import type { DeviceSpec, MachineSpec } from '../machine-spec.js';
 import type { PlacedDevice } from '../model.js';
-import { addBus, BUILTIN, childBusName, childKeys, devfn, expectedParentBus, hold, holderOf, isBridgeModel, newPlacement, type Placement } from './state.js';
+import { addBus, BUILTIN, SYSTEM_BUS, childBusName, childKeys, devfn, expectedParentBus, hold, holderOf, isBridgeModel, newPlacement, type Placement } from './state.js';
 
 export function reconcile(machine: MachineSpec, locked: readonly PlacedDevice[]): Placement {
   const p = newPlacement(machine);
@@ -22,6 +22,7 @@ function addChipsetBuses(p: Placement): void {
   const root = p.buses.get(p.chip.rootBus)!;
   for (const b of p.chip.builtins) root.held.set(devfn(b), BUILTIN);
   for (const name of p.chip.ideBuses) addBus(p, name, 'ide', undefined, false);
+  addBus(p, SYSTEM_BUS, 'system', undefined, false);
   for (const d of p.machine.devices) {
     const kind = d.spec?.provides;
     if (!kind) continue;
@@ -36,6 +37,7 @@ function busFits(p: Placement, d: DeviceSpec, bus: string): boolean {
   if (!b) return false;
   if (d.parent) return d.parent.spec?.provides === 'ide' ? b.owner === d.parent.id : bus === expectedParentBus(d);
   if (d.spec && attachmentOf(d.spec.plug) === 'ide') return p.chip.ideBuses.includes(bus);
+  if (d.spec && attachmentOf(d.spec.plug) === 'system') return bus === SYSTEM_BUS;
   return b.kind === 'root' || b.auto;
 }
 
@@ -56,7 +58,7 @@ function keepLocked(p: Placement, e: PlacedDevice): void {
     return;
   }
   if (!keeps(p, e, d)) return;
-  const key = e.attachment === 'pci' ? undefined : Number(e.pins[childKeys[e.attachment].pin] ?? NaN);
+  const key = e.attachment === 'pci' || e.attachment === 'system' ? undefined : Number(e.pins[childKeys[e.attachment].pin] ?? NaN);
   const taken = e.addr ? holderOf(p, e.bus, devfn(e.addr)) : key !== undefined ? holderOf(p, e.bus, key) : undefined;
   if (taken || (key !== undefined && Number.isNaN(key))) return; // an inconsistent lock entry: place it anew
   hold(p, { id: e.id, model: d?.model ?? e.model, attachment: e.attachment, bus: e.bus, addr: e.addr, auto: e.auto, pins: { ...e.pins }, source: d, key, lockedModel: e.model });

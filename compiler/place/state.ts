@@ -11,7 +11,7 @@ import { childKeys } from '../qemu-facts.js';
 /** A bus during placement: who holds which address on it. */
 export interface Bus {
   readonly name: string;
-  readonly kind: BusKind | 'root';
+  readonly kind: BusKind | 'root' | 'system';
   /** The device that provides it (undefined for the root bus and chipset IDE buses). */
   readonly owner?: string;
   readonly auto: boolean;
@@ -70,6 +70,8 @@ export const devfn = (a: PciAddress): number => a.slot * PCI_FUNCTIONS + a.fn;
 export const fromDevfn = (n: number): PciAddress => ({ slot: Math.floor(n / PCI_FUNCTIONS), fn: n % PCI_FUNCTIONS });
 /** The holder of a chipset's built-in addresses. */
 export const BUILTIN = '#builtin';
+/** Where the lock puts machine devices off PCI (TPM, vmgenid): one pseudo-bus, no addresses. */
+export const SYSTEM_BUS = 'sysbus';
 
 /** The QEMU bus name(s) a controller's children plug into. */
 export function childBusName(owner: string, kind: BusKind, index = 0): string {

@@ -1,0 +1,109 @@
+/**
+ * The per-VM state folder (`NAME.state/` beside the file, or `state = "…"`): the machine's own
+ * UEFI variables (a copy of the locked VARS template, made once) and its TPM's state. machinec
+ * creates it and what is missing in it, and never deletes or overwrites anything there. It is
+ * owned by one machine: a second machine pointing at it is an error.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { constants, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { connect } from 'node:net';
+import { basename, join, resolve } from 'node:path';
+import { firmwareChoice, stateFolder, TPM_SOCKET, TPM_STATE_DIR, type Diagnostic, type MachineSpec, type PlacedMachine } from '../compiler/index.js';
+import { writeAtomic } from './io.js';
+
+const OWNER_FILE = 'machine';
+
+export interface StatePaths {
+  readonly dir: string;
+  /** The VARS file QEMU writes, when the machine boots UEFI. */
+  readonly nvram?: string;
+  readonly tpmSocket: string;
+  readonly tpmState: string;
+}
+
+export function statePaths(spec: MachineSpec, folder: string, stateDir?: string): StatePaths {
+  const dir = stateDir ?? resolve(folder, stateFolder(spec));
+  const fw = firmwareChoice(spec);
+  return {
+    dir,
+    nvram: fw && (stateDir ? join(stateDir, 'OVMF_VARS.fd') : resolve(folder, fw.nvram)),
+    tpmSocket: join(dir, TPM_SOCKET),
+    tpmState: join(dir, TPM_STATE_DIR),
+  };
+}
+
+const fail = (code: string, message: string, file: string, hint: string): Diagnostic => ({ code, severity: 'error', message, file, hint });
+
+/**
+ * Creates the state folder and the VARS copy when they are missing; never overwrites either.
+ * `owner` names the machine (its file), written once into the folder and checked on every run.
+ */
+export function prepareState(machine: PlacedMachine, sourcePath: string, shown: string, paths: StatePaths, options: { own: boolean }): Diagnostic | undefined {
+  const owner = `${machine.name} ${basename(sourcePath)}\n`;
+  mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+  if (options.own) {
+    const ownerFile = join(paths.dir, OWNER_FILE);
+    if (existsSync(ownerFile)) {
+      const held = readFileSync(ownerFile, 'utf8');
+      if (held !== owner) return fail('state-shared', `the state folder ${paths.dir} belongs to another machine (${held.trim()}), not to ${owner.trim()}`, shown, 'two machines must not share UEFI variables or a TPM: give this one its own folder with `state = "…"`');
+    } else writeAtomic(ownerFile, owner);
+  }
+  const fw = machine.firmware;
+  if (fw && paths.nvram && !existsSync(paths.nvram)) {
+    try {
+      copyFileSync(fw.vars.path, paths.nvram, constants.COPYFILE_EXCL);
+    } catch (e) {
+      return fail('state-unwritable', `cannot copy the VARS template ${fw.vars.path} to ${paths.nvram}: ${(e as Error).message}`, shown, 'check the state folder is writable and the ovmf package is installed');
+    }
+  } else if (fw && paths.nvram && fw.vars.size !== undefined && statSync(paths.nvram).size !== fw.vars.size) {
+    return fail('nvram-size', `${paths.nvram} has ${statSync(paths.nvram).size} bytes, but the locked VARS template has ${fw.vars.size}`, shown, 'a CODE image boots only with VARS of its own size family (4M with 4M); machinec never overwrites the file: move it away to start from the template');
+  }
+  return undefined;
+}
+
+export const hasTpm = (machine: PlacedMachine): boolean => machine.devices.some((d) => d.model === 'tpm-crb' || d.model === 'tpm-tis');
+
+/** Whether something answers on a unix socket. */
+function answers(path: string): Promise<boolean> {
+  return new Promise((done) => {
+    const sock = connect(path);
+    sock.once('connect', () => { sock.destroy(); done(true); });
+    sock.once('error', () => done(false));
+  });
+}
+
+/** Starts swtpm on the machine's TPM state; resolves once its control socket answers. */
+export async function startSwtpm(paths: StatePaths, swtpm = 'swtpm', timeoutMs = 10_000): Promise<ChildProcess> {
+  mkdirSync(paths.tpmState, { recursive: true, mode: 0o700 });
+  if (existsSync(paths.tpmSocket)) {
+    if (await answers(paths.tpmSocket)) throw new Error(`an swtpm already serves ${paths.tpmSocket}: is this machine running?`);
+    rmSync(paths.tpmSocket, { force: true }); // a socket left by a crash; the TPM state beside it is kept
+  }
+  const child = spawn(swtpm, ['socket', '--tpmstate', `dir=${paths.tpmState}`, '--ctrl', `type=unixio,path=${paths.tpmSocket}`, '--tpm2', '--terminate'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (b: Buffer) => { stderr += b.toString(); });
+  const exited = new Promise<never>((_, reject) => {
+    child.once('error', (e) => reject(new Error(`cannot start ${swtpm}: ${e.message}`)));
+    child.once('exit', (code) => reject(new Error(`${swtpm} exited (${code}) before it listened: ${stderr.trim()}`)));
+  });
+  exited.catch(() => undefined); // observed below; after start-up its exit is the run's business
+  const ready = (async () => {
+    for (const start = Date.now(); Date.now() - start < timeoutMs; await new Promise((r) => setTimeout(r, 50))) {
+      if (existsSync(paths.tpmSocket)) return;
+    }
+    throw new Error(`${swtpm} did not create ${paths.tpmSocket} within ${timeoutMs / 1000} s`);
+  })();
+  try {
+    await Promise.race([ready, exited]);
+  } catch (e) {
+    child.kill('SIGTERM');
+    throw e;
+  }
+  child.removeAllListeners('exit');
+  return child;
+}
+
+/** Ends an swtpm machinec started (it normally ends by itself when QEMU disconnects). */
+export function stopSwtpm(child: ChildProcess | undefined): void {
+  if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+}
