@@ -29,13 +29,16 @@ interface Case {
   readonly file: string;
   readonly source: string;
   readonly goldenDir: string;
+  /** A sample's committed lock: its golden is what a build against it gives (CPU models and firmware digests resolved on the host it was locked on). */
+  readonly lock?: string;
 }
 
 function cases(): Case[] {
   const out: Case[] = [];
   for (const name of readdirSync(samplesDir).filter((f) => f.endsWith('.machine')).sort()) {
     const file = join(samplesDir, name);
-    out.push({ name: `samples-${name.replace(/\.machine$/, '')}`, file: name, source: readFileSync(file, 'utf8'), goldenDir: join(buildDir, `samples-${name.replace(/\.machine$/, '')}`) });
+    const lock = existsSync(`${file}.lock`) ? readFileSync(`${file}.lock`, 'utf8') : undefined;
+    out.push({ name: `samples-${name.replace(/\.machine$/, '')}`, file: name, source: readFileSync(file, 'utf8'), goldenDir: join(buildDir, `samples-${name.replace(/\.machine$/, '')}`), lock });
   }
   for (const name of readdirSync(buildDir).sort()) {
     const file = join(buildDir, name, 'input.machine');
@@ -193,7 +196,7 @@ describe('build goldens', () => {
   for (const c of all) {
     const run = KNOWN_BUGS[c.name] ? test.failing : test;
     run(`${c.name}${KNOWN_BUGS[c.name] ? ` (known bug: ${KNOWN_BUGS[c.name]})` : ''}`, () => {
-      const r = compile({ file: c.file, source: c.source });
+      const r = compile({ file: c.file, source: c.source, lock: c.lock === undefined ? undefined : { file: `${c.file}.lock`, text: c.lock } });
       if (!r.ok) throw new Error(`${c.name} does not compile:\n${renderDiagnostics(r.diagnostics, new Map([[c.file, c.source]]))}`);
       // `cpu = host` or `max` is legal and always warned about: the one warning a golden may have.
       expect(r.diagnostics.filter((d) => d.code !== 'cpu-follows-host')).toEqual([]);
