@@ -1,5 +1,5 @@
 /** The machinec command line. `main` is what the binary runs, and what tests call in-process. */
-import { Argument, Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { displayPath, FileWriteError, type Io } from './io.js';
 import { renderDiagnostics } from './render-diagnostic.js';
 import { Session } from './session.js';
@@ -128,7 +128,14 @@ async function commands(argv: readonly string[], io: Io): Promise<number> {
     .argument('[paths...]', 'files or folders (default: the current folder)')
     .option('--locked', 'check only: exit 1 when any lock is missing or out of date')
     .option('--regenerate <what>', 'generate a locked value anew in one machine: mac:DEVICE (its MAC) or uuid (the SMBIOS UUID), repeatable; the plan shows the change', (v: string, prev: string[]) => [...prev, v], [] as string[])
-    .addOption(new Option('--update <pins...>', 'approve a change the lock otherwise refuses: firmware (a new OVMF image), cpu (re-resolve the CPU model), machine-type (the newest of the chipset)').choices(['firmware', 'cpu', 'machine-type']))
+    .addOption(
+      new Option('--update <pin>', 'approve a change the lock otherwise refuses (repeatable): firmware (a new OVMF image), cpu (re-resolve the CPU model), machine-type (the newest of the chipset)')
+        .choices(['firmware', 'cpu', 'machine-type'])
+        .argParser((v: string, all: string[] | undefined) => {
+          if (!['firmware', 'cpu', 'machine-type'].includes(v)) throw new InvalidArgumentError('one of firmware, cpu, machine-type');
+          return [...(all ?? []), v];
+        }),
+    )
     .addOption(qemuOption())
     .action(async (paths: string[], o) => {
       const what: string[] = o.regenerate ?? [];
