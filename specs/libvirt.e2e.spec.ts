@@ -74,7 +74,8 @@ function expectGuestMatchesLock(lock: PlacedMachine, view: readonly GuestPciDevi
 const where = (view: readonly GuestPciDevice[]): Map<string, string> => new Map(view.filter((g) => g.qdevId).map((g) => [g.qdevId, formatGuestAddress(g)]));
 
 libvirtDescribe('machinec export libvirt on a real libvirtd', () => {
-  const samples = readdirSync(SAMPLES).filter((f) => f.endsWith('.machine'));
+  // The VM samples (issue 11) are not exported to libvirt yet: see specs/export-libvirt.spec.ts.
+  const samples = readdirSync(SAMPLES).filter((f) => f.endsWith('.machine') && !['windows11.machine', 'linux-server.machine'].includes(f));
 
   test.each(samples)('sample %s: defined and started, the guest sees every device where the lock says', async (name) => {
     copyFileSync(join(SAMPLES, name), join(dir, name));

@@ -11,13 +11,13 @@ const field = (v: Value | undefined, key: string): string | undefined => {
   const p = v.properties.find((q) => q.key.name === key)?.value;
   return p && scalarText(p);
 };
-const typeOf = (v: Value | undefined): string | undefined => (v?.kind === 'Block' ? v.type.name : v ? scalarText(v) : undefined);
+const typeOf = (v: Value | undefined): string | undefined => (v?.kind === 'Block' ? v.type?.name ?? '' : v ? scalarText(v) : undefined);
 
 /** Every key of a typed backend block except the ones libvirt has a place for: reported as errors. */
 function unsupportedKeys(ctx: Ctx, d: PlacedDevice, v: Value | undefined, allowed: readonly string[], what: string): void {
   if (v?.kind !== 'Block') return;
   for (const p of v.properties) {
-    if (!allowed.includes(p.key.name)) report(ctx, 'error', `${what} ${v.type.name} { ${p.key.name} } of ${d.id} has no libvirt form`, p.span, `libvirt's <interface>/<channel> elements cannot say it: remove it, or run this machine with \`machinec run\``);
+    if (!allowed.includes(p.key.name)) report(ctx, 'error', `${what} ${v.type?.name ?? ''} { ${p.key.name} } of ${d.id} has no libvirt form`, p.span, `libvirt's <interface>/<channel> elements cannot say it: remove it, or run this machine with \`machinec run\``);
   }
 }
 

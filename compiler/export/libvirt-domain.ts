@@ -24,7 +24,7 @@ function domainType(ctx: Ctx, accel: 'kvm' | 'tcg' | undefined): string {
 
 function graphics(ctx: Ctx, v: Value | undefined): XmlElement[] {
   if (!v) return [];
-  const type = v.kind === 'Block' ? v.type.name : scalarText(v);
+  const type = v.kind === 'Block' ? v.type?.name ?? '' : scalarText(v);
   if (type === 'none') return [];
   if (type === 'vnc' && (v.kind !== 'Block' || v.properties.length === 0)) return [el('graphics', { type: 'vnc', autoport: 'yes', listen: '127.0.0.1' })];
   if (type === 'sdl' && v.kind !== 'Block') return [el('graphics', { type: 'sdl' })];
