@@ -57,7 +57,7 @@ afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true 
     expect(approve.code).toBe(0);
     expect(readFileSync(join(dir, 'fw.machine.lock'), 'utf8')).toBe(locked.replace(before, after));
     expect((await runCli(['build', '--locked', 'fw.machine'], dir)).code).toBe(0);
-  });
+  }, 60_000); // seven CLI runs, each reading two firmware images
 });
 
 describe('the VM lines of the lock', () => {
