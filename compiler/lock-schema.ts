@@ -83,6 +83,10 @@ export const PIN_RULES: Readonly<Record<string, (value: string) => string | unde
   'disable-legacy': onOff,
   shpc: onOff,
   'io-reserve': (v) => (v === '0' ? undefined : '0'),
+  // The VM devices' pins (vm-devices.ts): the NIC's acpi-index, vmgenid's GUID, the TPM's version.
+  'acpi-index': (v) => (/^[1-9]\d{0,9}$/.test(v) && Number(v) <= 0x7fffffff ? undefined : 'an integer from 1 to 2147483647'),
+  guid: (v) => (UUID.test(v) ? undefined : 'a UUID (lower-case hex)'),
+  version: (v) => (v === '2.0' ? undefined : '2.0 (machinec writes no other TPM version)'),
 };
 
 /** The key that places a device on a controller's bus, by attachment. */

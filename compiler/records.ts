@@ -8,7 +8,7 @@ import { splitOption } from './host-effects.js';
 import type { PlacedDevice, PlacedMachine } from './model.js';
 
 /** -device keys that the lock's device line already determines (placement, pins, backend ids). */
-const EXPLAINED = new Set(['id', 'bus', 'addr', 'multifunction', 'chassis', 'port', 'chassis_nr', 'mac', 'serial', 'disable-legacy', 'shpc', 'io-reserve', 'channel', 'scsi-id', 'lun', 'unit', 'nr', 'cad', 'netdev', 'drive', 'chardev', 'audiodev']);
+const EXPLAINED = new Set(['id', 'bus', 'addr', 'multifunction', 'chassis', 'port', 'chassis_nr', 'mac', 'serial', 'disable-legacy', 'shpc', 'io-reserve', 'channel', 'scsi-id', 'lun', 'unit', 'nr', 'cad', 'netdev', 'drive', 'chardev', 'audiodev', 'acpi-index', 'guid', 'tpmdev', 'fsdev']);
 
 /** Options the lock header already says. */
 const HEADER = new Set(['-name', '-machine', '-uuid']);

@@ -97,6 +97,30 @@ describe('the VM lines of the lock', () => {
     expect(r.diagnostics.map((d) => d.message).join('\n')).toContain(why);
   });
 
+  test.each([
+    ['pci 00:02.0 n e1000e bus=pcie.0 addr=02.0 acpi-index=0 mac=52:54:00:12:34:56', 'acpi-index'],
+    ['system - g vmgenid bus=sysbus guid=not-a-guid', 'guid'],
+    ['system - t tpm-crb bus=sysbus version=1.2', 'version'],
+  ])('a VM device pin is validated like every lock key: %s', (line, why) => {
+    const r = readLock(`lockfile 2\nmachine v pc-q35-7.2 uuid=8db18bf8-4be7-4870-9538-d97c62fe8e7c\n${line}\n`, 'v.machine.lock');
+    expect(r.lock).toBeUndefined();
+    expect(r.diagnostics.map((d) => d.message).join('\n')).toContain(why);
+  });
+
+  test('the option lines of the whole VM: one display schema, -vnc LISTEN, a hostfwd list repeats its key, and a change is in the plan', () => {
+    const source = (display: string) => `machine d {\n  display = ${display}\n  device n: e1000e { netdev = user { hostfwd = ["tcp::2222-:22", "udp::5353-:53"] } }\n}\n`;
+    const gtk = compile({ file: 'd.machine', source: source('gtk { full-screen = true }') });
+    expect(gtk.ok).toBe(true);
+    expect(gtk.argv!.join(' ')).toContain('-display gtk,full-screen=on');
+    expect(gtk.argv!.join(' ')).toContain('user,id=net-n,hostfwd=tcp::2222-:22,hostfwd=udp::5353-:53');
+    const vnc = compile({ file: 'd.machine', source: source('vnc { listen = "127.0.0.1:3" }'), lock: { file: 'd.machine.lock', text: gtk.lockText! } });
+    expect(vnc.argv!.join(' ')).toContain('-vnc 127.0.0.1:3');
+    expect(vnc.lockText).toContain('option -vnc 127.0.0.1:3');
+    expect(vnc.plan!.options.map((o) => o.option)).toEqual(expect.arrayContaining(['-display', '-vnc']));
+    const bad = compile({ file: 'd.machine', source: source('vnc { display = ":1" }') });
+    expect(bad.diagnostics.filter((d) => d.code === 'unknown-property').map((d) => d.message)).toEqual(['display vnc { … } has no property display']);
+  });
+
   test('a machine type more than 6 years old is warned about, naming the release that removes it', () => {
     const c = compile({ file: 'o.machine', source: 'machine o {\n  chipset = pc-q35-4.2\n}\n', host: { today: '2026-12-01' } });
     const w = c.diagnostics.find((d) => d.code === 'machine-type-deprecated');

@@ -88,7 +88,8 @@ function propertyUses(machine: MachineSpec): PropertyUse[] {
   // The VM-wide blocks, `vnc { listen = … }`, `{ sockets = 1 }`, `Skylake-Client { hv-time = true }`: their keys by their schemas.
   for (const b of vmBlockUses(machine)) block(b.props, b.allowed, b.where);
   for (const d of machine.devices) if (d.spec) block(d.node.properties, allowedProps(d), `${d.model}`);
-  for (const { kind, v, name, type } of typedBlocks(machine)) block(v.properties, type.keys, `${kind} ${name.name} { … }`);
+  // hostfwd, a string or a list of them, is judged by hostfwd-format alone (on a user netdev or not).
+  for (const { kind, v, name, type } of typedBlocks(machine)) block(kind === 'netdev' ? v.properties.filter((p) => p.key.name !== 'hostfwd') : v.properties, type.keys, `${kind} ${name.name} { … }`);
   return out;
 }
 
