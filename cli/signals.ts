@@ -20,7 +20,10 @@ export const signalStatus = (signal: NodeJS.Signals): number => 128 + (constants
 /** A child's exit as machinec's own status: its code, or 128 + the signal that ended it. */
 export const childStatus = (code: number | null, signal: NodeJS.Signals | null): number => code ?? (signal ? signalStatus(signal) : 1);
 
-/** Registers a cleanup until the returned function is called. */
+/** True once a signal arrived: nothing new may start (a QEMU started now would outlive machinec). */
+export const isStopping = (): boolean => stopping;
+
+/** Registers a cleanup until the returned function is called; one registered while stopping still runs. */
 export function untilDone(cleanup: Cleanup): () => void {
   if (!installed) {
     installed = true;
@@ -33,7 +36,13 @@ export function untilDone(cleanup: Cleanup): () => void {
 async function stop(signal: NodeJS.Signals): Promise<void> {
   if (stopping) return;
   stopping = true;
-  const results = await Promise.allSettled([...cleanups].map(async (c) => c(signal)));
-  const status = results.map((r) => (r.status === 'fulfilled' ? r.value : undefined)).find((v): v is number => typeof v === 'number');
+  const ran = new Set<Cleanup>();
+  let status: number | undefined;
+  // Cleanups registered while others run (a launch that was under way) run too, before exit.
+  for (let pending = [...cleanups]; pending.length; pending = [...cleanups].filter((c) => !ran.has(c))) {
+    for (const c of pending) ran.add(c);
+    const results = await Promise.allSettled(pending.map(async (c) => c(signal)));
+    status ??= results.map((r) => (r.status === 'fulfilled' ? r.value : undefined)).find((v): v is number => typeof v === 'number');
+  }
   process.exit(status ?? signalStatus(signal));
 }

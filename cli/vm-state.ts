@@ -10,6 +10,7 @@ import { connect } from 'node:net';
 import { basename, join, resolve } from 'node:path';
 import { firmwareChoice, stateFolder, TPM_SOCKET, TPM_STATE_DIR, type Diagnostic, type MachineSpec, type PlacedMachine } from '../compiler/index.js';
 import { writeAtomic } from './io.js';
+import { isStopping, untilDone } from './signals.js';
 
 const OWNER_FILE = 'machine';
 
@@ -79,12 +80,18 @@ export async function startSwtpm(paths: StatePaths, swtpm = 'swtpm', timeoutMs =
     if (await answers(paths.tpmSocket)) throw new Error(`an swtpm already serves ${paths.tpmSocket}: is this machine running?`);
     rmSync(paths.tpmSocket, { force: true }); // a socket left by a crash; the TPM state beside it is kept
   }
+  if (isStopping()) throw new Error('machinec is stopping on a signal: swtpm not started');
   const child = spawn(swtpm, ['socket', '--tpmstate', `dir=${paths.tpmState}`, '--ctrl', `type=unixio,path=${paths.tpmSocket}`, '--tpm2', '--terminate'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // A signal to machinec ends this swtpm too, whether or not a QEMU ever connected to it.
+  const release = untilDone(() => stopSwtpm(child));
+  child.once('exit', release);
   let stderr = '';
   child.stderr?.on('data', (b: Buffer) => { stderr += b.toString(); });
+  let onEarlyExit = (_code: number | null): void => undefined;
   const exited = new Promise<never>((_, reject) => {
     child.once('error', (e) => reject(new Error(`cannot start ${swtpm}: ${e.message}`)));
-    child.once('exit', (code) => reject(new Error(`${swtpm} exited (${code}) before it listened: ${stderr.trim()}`)));
+    onEarlyExit = (code: number | null) => reject(new Error(`${swtpm} exited (${code}) before it listened: ${stderr.trim()}`));
+    child.once('exit', onEarlyExit);
   });
   exited.catch(() => undefined); // observed below; after start-up its exit is the run's business
   const ready = (async () => {
@@ -99,7 +106,7 @@ export async function startSwtpm(paths: StatePaths, swtpm = 'swtpm', timeoutMs =
     child.kill('SIGTERM');
     throw e;
   }
-  child.removeAllListeners('exit');
+  child.removeListener('exit', onEarlyExit);
   return child;
 }
 

@@ -47,13 +47,16 @@ function qemus(marker: string): number[] {
   return out;
 }
 
-/** Starts machinec, waits until a QEMU of it runs, sends `signal`, and returns machinec's exit. */
-async function killDuring(args: string[], signal: NodeJS.Signals, marker: string): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+/** Starts machinec, waits until a QEMU of it runs, then `afterMs` (or, with 'between', until that QEMU has gone), sends `signal`. */
+async function killDuring(args: string[], signal: NodeJS.Signals, marker: string, afterMs: number | 'between' = 300): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'ignore', 'pipe'] });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, sig) => r({ code, signal: sig })));
   for (let i = 0; i < 600 && !qemus(marker).length; i++) await sleep(50);
   expect(qemus(marker).length).toBe(1);
-  await sleep(300);
+  if (afterMs === 'between') {
+    const [first] = qemus(marker);
+    while (existsSync(`/proc/${first}`) && child.exitCode === null) await sleep(2);
+  } else await sleep(afterMs);
   child.kill(signal);
   const result = await Promise.race([exited, sleep(30_000).then(() => ({ code: -1, signal: null }))]);
   return result;
@@ -89,14 +92,24 @@ qemuDescribe('signals reach QEMU; nothing is left behind', () => {
     expect(await exited).toBe(134);
   }, T);
 
-  it('SIGTERM during import: no QEMU, no folder, nothing written', async () => {
-    const out = join(dir, 'out');
-    const r = await killDuring(['import', '--name', 'vm', '--out', out, '--', 'qemu-system-x86_64', '-M', 'q35', '-m', '256', '-name', 'imp'], 'SIGTERM', tmp);
-    expect(r).toEqual({ code: 143, signal: null });
-    expect(qemus(tmp)).toEqual([]);
-    expect(readdirSync(tmp).filter((f) => f.startsWith('machinec-qemu-'))).toEqual([]);
-    expect(existsSync(join(out, 'vm.machine'))).toBe(false);
-  }, T);
+  // import runs two QEMUs one after the other (the original, then the built import): a signal at
+  // any moment, also between them, leaves nothing behind (CI once caught a folder left in between).
+  it('SIGTERM during import, early to late: no QEMU, no folder, nothing written', async () => {
+    const codes: (number | null)[] = [];
+    for (const afterMs of ['between', 0, 150, 300, 450, 600, 800] as const) {
+      const out = join(dir, `out-${afterMs}`);
+      const r = await killDuring(['import', '--name', 'vm', '--out', out, '--', 'qemu-system-x86_64', '-M', 'q35', '-m', '256', '-name', 'imp'], 'SIGTERM', tmp, afterMs);
+      codes.push(r.code);
+      expect(r.signal).toBeNull();
+      await sleep(100);
+      expect(qemus(tmp)).toEqual([]);
+      expect(readdirSync(tmp).filter((f) => f.startsWith('machinec-qemu-'))).toEqual([]);
+      // Either the signal came first (143, nothing written) or import had finished (0, both files).
+      if (r.code === 143) expect(readdirSync(dir).includes(`out-${afterMs}`) ? readdirSync(out).filter((f) => f.startsWith('vm.')) : []).toEqual([]);
+      else expect([r.code, readdirSync(out).sort()]).toEqual([0, ['vm.machine', 'vm.machine.lock']]);
+    }
+    expect(codes.slice(0, 3)).toEqual([143, 143, 143]);
+  }, 4 * T);
 });
 
 qemuDescribe('item 16: import carries a virtserialport', () => {

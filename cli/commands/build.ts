@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
-import { childStatus, untilDone } from '../signals.js';
+import { childStatus, isStopping, untilDone } from '../signals.js';
 import { hasErrors } from '../../grammar/index.js';
 import { formatArgv, type ArgvFormat } from '../format-argv.js';
 import { findMachines, writeAtomic } from '../io.js';
@@ -202,6 +202,7 @@ export async function runCommand(s: Session, file: string, extra: readonly strin
     }
   }
   const argv = opts.accel ? withAccel(c.argv!, opts.accel) : c.argv!;
+  if (isStopping()) return new Promise<number>(() => undefined); // a signal came during set-up: its cleanups exit
   // Paths in a .machine file are relative to its folder, so QEMU runs there.
   const child = spawn(qemu, [...argv, ...extra], { stdio: 'inherit', cwd: folder });
   const exited = new Promise<number>((done) => {

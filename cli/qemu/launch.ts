@@ -2,8 +2,9 @@
  * Start a real QEMU with a QMP socket in a private temp dir, and always clean up.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { untilDone } from '../signals.js';
+import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { isStopping, untilDone } from '../signals.js';
 import os from 'node:os';
 import path from 'node:path';
 import { QmpClient } from './qmp.js';
@@ -57,7 +58,10 @@ const KILL_GRACE_MS = 2_000;
 export async function launchQemu(options: LaunchOptions): Promise<QemuHandle> {
   const qemu = options.qemu ?? 'qemu-system-x86_64';
   const timeoutMs = options.timeoutMs ?? 20_000;
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'machinec-qemu-'));
+  // From this check to untilDone() below all is synchronous, so a signal cannot fall between
+  // making the folder, starting QEMU and registering their cleanup.
+  if (isStopping()) throw new QemuLaunchError('machinec is stopping on a signal: QEMU not started', '', [qemu, ...options.args]);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'machinec-qemu-'));
   const sock = path.join(dir, 'qmp.sock');
   // A unix socket path is limited to ~107 bytes; tmpdir paths are short, but say so if not.
   const argv = [
