@@ -27,13 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { parse } from '../grammar/index.js';
 import { compile } from '../compiler/index.js';
-import { runSourceChecks } from '../compiler/checks/source.js';
-import { emit } from '../compiler/emit.js';
-import { readLock, writeLock } from '../compiler/lockfile.js';
-import { resolve } from '../compiler/machine-spec.js';
-import { place } from '../compiler/place/index.js';
-import { comparePlacements } from '../compiler/plan.js';
-import type { PlacedMachine } from '../compiler/model.js';
+import { comparePlacements, emit, place, readLock, resolve, runSourceChecks, writeLock, type PlacedMachine } from '../compiler/index.js';
 import { checkDocument, type OpenDocument } from './lsp/documents.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

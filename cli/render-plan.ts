@@ -1,6 +1,9 @@
 /** A plan as text for people: one line a device, `+ - ! ~`, and a count. */
-import type { Plan } from '../compiler/index.js';
+import type { PlacedDevice, Plan } from '../compiler/index.js';
 import { paletteFor } from './render-diagnostic.js';
+
+/** How `plan` and `diff` print a plan. */
+export type PlanFormat = 'text' | 'json' | 'markdown';
 
 export interface RenderPlanOptions {
   readonly color: boolean;
@@ -43,3 +46,20 @@ export function renderPlan(plan: Plan, { color, title }: RenderPlanOptions): str
   else lines.push(`${added} to add, ${removed} to remove, ${moved} to move, ${changed} to change${renamed ? `, ${renamed} renamed` : ''}${plan.guestVisible ? p.warning(' (existing devices change in the guest)') : ''}${plan.options.length ? `, ${plan.options.length} QEMU option${plan.options.length === 1 ? '' : 's'}${plan.hostChanged ? p.warning(' (the host side changes)') : ''}` : ''}`);
   return lines.join('\n') + '\n';
 }
+
+/** A plan as JSON (`plan --json`, `diff --json`): the changes without the source nodes. */
+export function planJson(plan: Plan) {
+  return {
+    guestVisible: plan.guestVisible,
+    counts: plan.counts,
+    machine: plan.machine,
+    changes: plan.changes.map((c) => ({ sign: c.sign, id: c.id, model: c.model, auto: c.auto, details: c.details, notices: c.notices, before: c.before && strip(c.before), after: c.after && strip(c.after) })),
+    options: plan.options,
+    hostChanged: plan.hostChanged,
+    hostEffects: plan.hostEffects.map((e) => ({ sign: e.sign, kind: e.effect.kind, target: e.effect.target, by: e.effect.by })),
+  };
+}
+const strip = (d: PlacedDevice) => {
+  const { source: _source, ...rest } = d;
+  return rest;
+};

@@ -3,8 +3,9 @@
  * diagnostics out. Pure: no files, no processes, no clocks.
  */
 import { hasErrors, parse, type Diagnostic, type ParseResult } from '../grammar/index.js';
+import { lockChecks, lockReadChecks, machineTypeAvailable, machineTypeChecks, parserChecks, pinnedMachineType, relayRead, type QemuInfo } from './checks/lock.js';
+import { runRegistered } from './checks/registry.js';
 import { runSourceChecks } from './checks/source.js';
-import { chipsets, chipsetOfMachineType } from './chipsets.js';
 import { emit } from './emit.js';
 import { readLock, writeLock } from './lockfile.js';
 import { resolve, type MachineSpec } from './machine-spec.js';
@@ -13,16 +14,9 @@ import { place } from './place/index.js';
 import { recordArgv } from './records.js';
 import { uuidFor } from './pins.js';
 import { comparePlacements, type Plan } from './plan.js';
-import { closest } from './suggest.js';
 import { pinVm, type Approval, type HostFacts, type HostNeeds } from './vm.js';
 
-export interface QemuInfo {
-  /** Every versioned machine type the installed QEMU has. */
-  readonly machineTypes: readonly string[];
-  /** `pc` → `pc-i440fx-7.2`, `q35` → `pc-q35-7.2`. */
-  readonly aliases: Readonly<Record<string, string>>;
-  readonly version?: string;
-}
+export type { QemuInfo };
 
 export interface CompileInput {
   /** The source's name as diagnostics show it. */
@@ -68,25 +62,6 @@ export interface Compilation {
 
 const baseName = (file: string): string => file.replace(/^.*[\\/]/, '');
 
-function machineType(spec: MachineSpec, previous: PlacedMachine | undefined, qemu: QemuInfo | undefined, diagnostics: Diagnostic[]): string | undefined {
-  const chipsetProp = spec.properties.get('chipset');
-  const type = spec.machineType ?? previous?.machineType ?? qemu?.aliases[spec.chipset] ?? chipsets[spec.chipset].defaultMachineType;
-  if (qemu && qemu.machineTypes.length && !qemu.machineTypes.includes(type)) {
-    const same = qemu.machineTypes.filter((t) => chipsetOfMachineType(t) === spec.chipset);
-    const near = closest(type, same);
-    diagnostics.push({
-      code: 'machine-type-unavailable',
-      severity: 'error',
-      message: `machine type ${type}${spec.machineType ? '' : ' (pinned in the lock)'} is not in this QEMU${qemu.version ? ` ${qemu.version}` : ''}`,
-      file: spec.file,
-      span: chipsetProp?.value?.span,
-      hint: `${near ? `nearest available: ${near}. ` : ''}Changing the machine type changes what the guest sees: set \`chipset = ${near ?? 'TYPE'}\` deliberately and review the plan, or run a QEMU that still has ${type}`,
-    });
-    return undefined;
-  }
-  return type;
-}
-
 /** The lock without the values `--regenerate` names, so placement generates them anew. */
 function forgetPins(lock: PlacedMachine | undefined, what: NonNullable<CompileInput['regenerate']>): PlacedMachine | undefined {
   if (!lock) return lock;
@@ -119,33 +94,27 @@ function readLockOnce(text: string, file: string): ReturnType<typeof readLock> {
 
 function compileUnsorted(input: CompileInput): Compilation {
   const parsed = input.parsed ?? parse(input.source, input.file);
-  const diagnostics: Diagnostic[] = [...parsed.diagnostics];
   const spec = resolve(parsed.ast.machine, input.file);
-  if (!parsed.ast.machine && !diagnostics.length) {
-    diagnostics.push({ code: 'syntax-error', severity: 'error', message: 'the file holds no machine', file: input.file, span: { start: 0, end: 0 }, hint: 'a .machine file holds one `machine NAME { … }`' });
+  const read = [...parsed.diagnostics];
+  if (!parsed.ast.machine && !read.length) {
+    read.push({ code: 'syntax-error', severity: 'error', message: 'the file holds no machine', file: input.file, span: { start: 0, end: 0 }, hint: 'a .machine file holds one `machine NAME { … }`' });
   }
+  const diagnostics = relayRead(parserChecks, read, input.file, []);
   // An unclosed string swallows the rest of its line: what the checks would say about it is noise.
   if (!parsed.diagnostics.some((d) => d.code === 'unclosed-string')) diagnostics.push(...runSourceChecks(spec));
   let previous: PlacedMachine | undefined;
   if (input.lock) {
-    const read = readLockOnce(input.lock.text, input.lock.file);
-    diagnostics.push(...read.diagnostics);
-    previous = read.lock;
-    if (previous && previous.chipset !== spec.chipset && !hasErrors(diagnostics)) {
-      diagnostics.push({
-        code: 'chipset-changed',
-        severity: 'error',
-        message: `the lock is for a ${previous.chipset} machine (${previous.machineType}), the source says ${spec.chipset}`,
-        file: input.file,
-        span: spec.properties.get('chipset')?.value?.span,
-        hint: 'a new chipset moves every device: to do it on purpose, delete the lock and build again',
-      });
-    }
+    const lock = readLockOnce(input.lock.text, input.lock.file);
+    relayRead(lockReadChecks, lock.diagnostics, input.lock.file, diagnostics);
+    previous = lock.lock;
+    if (!hasErrors(diagnostics)) runRegistered(lockChecks, { spec, previous }, input.file, diagnostics);
   }
   if (hasErrors(diagnostics)) return { diagnostics, ok: false, spec, previous };
 
   const approve = new Set(input.update ?? []);
-  const type = machineType(spec, approve.has('machine-type') ? undefined : previous, input.qemu, diagnostics);
+  const lockContext = { spec, previous: approve.has('machine-type') ? undefined : previous, qemu: input.qemu };
+  runRegistered(machineTypeChecks, lockContext, input.file, diagnostics);
+  const type = machineTypeAvailable(lockContext) ? pinnedMachineType(lockContext) : undefined;
   const kept = input.regenerate ? forgetPins(previous, input.regenerate) : previous;
   const placement = place(spec, kept?.devices ?? [], spec.name, { prune: input.prune, takenMacs: input.taken?.macs });
   diagnostics.push(...placement.diagnostics);
@@ -181,13 +150,17 @@ function compileUnsorted(input: CompileInput): Compilation {
 
 export { parse } from '../grammar/index.js';
 export type { Diagnostic, Span } from '../grammar/index.js';
-export { catalog } from './catalog.js';
+export { attachmentOf, audiodevTypes, backendProps, catalog, chardevTypes, machineProps, netdevTypes, type BusKind, type ModelSpec, type Plug, type PropSpec } from './catalog.js';
+export { chipsets, chipsetOfMachineType, type ChipsetSpec } from './chipsets.js';
 export { emit, escapeOptionValue, type EmitOptions, type StandIns } from './emit.js';
-export type { MachineSpec } from './machine-spec.js';
-export { readLock, writeLock, formatGuestAddress } from './lockfile.js';
+export { resolve, type DeviceSpec, type MachineSpec } from './machine-spec.js';
+/** The phases compile() runs, for callers that time or test them one by one (the benchmark). */
+export { runSourceChecks } from './checks/source.js';
+export { place, type PlaceOptions, type PlaceResult } from './place/index.js';
+export { readLock, renameInLock, writeLock, formatGuestAddress, LOCK_FORMAT, type ReadLockResult } from './lockfile.js';
 export { hostEffects, describeHostEffect, splitOption, type HostEffect, type HostEffectKind } from './host-effects.js';
 export { comparePlacements, describePlace, type Plan, type DeviceChange } from './plan.js';
-export type { PlacedDevice, PlacedMachine, GuestAddress, PciAddress, Chipset } from './model.js';
+export type { Attachment, PlacedDevice, PlacedMachine, GuestAddress, PciAddress, Chipset } from './model.js';
 export { formatAddress, parseAddress } from './machine-spec.js';
 export { GUEST_RULES, GuestView, guestNamesOf, linuxNicName, noticesFor, windowsLocationPath, type GuestNames, type GuestRule } from './guest-names.js';
 export { completionsAt, hoverAt, deviceIdAt, quickFix, modelProperties, describeModel, describeType, type Completion, type CompletionKind, type Completions, type EditorContext, type Hover, type QuickFix } from './editor.js';
@@ -199,3 +172,4 @@ export { APPROVALS, firmwareChoice, stateFolder, type Approval, type FirmwareCho
 export { NVRAM_FILE, TPM_SOCKET, TPM_STATE_DIR, OVMF } from './vm-schema.js';
 export { tpmSocket } from './vm-emit.js';
 export type { CpuPin, FirmwarePin, PinnedFile } from './model.js';
+export { compareGuestView, describeDevice, describeMismatch, expectedPciId, type GuestPciDevice, type GuestViewComparison, type Mismatch } from './guest-view.js';

@@ -186,3 +186,16 @@ export function readLock(text: string, file: string): ReadLockResult {
     lock: { name: header.name, chipset: chipsetOfMachineType(header.type)!, machineType: header.type, uuid: header.uuid, ...vm, devices, options },
   };
 }
+
+/** The lock with device `from` called `to`, and the buses it provides renamed with it (`machinec rename`). */
+export function renameInLock(lockText: string, lockFile: string, from: string, to: string): { text?: string; diagnostics: Diagnostic[] } {
+  const r = readLock(lockText, lockFile);
+  if (!r.lock) return { diagnostics: r.diagnostics };
+  const rename = (bus: string): string => (bus === from ? to : bus.startsWith(`${from}.`) ? to + bus.slice(from.length) : bus);
+  const devices = r.lock.devices.map((d) => ({ ...d, id: d.id === from ? to : d.id, bus: rename(d.bus) }));
+  // Backends are named after their device: net-OLD, drive-OLD, chr-OLD, audio-OLD.
+  const backendId = new RegExp(`(^|,)(id|node-name)=(net|drive|chr|audio)-${from.replace(/[.+-]/g, '\\$&')}(?=,|$)`);
+  const options = r.lock.options?.map(([opt, value]) => [opt, value.replace(backendId, `$1$2=$3-${to}`)] as const);
+  const source = lockFile.replace(/^.*[\\/]/, '').replace(/\.lock$/, '');
+  return { text: writeLock({ ...r.lock, devices, options }, source), diagnostics: [] };
+}

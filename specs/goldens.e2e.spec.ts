@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compile, emit, readLock } from '../compiler/index.js';
-import { compareGuestView } from '../cli/commands/verify.js';
+import { compareGuestView } from '../compiler/index.js';
 import { guestView, qemuDescribe } from './support/qemu.js';
 
 const here = import.meta.dirname ?? new URL('.', import.meta.url).pathname;

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatGuestAddress, readLock, type PlacedMachine } from '../compiler/index.js';
-import { compareGuestView } from '../cli/commands/verify.js';
+import { compareGuestView } from '../compiler/index.js';
 import type { GuestPciDevice } from '../cli/qemu/guest-view.js';
 import { runCli } from './support/cli.js';
 import { domainName, libvirtDescribe, libvirtGuestView, removeDomain, virsh, virshWithin, writeQcow2 } from './support/libvirt.js';

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readLock } from '../compiler/index.js';
-import { compareGuestView } from '../cli/commands/verify.js';
+import { compareGuestView } from '../compiler/index.js';
 import { QmpClient, waitForStableGuestView } from '../cli/qemu/index.js';
 import { qemuDescribe } from './support/qemu.js';
 

@@ -7,10 +7,10 @@ import { hasErrors } from '../../grammar/index.js';
 import { formatArgv, type ArgvFormat } from '../format-argv.js';
 import { findMachines, writeAtomic } from '../io.js';
 import { renderPlanMarkdown } from '../render-markdown.js';
-import { renderPlan } from '../render-plan.js';
+import { planJson, renderPlan, type PlanFormat } from '../render-plan.js';
 import type { CompiledFile, Session } from '../session.js';
 import { hasTpm, prepareState, startSwtpm, statePaths, stopSwtpm } from '../vm-state.js';
-import { sharedValues, type Approval, type CompileInput, type LockedFile, type PlacedDevice } from '../../compiler/index.js';
+import { sharedValues, type Approval, type CompileInput, type LockedFile } from '../../compiler/index.js';
 
 export interface BuildOptions {
   readonly format: ArgvFormat;
@@ -64,7 +64,6 @@ export async function checkCommand(s: Session, files: readonly string[]): Promis
   return failed ? 1 : 0;
 }
 
-export type PlanFormat = 'text' | 'json' | 'markdown';
 
 export interface PlanOptions {
   readonly format: PlanFormat;
@@ -99,22 +98,6 @@ export async function planCommand(s: Session, file: string, opts: PlanOptions): 
   }
   return pending ? 1 : 0;
 }
-
-export function planJson(plan: NonNullable<CompiledFile['compilation']>['plan'] & object) {
-  return {
-    guestVisible: plan.guestVisible,
-    counts: plan.counts,
-    machine: plan.machine,
-    changes: plan.changes.map((c) => ({ sign: c.sign, id: c.id, model: c.model, auto: c.auto, details: c.details, notices: c.notices, before: c.before && strip(c.before), after: c.after && strip(c.after) })),
-    options: plan.options,
-    hostChanged: plan.hostChanged,
-    hostEffects: plan.hostEffects.map((e) => ({ sign: e.sign, kind: e.effect.kind, target: e.effect.target, by: e.effect.by })),
-  };
-}
-const strip = (d: PlacedDevice) => {
-  const { source: _source, ...rest } = d;
-  return rest;
-};
 
 /** MACs and UUIDs two locks share: errors naming both files and devices. Returns how many locks have one. */
 function reportShared(s: Session, locks: readonly LockedFile[]): number {

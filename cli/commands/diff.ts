@@ -3,10 +3,9 @@ import { execFileSync } from 'node:child_process';
 import { basename, dirname, resolve } from 'node:path';
 import { comparePlacements, readLock, type PlacedMachine } from '../../compiler/index.js';
 import { displayPath, lockPathOf, readText } from '../io.js';
-import { renderPlan } from '../render-plan.js';
-import type { Session } from '../session.js';
 import { renderPlanMarkdown } from '../render-markdown.js';
-import { planJson, type PlanFormat } from './build.js';
+import { planJson, renderPlan, type PlanFormat } from '../render-plan.js';
+import type { Session } from '../session.js';
 
 const asLockPath = (p: string): string => (p.endsWith('.machine') ? lockPathOf(p) : p);
 

@@ -2,27 +2,13 @@
  * `machinec rename FILE OLD NEW`: renames a device in the source and in the lock together, so
  * it keeps its address, MAC and serial. (Renaming in the source alone is a remove and an add.)
  */
-import { basename } from 'node:path';
-import { compile, readLock, writeLock, type Diagnostic } from '../../compiler/index.js';
+import { compile, renameInLock } from '../../compiler/index.js';
 import { walkDevices } from '../../grammar/index.js';
 import { journalPathOf, writeTogether } from '../io.js';
 import { renderPlan } from '../render-plan.js';
 import type { Session } from '../session.js';
 
 const QEMU_ID = /^[A-Za-z][A-Za-z0-9_.-]*$/;
-
-/** The lock with device `from` called `to`, and the buses it provides renamed with it. */
-export function renameInLock(lockText: string, lockFile: string, from: string, to: string): { text?: string; diagnostics: Diagnostic[] } {
-  const r = readLock(lockText, lockFile);
-  if (!r.lock) return { diagnostics: r.diagnostics };
-  const rename = (bus: string): string => (bus === from ? to : bus.startsWith(`${from}.`) ? to + bus.slice(from.length) : bus);
-  const devices = r.lock.devices.map((d) => ({ ...d, id: d.id === from ? to : d.id, bus: rename(d.bus) }));
-  // Backends are named after their device: net-OLD, drive-OLD, chr-OLD, audio-OLD.
-  const backendId = new RegExp(`(^|,)(id|node-name)=(net|drive|chr|audio)-${from.replace(/[.+-]/g, '\\$&')}(?=,|$)`);
-  const options = r.lock.options?.map(([opt, value]) => [opt, value.replace(backendId, `$1$2=$3-${to}`)] as const);
-  const source = basename(lockFile).replace(/\.lock$/, '');
-  return { text: writeLock({ ...r.lock, devices, options }, source), diagnostics: [] };
-}
 
 export async function renameCommand(s: Session, file: string, from: string, to: string): Promise<number> {
   const f = await s.compileFile(file, { qemu: false });

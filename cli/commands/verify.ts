@@ -6,17 +6,9 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { catalog, emit, formatGuestAddress, readLock, type PlacedDevice, type PlacedMachine } from '../../compiler/index.js';
-import { chipsets } from '../../compiler/chipsets.js';
-import { describeDevice, QemuLaunchError, waitForStableGuestView, withQemu, type GuestPciDevice } from '../qemu/index.js';
+import { compareGuestView, emit, readLock, type GuestPciDevice, type Mismatch } from '../../compiler/index.js';
+import { QemuLaunchError, waitForStableGuestView, withQemu } from '../qemu/index.js';
 import type { Session } from '../session.js';
-
-export interface Mismatch {
-  readonly id: string;
-  readonly expected: string;
-  readonly found: string;
-  readonly problem: string;
-}
 
 export interface VerifyReport {
   readonly file: string;
@@ -25,58 +17,6 @@ export interface VerifyReport {
   readonly mismatches: Mismatch[];
   readonly notChecked: string[];
   readonly guest: GuestPciDevice[];
-}
-
-const hex = (n: number, w: number) => n.toString(16).padStart(w, '0');
-
-/** The vendor:device the guest reads: virtio devices drop their legacy ID behind a PCIe port, or with disable-legacy. */
-export function expectedPciId(d: PlacedDevice, machine: PlacedMachine): { vendor: number; device: number } | undefined {
-  const pci = catalog[d.model]?.pci;
-  if (!pci) return undefined;
-  const parent = machine.devices.find((p) => p.id === d.bus);
-  const modern = parent?.model === 'pcie-root-port' || d.pins['disable-legacy'] === 'on';
-  return { vendor: pci.vendor, device: modern && pci.modernDevice !== undefined ? pci.modernDevice : pci.device };
-}
-
-/** Compares the guest's PCI view with a lock. Pure: used by verify and by the tests. */
-export function compareGuestView(lock: PlacedMachine, guest: readonly GuestPciDevice[]): { mismatches: Mismatch[]; checked: number; notChecked: string[] } {
-  const mismatches: Mismatch[] = [];
-  const notChecked: string[] = [];
-  const byId = new Map(guest.filter((g) => g.qdevId).map((g) => [g.qdevId, g]));
-  const seen = new Set<string>();
-  let checked = 0;
-  for (const d of lock.devices) {
-    if (d.attachment !== 'pci' || !d.guest) continue;
-    if (d.model === 'vfio-pci') {
-      notChecked.push(`${d.id} (vfio-pci needs the host's device)`);
-      continue;
-    }
-    checked++;
-    seen.add(d.id);
-    const want = `${formatGuestAddress(d.guest)}`;
-    const id = expectedPciId(d, lock);
-    const wantId = id ? `${hex(id.vendor, 4)}:${hex(id.device, 4)}` : '';
-    const g = byId.get(d.id);
-    if (!g) {
-      mismatches.push({ id: d.id, expected: `${want} ${wantId}`.trim(), found: '(absent)', problem: 'not on any bus' });
-      continue;
-    }
-    const got = formatGuestAddress({ bus: g.bus, slot: g.slot, fn: g.fn });
-    const gotId = `${hex(g.vendor, 4)}:${hex(g.device, 4)}`;
-    const problems: string[] = [];
-    if (got !== want) problems.push('at another address');
-    if (id && gotId !== wantId) problems.push('another vendor:device ID');
-    if (d.secondaryBus !== undefined && g.secondaryBus !== d.secondaryBus) problems.push(`its bus is numbered ${g.secondaryBus ?? '-'}, locked ${d.secondaryBus}`);
-    if (problems.length) mismatches.push({ id: d.id, expected: `${want} ${wantId}`.trim(), found: `${got} ${gotId}`, problem: problems.join('; ') });
-  }
-  const builtins = chipsets[lock.chipset].builtins;
-  for (const g of guest) {
-    if (g.qdevId && seen.has(g.qdevId)) continue;
-    if (!g.qdevId && g.bus === 0 && builtins.some((b) => b.slot === g.slot && b.fn === g.fn)) continue;
-    if (g.qdevId && lock.devices.some((d) => d.id === g.qdevId && d.model === 'vfio-pci')) continue;
-    mismatches.push({ id: g.qdevId || '(unnamed)', expected: '(not in the lock)', found: describeDevice(g), problem: 'unexpected device' });
-  }
-  return { mismatches, checked, notChecked };
 }
 
 function renderReport(r: VerifyReport): string {

@@ -4,13 +4,8 @@
  * into the lock (and into the source as `@` only where machinec's own placement would put it
  * elsewhere), MACs, serials and chassis numbers go into the lock as they are.
  */
-import { compile, catalog, writeLock, type PlacedDevice, type PlacedMachine } from '../../compiler/index.js';
-import { attachmentOf, netdevTypes, chardevTypes, type ModelSpec } from '../../compiler/catalog.js';
-import { chipsets, chipsetOfMachineType } from '../../compiler/chipsets.js';
-import { formatAddress, parseAddress } from '../../compiler/machine-spec.js';
-import type { Attachment, Chipset, PciAddress } from '../../compiler/model.js';
-import { expectedPciId } from '../commands/verify.js';
-import type { GuestPciDevice } from '../qemu/index.js';
+import { attachmentOf, catalog, chardevTypes, chipsetOfMachineType, chipsets, compareGuestView, compile, describeMismatch, formatAddress, netdevTypes, parseAddress, writeLock } from '../../compiler/index.js';
+import type { Attachment, Chipset, GuestPciDevice, ModelSpec, PciAddress, PlacedDevice, PlacedMachine } from '../../compiler/index.js';
 import type { BlockBackend, NetBackend } from './qemu-args.js';
 import type { QtreeBus, QtreeDevice } from './qtree.js';
 
@@ -388,29 +383,7 @@ export function adopt(inspection: Inspection, backends: Backends, options: Adopt
   return { source, lock, machine: again.machine!, notes };
 }
 
-const hex = (n: number, w: number) => n.toString(16).padStart(w, '0');
-const at = (g: { bus: number; slot: number; fn: number }) => `${hex(g.bus, 2)}:${hex(g.slot, 2)}.${g.fn}`;
-
-/** What the placed machine says the guest sees, against what it does see: address and vendor:device. */
+/** What the placed machine says the guest sees, against what it does see: address, vendor:device and bus numbers. */
 export function compareViews(machine: PlacedMachine, guest: readonly GuestPciDevice[]): string[] {
-  const out: string[] = [];
-  const builtins = chipsets[machine.chipset].builtins;
-  const expected = new Map<string, string>();
-  for (const d of machine.devices) {
-    if (d.attachment !== 'pci' || !d.guest) continue;
-    const id = expectedPciId(d, machine);
-    expected.set(at(d.guest), `${id ? `${hex(id.vendor, 4)}:${hex(id.device, 4)}` : '?'} ${d.id}`);
-  }
-  const seen = new Set<string>();
-  for (const g of guest) {
-    const key = at(g);
-    if (g.bus === 0 && builtins.some((b) => b.slot === g.slot && b.fn === g.fn)) continue;
-    seen.add(key);
-    const want = expected.get(key);
-    const got = `${hex(g.vendor, 4)}:${hex(g.device, 4)}`;
-    if (!want) out.push(`${key} ${got}${g.qdevId ? ` ${g.qdevId}` : ''}: in the guest, not in the imported machine`);
-    else if (!want.startsWith('?') && !want.startsWith(got)) out.push(`${key}: the guest sees ${got}, the imported machine says ${want}`);
-  }
-  for (const [key, want] of expected) if (!seen.has(key)) out.push(`${key} ${want}: in the imported machine, not in the guest`);
-  return out;
+  return compareGuestView(machine, guest).mismatches.map(describeMismatch);
 }

@@ -4,9 +4,8 @@
  * pair must build to the same placement, or nothing is proposed.
  */
 import type { WorkspaceEdit } from 'vscode-languageserver/node';
-import { compile, deviceIdAt } from '../../compiler/index.js';
+import { compile, deviceIdAt, renameInLock } from '../../compiler/index.js';
 import { walkDevices } from '../../grammar/index.js';
-import { renameInLock } from '../commands/rename.js';
 import type { OpenDocument } from './documents.js';
 
 const QEMU_ID = /^[A-Za-z][A-Za-z0-9_.-]*$/;

@@ -5,23 +5,10 @@
  * so the view is only meaningful once the firmware has enumerated: {@link waitForStableGuestView}.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { describeDevice, type GuestPciDevice } from '../../compiler/index.js';
 import type { QmpClient } from './qmp.js';
 
-export interface GuestPciDevice {
-  readonly bus: number;
-  readonly slot: number;
-  readonly fn: number;
-  readonly vendor: number;
-  readonly device: number;
-  /** PCI class code (class << 8 | subclass), e.g. 0x0200 Ethernet, 0x0604 PCI bridge. */
-  readonly classId: number;
-  /** The QEMU `id=` of the device; empty for built-ins created by the machine. */
-  readonly qdevId: string;
-  /** For bridges and root ports: the bus number behind them (0 until the firmware has numbered it). */
-  readonly secondaryBus?: number;
-  /** For bridges and root ports: the highest bus number below them. */
-  readonly subordinateBus?: number;
-}
+export type { GuestPciDevice };
 
 /** The parts of QMP's `PciDeviceInfo` that are used here. */
 export interface QmpPciDevice {
@@ -128,17 +115,9 @@ export async function waitForStableGuestView(qmp: QmpClient, options: StableView
   }
 }
 
-/** `02:00.0 1af4:1041 [0200] nic1` */
-export function describeDevice(d: GuestPciDevice): string {
-  const hex = (n: number, w: number): string => n.toString(16).padStart(w, '0');
-  return (
-    `${hex(d.bus, 2)}:${hex(d.slot, 2)}.${d.fn} ${hex(d.vendor, 4)}:${hex(d.device, 4)} [${hex(d.classId, 4)}]` +
-    (d.qdevId ? ` ${d.qdevId}` : '') +
-    (d.secondaryBus !== undefined ? ` -> bus ${d.secondaryBus}` : '')
-  );
-}
-
 /** Find a device by its QEMU id. */
 export function findByQdevId(view: readonly GuestPciDevice[], qdevId: string): GuestPciDevice | undefined {
   return view.find((d) => d.qdevId === qdevId);
 }
+
+export { describeDevice };

@@ -11,8 +11,8 @@ import type { Diagnostic, RelatedLocation, Severity, Span } from '../../grammar/
 
 export type CheckPhase = 'source' | 'lock' | 'placed';
 
-/** Reports one diagnostic with the check's own id as its code. */
-export type Report = (message: string, span: Span | undefined, hint?: string, related?: readonly RelatedLocation[]) => void;
+/** Reports one diagnostic with the check's own id as its code (in the checked file, or `file`). */
+export type Report = (message: string, span: Span | undefined, hint?: string, related?: readonly RelatedLocation[], file?: string) => void;
 
 export interface Check<C> {
   readonly id: string;
@@ -24,15 +24,11 @@ export interface Check<C> {
 /** Runs checks in order; each diagnostic carries its check's id and severity. */
 export function runRegistered<C>(list: readonly Check<C>[], ctx: C, file: string, out: Diagnostic[] = []): Diagnostic[] {
   for (const check of list) {
-    check.run(ctx, (message, span, hint, related) => out.push({ code: check.id, severity: check.severity, message, file, span, hint, related }));
+    check.run(ctx, (message, span, hint, related, other) => out.push({ code: check.id, severity: check.severity, message, file: other ?? file, span, hint, related }));
   }
   return out;
 }
 
-/** A diagnostic made elsewhere (the parser, the lock reader), reported by the check of its code. */
-export function relay(d: Diagnostic, report: Report): void {
-  report(d.message, d.span, d.hint, d.related);
-}
 
 /** Failures of a command rather than of a machine: each code the CLI prints and what it means. */
 export interface Failure {

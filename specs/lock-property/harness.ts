@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { compile, formatGuestAddress, type Compilation, type PlacedDevice } from '../../compiler/index.js';
-import { renameInLock } from '../../cli/commands/rename.js';
+import { renameInLock } from '../../compiler/index.js';
 import { FILE, LOCK, render } from '../lock/harness.js';
 
 export type Chipset = 'pc' | 'q35';

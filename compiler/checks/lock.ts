@@ -1,0 +1,94 @@
+/**
+ * Lock checks, and the relays of what the parser and the lock reader find while reading: each
+ * diagnostic they make is reported by the registered check of its code.
+ */
+import type { Diagnostic } from '../../grammar/index.js';
+import { chipsets, chipsetOfMachineType } from '../chipsets.js';
+import type { MachineSpec } from '../machine-spec.js';
+import type { PlacedMachine } from '../model.js';
+import { closest } from '../suggest.js';
+import { runRegistered, type Check, type CheckPhase } from './registry.js';
+
+/** What the installed QEMU offers. */
+export interface QemuInfo {
+  /** Every versioned machine type the installed QEMU has. */
+  readonly machineTypes: readonly string[];
+  /** `pc` → `pc-i440fx-7.2`, `q35` → `pc-q35-7.2`. */
+  readonly aliases: Readonly<Record<string, string>>;
+  readonly version?: string;
+}
+
+export interface LockContext {
+  readonly spec: MachineSpec;
+  readonly previous?: PlacedMachine;
+  readonly qemu?: QemuInfo;
+}
+
+/** The machine type the build pins: the source's versioned one, the lock's, the installed QEMU's alias, or 7.2's. */
+export const pinnedMachineType = ({ spec, previous, qemu }: LockContext): string =>
+  spec.machineType ?? previous?.machineType ?? qemu?.aliases[spec.chipset] ?? chipsets[spec.chipset].defaultMachineType;
+
+export const machineTypeAvailable = (ctx: LockContext): boolean => !ctx.qemu?.machineTypes.length || ctx.qemu.machineTypes.includes(pinnedMachineType(ctx));
+
+export const lockChecks: readonly Check<LockContext>[] = [
+  {
+    id: 'chipset-changed',
+    phase: 'lock',
+    severity: 'error',
+    run({ spec, previous }, report) {
+      if (previous && previous.chipset !== spec.chipset) {
+        report(`the lock is for a ${previous.chipset} machine (${previous.machineType}), the source says ${spec.chipset}`, spec.properties.get('chipset')?.value?.span, 'a new chipset moves every device: to do it on purpose, delete the lock and build again');
+      }
+    },
+  },
+];
+
+/** Runs once the source and the lock are free of errors, beside placement. */
+export const machineTypeChecks: readonly Check<LockContext>[] = [
+  {
+    id: 'machine-type-unavailable',
+    phase: 'lock',
+    severity: 'error',
+    run(ctx, report) {
+      const { spec, qemu } = ctx;
+      if (!qemu || machineTypeAvailable(ctx)) return;
+      const type = pinnedMachineType(ctx);
+      const near = closest(type, qemu.machineTypes.filter((t) => chipsetOfMachineType(t) === spec.chipset));
+      report(
+        `machine type ${type}${spec.machineType ? '' : ' (pinned in the lock)'} is not in this QEMU${qemu.version ? ` ${qemu.version}` : ''}`,
+        spec.properties.get('chipset')?.value?.span,
+        `${near ? `nearest available: ${near}. ` : ''}Changing the machine type changes what the guest sees: set \`chipset = ${near ?? 'TYPE'}\` deliberately and review the plan, or run a QEMU that still has ${type}`,
+      );
+    },
+  },
+];
+
+function relayOf(id: string, phase: CheckPhase): Check<Diagnostic> {
+  return {
+    id,
+    phase,
+    severity: 'error',
+    run(d, report) {
+      report(d.message, d.span, d.hint, d.related, d.file);
+    },
+  };
+}
+
+/** The parser's codes (grammar/parse.ts; grammar/ cannot import the registry, so they are listed here). */
+export const parserChecks: readonly Check<Diagnostic>[] = ['syntax-error', 'bad-character', 'unclosed-string', 'too-deep'].map((id) => relayOf(id, 'source'));
+
+/** The lock reader's codes (compiler/lockfile.ts, compiler/lock-schema.ts). */
+export const lockReadChecks: readonly Check<Diagnostic>[] = ['lock-syntax', 'lock-truncated', 'lock-conflict', 'lock-version', 'lock-forged'].map((id) => relayOf(id, 'lock'));
+
+/**
+ * Reports each diagnostic made while reading through the registered check of its code, in order.
+ * A code none of `checks` registers is a machinec bug: it throws (exit 3), it is never dropped.
+ */
+export function relayRead(checks: readonly Check<Diagnostic>[], read: readonly Diagnostic[], file: string, out: Diagnostic[]): Diagnostic[] {
+  for (const d of read) {
+    const check = checks.find((c) => c.id === d.code);
+    if (!check) throw new Error(`diagnostic code ${d.code} is not a registered check (${checks.map((c) => c.id).join(', ')}): register it in compiler/checks/`);
+    runRegistered([check], d, file, out);
+  }
+  return out;
+}
