@@ -7,15 +7,17 @@
  */
 import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatGuestAddress, readLock, type PlacedMachine } from '../compiler/index.js';
 import { compareGuestView } from '../compiler/index.js';
 import type { GuestPciDevice } from '../cli/qemu/guest-view.js';
 import { runCli } from './support/cli.js';
+import { expectWholeVm } from './support/libvirt-vm.js';
 import { domainName, libvirtDescribe, libvirtGuestView, removeDomain, virsh, virshWithin, writeQcow2 } from './support/libvirt.js';
 
-const T = 120_000;
+const T = 300_000;
 const SAMPLES = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', 'samples');
 
 let dir: string;
@@ -30,8 +32,20 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Creates every disk image the source names (empty qcow2 or sparse raw) and a real tap for each tap netdev (renamed to a unique one). */
-function provideBackends(file: string): void {
+/** A TCP port nobody listens on now (the OS's choice). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise((ok) => server.close(ok));
+  return port;
+}
+
+/**
+ * Creates every disk image the source names (empty qcow2 or sparse raw), a real tap for each tap
+ * netdev (renamed to a unique one), a folder for each 9p share, and free ports for VNC and SPICE.
+ */
+async function provideBackends(file: string): Promise<void> {
   let source = readFileSync(join(dir, file), 'utf8');
   for (const m of source.matchAll(/file = "([^"]+)"/g)) {
     const path = join(dir, m[1]);
@@ -48,6 +62,13 @@ function provideBackends(file: string): void {
     taps.push(tap);
     return `ifname = "${tap}"`;
   });
+  source = source.replace(/(virtio-9p-pci \{ path = )"[^"]+"/g, (_m, head: string) => {
+    const share = mkdtempSync(join(dir, 'share-'));
+    return `${head}"${share}"`;
+  });
+  const vnc = (await freePort()) - 5900;
+  const spice = await freePort();
+  source = source.replace(/listen = "127\.0\.0\.1:\d+"/, `listen = "127.0.0.1:${vnc > 0 ? vnc : 100}"`).replace(/spice \{ port = \d+ \}/, `spice { port = ${spice} }`);
   writeFileSync(join(dir, file), source);
 }
 
@@ -57,7 +78,7 @@ async function exportAndStart(file: string, name = domainName(), extra: string[]
   if (r.code !== 0) throw new Error(`export failed (${r.code}):\n${r.stderr}`);
   if (!domains.includes(name)) domains.push(name);
   spawnSync('virsh', ['-c', 'qemu:///system', 'destroy', name]);
-  virsh('define', join(dir, 'domain.xml'));
+  virsh('define', '--validate', join(dir, 'domain.xml'));
   virshWithin(540_000, 'start', name);
   const view = await libvirtGuestView(name);
   const lock = readLock(readFileSync(join(dir, `${file}.lock`), 'utf8'), `${file}.lock`).lock!;
@@ -74,19 +95,20 @@ function expectGuestMatchesLock(lock: PlacedMachine, view: readonly GuestPciDevi
 const where = (view: readonly GuestPciDevice[]): Map<string, string> => new Map(view.filter((g) => g.qdevId).map((g) => [g.qdevId, formatGuestAddress(g)]));
 
 libvirtDescribe('machinec export libvirt on a real libvirtd', () => {
-  // The VM samples (issue 11) are not exported to libvirt yet: see specs/export-libvirt.spec.ts.
-  const samples = readdirSync(SAMPLES).filter((f) => f.endsWith('.machine') && !['windows11.machine', 'linux-server.machine'].includes(f));
+  const samples = readdirSync(SAMPLES).filter((f) => f.endsWith('.machine'));
 
   test.each(samples)('sample %s: defined and started, the guest sees every device where the lock says', async (name) => {
     copyFileSync(join(SAMPLES, name), join(dir, name));
     copyFileSync(join(SAMPLES, `${name}.lock`), join(dir, `${name}.lock`));
-    provideBackends(name);
+    await provideBackends(name);
     // A sample's tap gets a unique real interface here, so its lock's recorded -netdev option changes;
     // every device stays where the committed lock says.
     const committed = readLock(readFileSync(join(SAMPLES, `${name}.lock`), 'utf8'), `${name}.lock`).lock!;
-    const { lock, view } = await exportAndStart(name, domainName(), ['--qemu-commandline']);
+    const domain = domainName();
+    const { lock, view } = await exportAndStart(name, domain, ['--qemu-commandline']);
     expect(lock.devices).toEqual(committed.devices);
     expectGuestMatchesLock(lock, view);
+    await expectWholeVm(domain, readFileSync(join(dir, name), 'utf8'), lock);
   }, T);
 
   const nics = (model: string, ids: string[]) => ids.map((id) => `  device ${id}: ${model} { netdev = user }`).join('\n');
@@ -101,7 +123,7 @@ libvirtDescribe('machinec export libvirt on a real libvirtd', () => {
 
   test.each(edits)('%s: re-export, virsh define, start: every surviving device keeps its guest address', async (_title, before, after) => {
     writeFileSync(join(dir, 'm.machine'), before);
-    provideBackends('m.machine');
+    await provideBackends('m.machine');
     const first = await exportAndStart('m.machine');
     expectGuestMatchesLock(first.lock, first.view);
     writeFileSync(join(dir, 'm.machine'), after);
@@ -123,7 +145,7 @@ libvirtDescribe('machinec export libvirt on a real libvirtd', () => {
       else lines.push(['  device ID: virtio-rng-pci', '  device ID: virtio-net-pci { netdev = user }', '  device ID: virtio-blk-pci { file = "ID.img" }', '  device ID: virtio-net-pci { netdev = user }'][i % 4].replace(/ID/g, id));
     }
     writeFileSync(join(dir, 'big.machine'), [...lines, '}', ''].join('\n'));
-    provideBackends('big.machine');
+    await provideBackends('big.machine');
     const { lock, view, xml } = await exportAndStart('big.machine');
     expect(lock.devices.filter((d) => d.attachment === 'pci').length).toBeGreaterThan(1100);
     expect(xml).toContain("model='pcie-root-port'");

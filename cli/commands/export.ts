@@ -3,6 +3,7 @@
  * its locked address. Like `build`, it writes or updates the lock first (`--locked` refuses), so
  * the XML never holds an address the lock does not.
  */
+import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { exportLibvirt } from '../../compiler/index.js';
 import { hasErrors } from '../../grammar/index.js';
@@ -38,6 +39,8 @@ export async function exportLibvirtCommand(s: Session, file: string, opts: Expor
     writeAtomic(f.lockPath, c.lockText!);
     s.io.stderr(`${f.lockText === undefined ? 'wrote' : 'updated'} ${f.lockShown}\n`);
   }
+  // libvirt copies the VARS template to the nvram path at first start, but does not make its folder.
+  for (const folder of exported.folders) mkdirSync(folder, { recursive: true });
   if (opts.out) {
     writeAtomic(resolve(s.io.cwd, opts.out), exported.xml);
     s.io.stderr(`wrote ${opts.out}: ${c.machine!.devices.length} devices at their locked addresses\n`);

@@ -2,6 +2,7 @@
 import type { Value } from '../../grammar/index.js';
 import type { PlacedDevice } from '../model.js';
 import { absolutePath, address, alias, bootOrder, idSpan, overrideRest, pciController, propValue, report, scalarText, virtioModel, type Ctx } from './libvirt-context.js';
+import { filesystemElement, tpmElement } from './libvirt-vm.js';
 import { el, type XmlElement } from './xml.js';
 
 type Builder = (ctx: Ctx, d: PlacedDevice) => XmlElement | undefined;
@@ -17,7 +18,11 @@ const typeOf = (v: Value | undefined): string | undefined => (v?.kind === 'Block
 function unsupportedKeys(ctx: Ctx, d: PlacedDevice, v: Value | undefined, allowed: readonly string[], what: string): void {
   if (v?.kind !== 'Block') return;
   for (const p of v.properties) {
-    if (!allowed.includes(p.key.name)) report(ctx, 'error', `${what} ${v.type?.name ?? ''} { ${p.key.name} } of ${d.id} has no libvirt form`, p.span, `libvirt's <interface>/<channel> elements cannot say it: remove it, or run this machine with \`machinec run\``);
+    if (allowed.includes(p.key.name)) continue;
+    const hint = p.key.name === 'hostfwd'
+      ? "libvirt 9.0's user <interface> forwards ports only with its passt backend, another network stack (other addresses, DHCP, DNS): export with --qemu-commandline to keep QEMU's, or run this machine with `machinec run`"
+      : "libvirt's <interface>/<channel> elements cannot say it: remove it, export with --qemu-commandline, or run this machine with `machinec run`";
+    report(ctx, 'error', `${what} ${v.type?.name ?? ''} { ${p.key.name} } of ${d.id} has no libvirt form`, p.span, hint);
   }
 }
 
@@ -51,9 +56,10 @@ const nicModels: Record<string, (d: PlacedDevice) => string> = { 'virtio-net-pci
 
 const nic: Builder = (ctx, d) => {
   const backend = nicBackend(ctx, d);
-  overrideRest(ctx, d, []);
+  overrideRest(ctx, d, ['acpi-index']);
   if (!backend) return undefined;
-  return el('interface', { type: backend.type }, el('mac', { address: d.pins.mac }), ...backend.children, el('model', { type: nicModels[d.model](d) }), bootOrder(ctx, d), alias(d), address(ctx, d));
+  const acpi = d.pins['acpi-index'] !== undefined ? el('acpi', { index: d.pins['acpi-index'] }) : undefined;
+  return el('interface', { type: backend.type }, el('mac', { address: d.pins.mac }), ...backend.children, el('model', { type: nicModels[d.model](d) }), bootOrder(ctx, d), acpi, alias(d), address(ctx, d));
 };
 
 const letters = (n: number): string => (n < 26 ? String.fromCharCode(97 + n) : letters(Math.floor(n / 26) - 1) + String.fromCharCode(97 + (n % 26)));
@@ -253,6 +259,10 @@ const builders: Readonly<Record<string, Builder>> = {
   'virtio-balloon-pci': balloon,
   i6300esb: watchdog,
   'vfio-pci': hostdev,
+  'tpm-crb': tpmElement,
+  'tpm-tis': tpmElement,
+  vmgenid: () => undefined, // <genid>, in the domain's head
+  'virtio-9p-pci': filesystemElement,
   'pcie-root-port': pciController,
   'pci-bridge': pciController,
   'pcie-pci-bridge': pciController,

@@ -1,6 +1,6 @@
-/** The machine-wide part of the libvirt export: name, UUID, memory, CPUs, machine type, accelerator, display. */
-import type { Value } from '../../grammar/index.js';
+/** The machine-wide part of the libvirt export: name, UUID, vmgenid, memory, CPUs, SMBIOS, firmware, features, clock, accelerator, serial and display. */
 import { report, scalarText, type Ctx } from './libvirt-context.js';
+import { clockElement, cpuElement, featuresElement, genidElement, graphicsElements, osElement, serialElement, sysinfoElement, vcpuCount } from './libvirt-vm.js';
 import { el, type XmlElement } from './xml.js';
 
 export interface DomainHead {
@@ -9,7 +9,8 @@ export interface DomainHead {
   readonly elements: XmlElement[];
   /** Machine-level devices (graphics). */
   readonly devices: XmlElement[];
-  readonly commandline?: XmlElement;
+  /** Folders libvirt writes into and does not create (the nvram's). */
+  readonly folders: string[];
 }
 
 function domainType(ctx: Ctx, accel: 'kvm' | 'tcg' | undefined): string {
@@ -22,35 +23,28 @@ function domainType(ctx: Ctx, accel: 'kvm' | 'tcg' | undefined): string {
   return list[0] === 'tcg' ? 'qemu' : 'kvm';
 }
 
-function graphics(ctx: Ctx, v: Value | undefined): XmlElement[] {
-  if (!v) return [];
-  const type = v.kind === 'Block' ? v.type?.name ?? '' : scalarText(v);
-  if (type === 'none') return [];
-  if (type === 'vnc' && (v.kind !== 'Block' || v.properties.length === 0)) return [el('graphics', { type: 'vnc', autoport: 'yes', listen: '127.0.0.1' })];
-  if (type === 'sdl' && v.kind !== 'Block') return [el('graphics', { type: 'sdl' })];
-  report(ctx, 'error', `display ${type}${v.kind === 'Block' ? ' { … }' : ''} has no libvirt <graphics> form here`, v.span, 'the export carries display = none, vnc and sdl; set the display in libvirt (virsh edit) instead');
-  return [];
-}
-
 export function domainHead(ctx: Ctx, opts: { name?: string; accel?: 'kvm' | 'tcg' }): DomainHead {
   const mp = ctx.spec.properties;
   const memory = mp.get('memory')?.value;
-  const cpus = mp.get('cpus')?.value;
+  const vcpus = vcpuCount(ctx);
+  const { os, folders } = osElement(ctx);
   const mib = memory?.kind === 'Size' ? Math.floor(memory.bytes / (1024 * 1024)) : 1024;
   const type = domainType(ctx, opts.accel);
-  const display = mp.get('display')?.value;
-  const gfx = graphics(ctx, display);
+  const gfx = [serialElement(ctx), ...graphicsElements(ctx)].filter((e): e is XmlElement => e !== undefined);
   const hasVideo = ctx.machine.devices.some((d) => ['VGA', 'qxl-vga', 'virtio-vga', 'bochs-display', 'virtio-gpu-pci'].includes(d.model));
   // With graphics and no video, libvirt would add a VGA adapter of its own.
-  if (gfx.length && !hasVideo) gfx.push(el('video', {}, el('model', { type: 'none' })));
+  if (gfx.some((e) => e.name === 'graphics') && !hasVideo) gfx.push(el('video', {}, el('model', { type: 'none' })));
   const elements = [
     el('name', {}, opts.name ?? ctx.machine.name),
     el('uuid', {}, ctx.machine.uuid),
+    genidElement(ctx),
     el('memory', { unit: 'MiB' }, String(mib)),
-    el('vcpu', { placement: 'static' }, String(cpus?.kind === 'Integer' ? cpus.value : 1)),
-    el('os', {}, el('type', { arch: 'x86_64', machine: ctx.machine.machineType }, 'hvm')),
-    el('features', {}, el('acpi'), el('apic')),
-    el('clock', { offset: 'utc' }),
-  ];
-  return { type, elements, devices: gfx };
+    el('vcpu', { placement: 'static' }, String(vcpus)),
+    sysinfoElement(ctx),
+    os,
+    featuresElement(ctx),
+    cpuElement(ctx, vcpus),
+    clockElement(ctx),
+  ].filter((e): e is XmlElement => e !== undefined);
+  return { type, elements, devices: gfx, folders };
 }

@@ -21,6 +21,7 @@ import { commandlineArgs, commandlineElement, machineArgv } from './libvirt-comm
 import { ALIAS, idSpan, report, splitBus, type Ctx } from './libvirt-context.js';
 import { deviceElement } from './libvirt-devices.js';
 import { domainHead } from './libvirt-domain.js';
+import { qemuArgsCarried } from './libvirt-vm.js';
 import { el, renderXml, type XmlElement } from './xml.js';
 
 export interface LibvirtExportInput {
@@ -38,6 +39,8 @@ export interface LibvirtExportInput {
 
 export interface LibvirtExport {
   readonly xml?: string;
+  /** Folders the domain's files go in that libvirt does not create (the nvram's: libvirt copies the VARS template there at first start). */
+  readonly folders: string[];
   readonly diagnostics: Diagnostic[];
 }
 
@@ -130,8 +133,8 @@ export function exportLibvirt(input: LibvirtExportInput): LibvirtExport {
     ...head.elements,
     el('devices', {}, ...devices, ...head.devices),
     ctx.overrides.length ? el('qemu:override', {}, ...ctx.overrides) : undefined,
-    commandlineElement(args),
+    commandlineElement([...args, ...qemuArgsCarried(ctx)]),
   );
-  if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics };
-  return { xml: renderXml(domain), diagnostics };
+  if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics, folders: [] };
+  return { xml: renderXml(domain), diagnostics, folders: head.folders };
 }

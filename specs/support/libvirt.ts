@@ -74,9 +74,10 @@ export function removeDomain(name: string): void {
 /**
  * The guest's PCI view of a running domain (`virsh qemu-monitor-command … query-pci`), once the
  * firmware has numbered every bridge and two answers agree; then the guest is paused (`stop`).
+ * OVMF with secure boot and 8 vCPUs under TCG takes a minute here when the machine is loaded.
  * libvirt's `ua-` alias prefix is taken off the ids, so they read as machinec's.
  */
-export async function libvirtGuestView(name: string, timeoutMs = 60_000): Promise<GuestPciDevice[]> {
+export async function libvirtGuestView(name: string, timeoutMs = 240_000): Promise<GuestPciDevice[]> {
   const started = Date.now();
   let previous = '';
   for (;;) {
@@ -109,4 +110,15 @@ export function writeQcow2(path: string, size = 16 << 20): void {
   buf.writeBigUInt64BE(BigInt(2 * C), C); // refcount block: cluster 2
   for (let i = 0; i < 4; i++) buf.writeUInt16BE(1, 2 * C + 2 * i);
   writeFileSync(path, buf);
+}
+
+/** One QMP command to a running domain (`virsh qemu-monitor-command`): its `return`. */
+export function libvirtQmp<T = unknown>(name: string, execute: string, args?: Record<string, unknown>): T {
+  return (JSON.parse(virsh('qemu-monitor-command', name, JSON.stringify(args ? { execute, arguments: args } : { execute }))) as { return: T }).return;
+}
+
+/** The arguments libvirt started a domain's QEMU with (its pid file, then /proc). */
+export function libvirtQemuArgv(name: string): string[] {
+  const pid = readFileSync(`/var/run/libvirt/qemu/${name}.pid`, 'utf8').trim();
+  return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
 }
