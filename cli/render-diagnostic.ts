@@ -8,6 +8,7 @@
  *     |                ^^^^^^^^^^
  *     = hint: did you mean virtio-net-pci?
  */
+import { assertRegistered } from '../compiler/index.js';
 import { lineStarts, locate, type Diagnostic, type Span } from '../grammar/index.js';
 
 export interface Palette {
@@ -49,7 +50,9 @@ function frame(text: string, span: Span, p: Palette): { where: string; lines: st
   };
 }
 
+/** One diagnostic as a code frame; a code that is not registered throws (a machinec bug, exit 3). */
 export function renderDiagnostic(d: Diagnostic, sources: ReadonlyMap<string, string>, color = false): string {
+  assertRegistered([d]);
   const p = paletteFor(color);
   const head = (d.severity === 'error' ? p.error : d.severity === 'warning' ? p.warning : p.note)(`${d.severity}[${d.code}]`);
   const out = [`${head}${p.bold(`: ${d.message}`)}`];
@@ -78,6 +81,7 @@ export const MAX_RENDERED = 1000;
 
 export function renderDiagnostics(diagnostics: readonly Diagnostic[], sources: ReadonlyMap<string, string>, color = false): string {
   if (!diagnostics.length) return '';
+  assertRegistered(diagnostics);
   const errors = diagnostics.filter((d) => d.severity === 'error').length;
   const parts = diagnostics.slice(0, MAX_RENDERED).map((d) => renderDiagnostic(d, sources, color));
   if (diagnostics.length > MAX_RENDERED) parts.push(`… and ${diagnostics.length - MAX_RENDERED} more`);

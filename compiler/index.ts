@@ -4,8 +4,10 @@
  */
 import { hasErrors, parse, type Diagnostic, type ParseResult } from '../grammar/index.js';
 import { lockChecks, lockReadChecks, machineTypeAvailable, machineTypeChecks, parserChecks, pinnedMachineType, relayRead, type QemuInfo } from './checks/lock.js';
+import { assertRegistered } from './checks/all.js';
 import { runRegistered } from './checks/registry.js';
 import { runSourceChecks } from './checks/source.js';
+import { vmPinChecks } from './checks/vm-pins.js';
 import { emit } from './emit.js';
 import { readLock, writeLock } from './lockfile.js';
 import { resolve, type MachineSpec } from './machine-spec.js';
@@ -81,6 +83,7 @@ const byPosition = (a: Diagnostic, b: Diagnostic): number =>
 
 export function compile(input: CompileInput): Compilation {
   const result = compileUnsorted(input);
+  assertRegistered(result.diagnostics);
   result.diagnostics.sort(byPosition);
   return result;
 }
@@ -120,7 +123,7 @@ function compileUnsorted(input: CompileInput): Compilation {
   diagnostics.push(...placement.diagnostics);
   if (hasErrors(diagnostics) || !type) return { diagnostics, ok: false, spec, previous };
   const vm = pinVm(spec, previous, input.host, approve, type);
-  diagnostics.push(...vm.diagnostics, ...(vm.age ? [vm.age] : []));
+  runRegistered(vmPinChecks, { spec, findings: vm.findings }, input.file, diagnostics);
   if (hasErrors(diagnostics)) return { diagnostics, ok: false, spec, previous, needs: vm.needs };
 
   const uuidProp = spec.properties.get('uuid')?.value;
@@ -164,6 +167,8 @@ export type { Attachment, PlacedDevice, PlacedMachine, GuestAddress, PciAddress,
 export { formatAddress, parseAddress } from './machine-spec.js';
 export { GUEST_RULES, GuestView, guestNamesOf, linuxNicName, noticesFor, windowsLocationPath, type GuestNames, type GuestRule } from './guest-names.js';
 export { completionsAt, hoverAt, deviceIdAt, quickFix, modelProperties, describeModel, describeType, type Completion, type CompletionKind, type Completions, type EditorContext, type Hover, type QuickFix } from './editor.js';
+export { assertRegistered, isRegistered, registry, type RegisteredCode } from './checks/all.js';
+export { failures, type CheckPhase, type Failure } from './checks/registry.js';
 export { sharedValues, takenValues, type LockedFile } from './repo-unique.js';
 export { exportLibvirt, type LibvirtExport, type LibvirtExportInput } from './export/libvirt.js';
 export { planTopology, shortPlace, topologyOf, walkTopology, type NodeMark, type TopologyNode } from './topology.js';

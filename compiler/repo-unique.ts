@@ -5,6 +5,7 @@
  * `machinec lock --regenerate`, which the plan then shows.
  */
 import type { Diagnostic } from '../grammar/index.js';
+import { runRegistered, type Check } from './checks/registry.js';
 import { readLock } from './lockfile.js';
 
 export interface LockedFile {
@@ -33,9 +34,15 @@ export function takenValues(others: readonly LockedFile[]): { macs: Set<string>;
   return { macs, uuids };
 }
 
-/** An error for each value a lock shares with an earlier one (files in the order given), naming both files and devices. */
-export function sharedValues(locks: readonly LockedFile[]): Diagnostic[] {
-  const out: Diagnostic[] = [];
+/** Values a lock shares with an earlier one (files in the order given). */
+interface Shared {
+  readonly mac?: { readonly value: string; readonly id: string; readonly first: { readonly file: string; readonly id: string } };
+  readonly uuid?: { readonly value: string; readonly first: string };
+  readonly file: string;
+}
+
+function findShared(locks: readonly LockedFile[]): Shared[] {
+  const out: Shared[] = [];
   const macs = new Map<string, { file: string; id: string }>();
   const uuids = new Map<string, string>();
   for (const l of locks) {
@@ -43,15 +50,35 @@ export function sharedValues(locks: readonly LockedFile[]): Diagnostic[] {
     for (const [mac, id] of v.macs) {
       const first = macs.get(mac);
       if (!first) macs.set(mac, { file: l.file, id });
-      else if (first.file !== l.file) {
-        out.push({ code: 'duplicate-in-repo', severity: 'error', message: `${id} in ${l.file} has MAC ${mac}, which ${first.id} in ${first.file} has too`, file: l.file, related: [{ message: `${first.id} has it here`, file: first.file }], hint: `two NICs on one network must not share a MAC: give ${id} a new one with \`machinec lock --regenerate mac:${id} ${l.file.replace(/\.lock$/, '')}\` and review the plan` });
-      }
+      else if (first.file !== l.file) out.push({ file: l.file, mac: { value: mac, id, first } });
     }
     if (v.uuid) {
       const first = uuids.get(v.uuid);
       if (!first) uuids.set(v.uuid, l.file);
-      else out.push({ code: 'duplicate-in-repo', severity: 'error', message: `${l.file} has SMBIOS UUID ${v.uuid}, which ${first} has too`, file: l.file, related: [{ message: 'the same UUID', file: first }], hint: `guests and management tools tell machines apart by it: \`machinec lock --regenerate uuid ${l.file.replace(/\.lock$/, '')}\` gives it a new one` });
+      else out.push({ file: l.file, uuid: { value: v.uuid, first } });
     }
   }
   return out;
+}
+
+const sourceOf = (lock: string): string => lock.replace(/\.lock$/, '');
+
+/** Lock phase, across the locks of a folder or git work tree (`lock DIR`, `check DIR`). */
+export const repoChecks: readonly Check<readonly LockedFile[]>[] = [
+  {
+    id: 'duplicate-in-repo',
+    phase: 'lock',
+    severity: 'error',
+    run(locks, report) {
+      for (const { file, mac, uuid } of findShared(locks)) {
+        if (mac) report(`${mac.id} in ${file} has MAC ${mac.value}, which ${mac.first.id} in ${mac.first.file} has too`, undefined, `two NICs on one network must not share a MAC: give ${mac.id} a new one with \`machinec lock --regenerate mac:${mac.id} ${sourceOf(file)}\` and review the plan`, [{ message: `${mac.first.id} has it here`, file: mac.first.file }], file);
+        if (uuid) report(`${file} has SMBIOS UUID ${uuid.value}, which ${uuid.first} has too`, undefined, `guests and management tools tell machines apart by it: \`machinec lock --regenerate uuid ${sourceOf(file)}\` gives it a new one`, [{ message: 'the same UUID', file: uuid.first }], file);
+      }
+    },
+  },
+];
+
+/** An error for each value a lock shares with an earlier one (files in the order given), naming both files and devices. */
+export function sharedValues(locks: readonly LockedFile[]): Diagnostic[] {
+  return runRegistered(repoChecks, locks, '');
 }

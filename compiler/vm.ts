@@ -3,7 +3,7 @@
  * SMBIOS, the state folder and the qemu-args escape hatch. Read from the machine's properties,
  * checked against the tables of vm-schema.ts, pinned in the lock and emitted as QEMU options.
  */
-import type { Diagnostic, Property, Span, Value } from '../grammar/index.js';
+import type { Property, Span, Value } from '../grammar/index.js';
 import type { MachineSpec } from './machine-spec.js';
 import type { CpuPin, FirmwarePin, PinnedFile, PlacedMachine } from './model.js';
 import { hostDependentModels } from './cpu-models.js';
@@ -75,12 +75,24 @@ export function firmwareChoice(spec: MachineSpec): FirmwareChoice | undefined {
   };
 }
 
+/** What pinning found that the VM pin checks (compiler/checks/vm-pins.ts) report. */
+export interface PinFindings {
+  /** Firmware files the host says are not there. */
+  readonly missing: { readonly what: string; readonly want: string; readonly span?: Span }[];
+  /** Firmware files whose digest is not the locked one (and no `--update firmware`). */
+  readonly changed: { readonly what: string; readonly want: string; readonly locked: PinnedFile; readonly seen: { readonly size: number; readonly sha256: string }; readonly span?: Span }[];
+  /** `cpu = host` or `max`: the guest's CPU follows the host. */
+  followsHost?: { readonly model: string; readonly span?: Span };
+  /** The pinned machine type is past QEMU's 6-year deprecation. */
+  old?: { readonly machineType: string; readonly version: string; readonly month: string; readonly removedIn: string };
+}
+
 interface PinContext {
   readonly spec: MachineSpec;
   readonly previous?: PlacedMachine;
   readonly host?: HostFacts;
   readonly approve: ReadonlySet<Approval>;
-  readonly diagnostics: Diagnostic[];
+  readonly findings: PinFindings;
   readonly needs: { files: string[]; cpuDefinitionsFor?: string };
 }
 
@@ -90,21 +102,14 @@ function pinFile(ctx: PinContext, want: string, locked: PinnedFile | undefined, 
   const facts = ctx.host?.files;
   const seen = facts && Object.hasOwn(facts, want) ? facts[want] : undefined;
   if (facts && Object.hasOwn(facts, want) && seen === null) {
-    ctx.diagnostics.push({ code: 'firmware-missing', severity: 'error', message: `the firmware ${what} ${want} is not there`, file: ctx.spec.file, span, hint: 'install OVMF (Debian: apt-get install ovmf), or point `code`/`vars` in the firmware block at the images you have' });
+    ctx.findings.missing.push({ what, want, span });
     return locked?.path === want ? locked : { path: want };
   }
   const fresh: PinnedFile = seen ? { path: want, size: seen.size, sha256: seen.sha256 } : { path: want };
   if (!locked || locked.path !== want || !locked.sha256) return seen || !locked || locked.path !== want ? fresh : locked;
   if (!seen || (seen.sha256 === locked.sha256 && seen.size === locked.size)) return locked;
   if (ctx.approve.has('firmware')) return fresh;
-  ctx.diagnostics.push({
-    code: 'firmware-changed',
-    severity: 'error',
-    message: `the firmware ${what} ${want} is not the image this machine was locked with: locked sha256 ${locked.sha256} (${locked.size} bytes), on disk sha256 ${seen.sha256} (${seen.size} bytes)`,
-    file: ctx.spec.file,
-    span,
-    hint: 'a firmware package upgrade changes what the guest runs: the machine does not boot the new image until you approve it with `machinec lock --update firmware` (review `machinec plan` first), or reinstall the locked image',
-  });
+  ctx.findings.changed.push({ what, want, locked, seen, span });
   return locked;
 }
 
@@ -125,7 +130,7 @@ export function pinCpu(ctx: PinContext, machineType: string): CpuPin | undefined
   const model = typeOf(v);
   if (!model) return undefined;
   if (hostDependentModels.includes(model)) {
-    ctx.diagnostics.push({ code: 'cpu-follows-host', severity: 'warning', message: `cpu = ${model} follows the host's CPU: the guest sees another CPU on another host or QEMU, and the lock cannot pin it`, file: ctx.spec.file, span: v!.span, hint: 'name a model (e.g. Skylake-Client, EPYC-Rome) to pin what the guest sees' });
+    ctx.findings.followsHost = { model, span: v!.span };
     return { model, followsHost: true };
   }
   if (/-v\d+$/.test(model)) return { model, followsHost: false };
@@ -155,11 +160,12 @@ export function qemuArgs(spec: MachineSpec): string[] | undefined {
 
 /** The machine-level pins of a build, and what the CLI must read for the next one. */
 export function pinVm(spec: MachineSpec, previous: PlacedMachine | undefined, host: HostFacts | undefined, approve: ReadonlySet<Approval>, machineType: string) {
-  const ctx: PinContext = { spec, previous, host, approve, diagnostics: [], needs: { files: [] } };
+  const findings: PinFindings = { missing: [], changed: [], old: machineTypeAge(machineType, host?.today) };
+  const ctx: PinContext = { spec, previous, host, approve, findings, needs: { files: [] } };
   const firmware = pinFirmware(ctx);
   const cpu = pinCpu(ctx, machineType);
   const pins = { firmware, cpu, smbios: smbiosValues(spec), qemuArgs: qemuArgs(spec) };
-  return { pins, diagnostics: ctx.diagnostics, needs: ctx.needs as HostNeeds, age: machineTypeAge(spec, machineType, host?.today) };
+  return { pins, findings, needs: ctx.needs as HostNeeds };
 }
 
 /**
@@ -186,22 +192,14 @@ function removingRelease(month: string): string {
   for (let major = 5; ; major++) for (let minor = 0; minor < 3; minor++) if ((2015 + major) * 12 + (minor + 1) * 4 >= target) return `${major}.${minor}`;
 }
 
-function machineTypeAge(spec: MachineSpec, machineType: string, today: string | undefined): Diagnostic | undefined {
+function machineTypeAge(machineType: string, today: string | undefined): PinFindings['old'] {
   const version = /-(\d+\.\d+)$/.exec(machineType)?.[1];
   const month = version && releaseMonth(version);
   if (!month || !today) return undefined;
   const [y, mo] = month.split('-').map(Number);
   const [ty, tm] = today.split('-').map(Number);
   if (ty * 12 + tm < (y + 6) * 12 + mo) return undefined;
-  const removedIn = removingRelease(month);
-  return {
-    code: 'machine-type-deprecated',
-    severity: 'warning',
-    message: `machine type ${machineType} (QEMU ${version}, ${month}) is more than 6 years old: QEMU removes versioned machine types after 6 years, and QEMU ${removedIn} (${releaseMonth(removedIn)}) no longer has it`,
-    file: spec.file,
-    span: spec.properties.get('chipset')?.value?.span,
-    hint: 'plan a move to a newer machine type (`machinec lock --update machine-type`, which changes what the guest sees: review the plan), or keep a QEMU older than that release',
-  };
+  return { machineType, version, month, removedIn: removingRelease(month) };
 }
 
 export const suggestType = (word: string, key: string): string | undefined => closest(word, Object.keys(vmBlocks[key]?.types ?? {}).filter(Boolean));

@@ -1,10 +1,18 @@
 /**
- * Every diagnostic machinec emits is a registered check's id: what the parser and the lock reader
- * make is relayed by the check of its code, and a code no check registers fails loudly.
+ * Every diagnostic machinec emits is a registered check's id (or a command failure's, phase
+ * `command`): what the parser and the lock reader make is relayed by the check of its code, and a
+ * code no check registers fails loudly (compile() and the renderer throw). Every golden error file
+ * under specs/ is walked and each code in it must be registered; the README's table of codes is
+ * the registry, both ways.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { lockReadChecks, parserChecks, relayRead } from '../compiler/checks/lock.js';
-import type { Diagnostic } from '../compiler/index.js';
+import { assertRegistered, isRegistered, registry, type Diagnostic } from '../compiler/index.js';
+import { renderDiagnostics } from '../cli/render-diagnostic.js';
 
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const made = (code: string): Diagnostic => ({ code, severity: 'error', message: 'm', file: 'x.machine', span: { start: 0, end: 1 } });
 
 describe('relaying what the parser and the lock reader found', () => {
@@ -16,4 +24,75 @@ describe('relaying what the parser and the lock reader found', () => {
     expect(() => relayRead(parserChecks, [made('syntax-error'), made('brand-new-code')], 'x.machine', [])).toThrow(/brand-new-code is not a registered check/);
     expect(() => relayRead(lockReadChecks, [made('syntax-error')], 'x.machine.lock', [])).toThrow(/syntax-error is not a registered check/);
   });
+  test('the renderer refuses an unregistered code, even past the rendered thousand', () => {
+    expect(() => renderDiagnostics([made('brand-new-code')], new Map())).toThrow(/brand-new-code is not registered/);
+    const many = [...Array.from({ length: 1000 }, () => made('syntax-error')), made('brand-new-code')];
+    expect(() => renderDiagnostics(many, new Map())).toThrow(/brand-new-code/);
+    expect(() => assertRegistered([made('bus-full'), made('usage')])).not.toThrow();
+  });
+});
+
+describe('the registry', () => {
+  test('ids are unique, kebab-case, and cover every phase', () => {
+    const ids = registry.map((r) => r.id);
+    expect(ids.filter((id, i) => ids.indexOf(id) !== i)).toEqual([]);
+    for (const id of ids) expect(id).toMatch(/^[a-z]+(-[a-z0-9]+)*$/);
+    expect(new Set(registry.map((r) => r.phase))).toEqual(new Set(['source', 'lock', 'placed', 'command']));
+  });
+});
+
+/** Every file under specs/ that is not a spec's code: goldens, whatever their folder or name. */
+function goldenFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) out.push(...goldenFiles(path));
+    else if (!/\.(ts|js|mjs)$/.test(e.name)) out.push(path);
+  }
+  return out;
+}
+
+/** `error[code]`, `warning[code]`, `note[code]` as the renderer prints them. */
+const CODE = /\b(?:error|warning|note)\[([a-z0-9-]+)\]/g;
+const codesIn = (text: string): string[] => [...text.matchAll(CODE)].map((m) => m[1]);
+
+/** The codes of `files` that no check registers, as `file: code`. */
+const unregistered = (files: ReadonlyMap<string, string>): string[] =>
+  [...files].flatMap(([file, text]) => codesIn(text).filter((c) => !isRegistered(c)).map((c) => `${file}: ${c}`));
+
+describe('every code in every golden error file is a registered check', () => {
+  const files = new Map(goldenFiles(join(root, 'specs')).map((f) => [relative(root, f), readFileSync(f, 'utf8')] as const).filter(([, text]) => codesIn(text).length));
+
+  test('the walk finds the golden error files of every suite', () => {
+    expect(files.size).toBeGreaterThan(80);
+    const folders = new Set([...files.keys()].map((f) => dirname(f)));
+    for (const f of ['specs/errors', 'specs/lock', 'specs/limits']) expect(folders).toContain(f);
+    expect(new Set([...files.values()].flatMap(codesIn)).size).toBeGreaterThanOrEqual(40);
+  });
+  test('each of their codes is registered', () => {
+    expect(unregistered(files)).toEqual([]);
+  });
+  test('a golden with a code no check registers fails', () => {
+    const planted = new Map(files).set('specs/errors/planted.errors.txt', 'error[not-a-check]: planted\n --> planted.machine:1:1\n');
+    expect(unregistered(planted)).toEqual(['specs/errors/planted.errors.txt: not-a-check']);
+  });
+});
+
+/** The README's table of codes: `| \`code\` | phase | severity | … |` rows under "## Diagnostic codes". */
+function readmeCodes(): Map<string, string> {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('\n## Diagnostic codes')).split(/\n## /)[1] ?? '';
+  const rows = [...section.matchAll(/^\| `([a-z0-9-]+)` \| (\w+) \| (\w+) \|/gm)];
+  return new Map(rows.map((m) => [m[1], `${m[2]} ${m[3]}`]));
+}
+
+test("the README's list of diagnostic codes is the registry, both ways", () => {
+  const listed = readmeCodes();
+  const registered = new Map(registry.map((r) => [r.id, `${r.phase} ${r.severity}`]));
+  const table = registry.map((r) => `| \`${r.id}\` | ${r.phase} | ${r.severity} |`).join('\n');
+  const missing = [...registered.keys()].filter((id) => !listed.has(id));
+  const stale = [...listed.keys()].filter((id) => !registered.has(id));
+  const wrong = [...listed].filter(([id, v]) => registered.has(id) && registered.get(id) !== v).map(([id]) => id);
+  if (missing.length || stale.length || wrong.length) console.log(`README rows, in registry order:\n${table}`);
+  expect({ missing, stale, wrong }).toEqual({ missing: [], stale: [], wrong: [] });
 });
