@@ -7,7 +7,7 @@ import { blockTypes, catalog, type BlockKind } from './catalog.js';
 import { formatAddress, type MachineSpec } from './machine-spec.js';
 import type { PlacedDevice, PlacedMachine } from './model.js';
 import { PCI_FUNCTIONS } from './chipsets.js';
-import { cpuArgs, displayArgs, firmwareArgs, machineOption, serialArgs, smbiosArgs, smpArg, vmBackend } from './vm-emit.js';
+import { cpuArgs, displayArgs, firmwareArgs, machineOption, serialArgs, smbiosArgs, smpArg, vmBackend, type VmEmitOptions } from './vm-emit.js';
 
 /** QEMU's option parser splits on commas: a comma inside a value is written twice. */
 export const escapeOptionValue = (v: string): string => v.replace(/,/g, ',,');
@@ -72,14 +72,14 @@ export interface EmitOptions {
 
 const HARMLESS_CHARDEVS = new Set(['null', 'pty', 'ringbuf']);
 
-export function emit(spec: MachineSpec, placed: PlacedMachine, options: EmitOptions = {}): string[] {
-  const standIns = options.standIns;
-  const props = (p: readonly Property[], key: string) => p.find((q) => q.key.name === key)?.value;
+const valueOf = (p: readonly Property[], key: string) => p.find((q) => q.key.name === key)?.value;
+
+/** The machine's own options: name, machine, accelerators, memory, CPU, SMBIOS, firmware, display, serial. */
+function machineArgs(spec: MachineSpec, placed: PlacedMachine, options: EmitOptions, vmOpts: VmEmitOptions): string[] {
   const mp = spec.properties;
-  const vmOpts = { state: options.state, standIns: standIns !== undefined };
   const argv: string[] = ['-name', escapeOptionValue(placed.name), '-machine', machineOption(placed)];
   const accel = mp.get('accel')?.value;
-  const accels: readonly Value[] | string[] = standIns ? ['tcg'] : accel?.kind === 'List' ? accel.items : accel ? [accel] : ['kvm', 'tcg'];
+  const accels: readonly Value[] | string[] = options.standIns ? ['tcg'] : accel?.kind === 'List' ? accel.items : accel ? [accel] : ['kvm', 'tcg'];
   for (const a of accels) argv.push('-accel', typeof a === 'string' ? a : option(typeOf(a), blockPairs(a, 'accel')));
   const memory = mp.get('memory')?.value;
   argv.push('-m', memory?.kind === 'Size' ? `${Math.floor(memory.bytes / (1024 * 1024))}M` : '1024M');
@@ -87,6 +87,59 @@ export function emit(spec: MachineSpec, placed: PlacedMachine, options: EmitOpti
   argv.push('-uuid', placed.uuid, ...smbiosArgs(placed));
   argv.push('-nodefaults', '-no-user-config');
   argv.push(...firmwareArgs(spec, placed, vmOpts), ...displayArgs(spec, vmOpts), ...serialArgs(spec, vmOpts));
+  return argv;
+}
+
+interface Backend {
+  readonly backends: string[];
+  /** The -device properties that name the backend. */
+  readonly pairs: [string, string][];
+}
+
+/** A disk's or CD-ROM's -blockdev (format from `format`, else from the file name; a missing file under stand-ins is null-co). */
+function blockBackend(d: PlacedDevice, own: readonly Property[], cdrom: boolean, standIns: StandIns | undefined): Backend {
+  const file = valueOf(own, 'file');
+  if (file?.kind !== 'String') return { backends: [], pairs: [] };
+  const fmt = valueOf(own, 'format');
+  const format = fmt ? typeOf(fmt) : /\.qcow2$/i.test(file.value) ? 'qcow2' : 'raw';
+  const ro = valueOf(own, 'readonly');
+  const readOnly = cdrom || (ro?.kind === 'Boolean' && ro.value);
+  const formatOptions = fmt ? blockPairs(fmt, 'format') : [];
+  const blockdev: [string, string][] = [['driver', format], ['node-name', `drive-${d.id}`], ...formatOptions, ['file.driver', 'file'], ['file.filename', standIns ? standIns.resolveFile(file.value) : file.value]];
+  if (readOnly) blockdev.push(['read-only', 'on']);
+  if (standIns && !standIns.fileExists(file.value)) blockdev.splice(0, 4 + formatOptions.length, ['driver', 'null-co'], ['node-name', `drive-${d.id}`]);
+  return { backends: ['-blockdev', option(blockdev[0][0] + '=' + blockdev[0][1], blockdev.slice(1))], pairs: [['drive', `drive-${d.id}`]] };
+}
+
+/** The backend a device's catalog entry names (netdev, blockdev, chardev, TPM/fsdev, audiodev), as QEMU options. */
+function deviceBackend(spec: MachineSpec, d: PlacedDevice, options: EmitOptions, vmOpts: VmEmitOptions): Backend {
+  const { standIns } = options;
+  const own = d.source?.properties ?? [];
+  const backend = catalog[d.model]?.backend;
+  if (backend === 'netdev') {
+    const v = valueOf(own, 'netdev');
+    // Stand-in: a plain user netdev (no host forwards that could clash with a running VM).
+    return v ? { backends: ['-netdev', standIns ? `user,id=net-${d.id}` : typedBackend(v, `net-${d.id}`, 'netdev')], pairs: [['netdev', `net-${d.id}`]] } : { backends: [], pairs: [] };
+  }
+  if (backend === 'block' || backend === 'cdrom') return blockBackend(d, own, backend === 'cdrom', standIns);
+  if (backend === 'chardev') {
+    const v = valueOf(own, 'chardev');
+    if (!v) return { backends: [], pairs: [] };
+    const harmless = HARMLESS_CHARDEVS.has(typeOf(v));
+    return { backends: ['-chardev', standIns && !harmless ? `null,id=chr-${d.id}` : typedBackend(v, `chr-${d.id}`, 'chardev')], pairs: [['chardev', `chr-${d.id}`]] };
+  }
+  if (backend === 'tpm' || backend === 'fsdev') return vmBackend(spec, d, vmOpts, (p) => (standIns ? (standIns.fileExists(p) ? standIns.resolveFile(p) : options.state ?? '.') : p));
+  if (backend === 'audio') {
+    const v = valueOf(own, 'audiodev');
+    return { backends: ['-audiodev', v && !standIns ? typedBackend(v, `audio-${d.id}`, 'audiodev') : `none,id=audio-${d.id}`], pairs: [['audiodev', `audio-${d.id}`]] };
+  }
+  return { backends: [], pairs: [] };
+}
+
+export function emit(spec: MachineSpec, placed: PlacedMachine, options: EmitOptions = {}): string[] {
+  const standIns = options.standIns;
+  const vmOpts = { state: options.state, standIns: standIns !== undefined };
+  const argv = machineArgs(spec, placed, options, vmOpts);
 
   // Functions sharing a slot: function 0 carries multifunction=on.
   const sharedSlots = new Set<string>();
@@ -97,52 +150,16 @@ export function emit(spec: MachineSpec, placed: PlacedMachine, options: EmitOpti
   for (const d of placed.devices) {
     if (standIns && d.model === 'vfio-pci') continue; // needs the host's device: verify reports it as not checked
     if (standIns && options.state === undefined && catalog[d.model]?.backend === 'tpm') continue; // no swtpm without a state folder
-    const node = d.source;
-    const own = node?.properties ?? [];
+    const own = d.source?.properties ?? [];
     const pairs: [string, string][] = d.attachment === 'system' ? [['id', d.id]] : [['id', d.id], ['bus', d.bus]];
     if (d.addr) {
       pairs.push(['addr', formatAddress(d.addr)]);
       if (d.addr.fn === 0 && (sharedSlots.has(`${d.bus}/${d.addr.slot}`) || (d.auto && d.model === 'pcie-root-port'))) pairs.push(['multifunction', 'on']);
     }
     pairs.push(...devicePins(d));
-    const backend = catalog[d.model]?.backend;
-    if (backend === 'netdev') {
-      const v = props(own, 'netdev');
-      if (v) {
-        // Stand-in: a plain user netdev (no host forwards that could clash with a running VM).
-        backends.push('-netdev', standIns ? `user,id=net-${d.id}` : typedBackend(v, `net-${d.id}`, 'netdev'));
-        pairs.push(['netdev', `net-${d.id}`]);
-      }
-    } else if (backend === 'block' || backend === 'cdrom') {
-      const file = props(own, 'file');
-      if (file?.kind === 'String') {
-        const fmt = props(own, 'format');
-        const format = fmt ? typeOf(fmt) : /\.qcow2$/i.test(file.value) ? 'qcow2' : 'raw';
-        const ro = props(own, 'readonly');
-        const readOnly = backend === 'cdrom' || (ro?.kind === 'Boolean' && ro.value);
-        const formatOptions = fmt ? blockPairs(fmt, 'format') : [];
-        const blockdev: [string, string][] = [['driver', format], ['node-name', `drive-${d.id}`], ...formatOptions, ['file.driver', 'file'], ['file.filename', standIns ? standIns.resolveFile(file.value) : file.value]];
-        if (readOnly) blockdev.push(['read-only', 'on']);
-        if (standIns && !standIns.fileExists(file.value)) blockdev.splice(0, 4 + formatOptions.length, ['driver', 'null-co'], ['node-name', `drive-${d.id}`]);
-        backends.push('-blockdev', option(blockdev[0][0] + '=' + blockdev[0][1], blockdev.slice(1)));
-        pairs.push(['drive', `drive-${d.id}`]);
-      }
-    } else if (backend === 'chardev') {
-      const v = props(own, 'chardev');
-      if (v) {
-        const harmless = HARMLESS_CHARDEVS.has(typeOf(v));
-        backends.push('-chardev', standIns && !harmless ? `null,id=chr-${d.id}` : typedBackend(v, `chr-${d.id}`, 'chardev'));
-        pairs.push(['chardev', `chr-${d.id}`]);
-      }
-    } else if (backend === 'tpm' || backend === 'fsdev') {
-      const vm = vmBackend(spec, d, vmOpts, (p) => (standIns ? (standIns.fileExists(p) ? standIns.resolveFile(p) : options.state ?? '.') : p));
-      backends.push(...vm.backends);
-      pairs.push(...vm.pairs);
-    } else if (backend === 'audio') {
-      const v = props(own, 'audiodev');
-      backends.push('-audiodev', v && !standIns ? typedBackend(v, `audio-${d.id}`, 'audiodev') : `none,id=audio-${d.id}`);
-      pairs.push(['audiodev', `audio-${d.id}`]);
-    }
+    const backend = deviceBackend(spec, d, options, vmOpts);
+    backends.push(...backend.backends);
+    pairs.push(...backend.pairs);
     for (const p of own) {
       if (BACKEND_KEYS.has(p.key.name) || p.key.name === 'mac' || p.key.name === 'serial' || !p.value) continue;
       const v = scalar(p.value);

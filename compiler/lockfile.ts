@@ -72,119 +72,187 @@ export interface ReadLockResult {
 }
 
 const WORD = /^[A-Za-z0-9_.:+-]+$/;
+const REBUILD = 'the lock is generated: restore it from git (`git checkout -- FILE`) or delete it and run `machinec build` to lock the current placement anew';
+
+/** A line the reader refuses: the whole lock is refused with it (code `lock-syntax` unless said). */
+interface Refusal {
+  readonly refused: string;
+  readonly code?: string;
+  readonly hint?: string;
+}
+const refuse = (refused: string, code?: string, hint?: string): Refusal => ({ refused, code, hint });
+const isRefusal = (x: unknown): x is Refusal => typeof x === 'object' && x !== null && 'refused' in x;
+
+/** What has been read so far, line by line. */
+interface LockReading {
+  version?: number;
+  header?: { name: string; type: string; uuid: string };
+  readonly devices: PlacedDevice[];
+  readonly options: [string, string][];
+  readonly deviceLines: LockLine[];
+  readonly vm: { -readonly [K in keyof VmLinePins]: VmLinePins[K] };
+  readonly ids: Set<string>;
+}
+
+/** `lockfile N`: the format, one this machinec reads. */
+function readFormatLine(words: readonly string[]): number | Refusal {
+  if (words[0] !== 'lockfile' || words.length !== 2 || !/^\d+$/.test(words[1])) return refuse(`not a machinec lock: it must start with \`lockfile ${LOCK_FORMAT}\``);
+  const version = Number(words[1]);
+  if (!READS.includes(version)) return refuse(`lock format ${version} is not one this machinec reads (it reads formats ${READS.join(' and ')})`, 'lock-version', version > LOCK_FORMAT ? 'it was written by a newer machinec: upgrade machinec' : REBUILD);
+  return version;
+}
+
+/** `machine NAME TYPE uuid=…` */
+function readMachineLine(words: readonly string[], n: number): LockReading['header'] | Refusal {
+  const uuid = words[3]?.startsWith('uuid=') ? words[3].slice(5) : undefined;
+  if (words[0] !== 'machine' || words.length !== 4 || !uuid || !WORD.test(words[1]) || !chipsetOfMachineType(words[2])) return refuse(`line ${n}: expected \`machine NAME TYPE uuid=…\``);
+  if (!MACHINE_TYPE.test(words[2])) return refuse(`line ${n}: ${words[2]} is not a bare QEMU machine type`);
+  if (!UUID.test(uuid)) return refuse(`line ${n}: uuid=${uuid} is not a UUID (lower-case hex)`);
+  return { name: words[1], type: words[2], uuid };
+}
+
+/** `option -NAME [VALUE]`: never one of the options the machine and device lines make. */
+function readOptionLine(words: readonly string[], n: number): [string, string] | Refusal {
+  const value = words.length === 3 ? lockValue(words[2]) : '';
+  if (words.length > 3 || !/^-[a-z][a-z0-9-]*$/.test(words[1] ?? '') || value === undefined || (words.length === 3 && value === '')) return refuse(`line ${n}: expected \`option -NAME [VALUE]\``);
+  if (['-name', '-machine', '-uuid', '-device'].includes(words[1])) return refuse(`line ${n}: ${words[1]} is never an option line (it comes from the machine and device lines)`, 'lock-forged');
+  return [words[1], value];
+}
+
+interface DeviceWords {
+  readonly pins: Record<string, string>;
+  bus?: string;
+  addr?: ReturnType<typeof parseAddress>;
+  secondaryBus?: number;
+  auto: boolean;
+  props?: string;
+}
+
+/** A device line's pin `key=value`, judged by its rule (format 1's root port `port=` as `pcie-port=`). */
+function readPin(into: DeviceWords, key: string, value: string, w: string, model: string, version: number, n: number): Refusal | undefined {
+  const ruleKey = version === 1 && model === 'pcie-root-port' && key === 'port' ? 'pcie-port' : key;
+  const rule = Object.hasOwn(PIN_RULES, ruleKey) ? PIN_RULES[ruleKey] : undefined;
+  const problem = rule ? rule(value) : `${key}= is not a key machinec writes`;
+  if (problem) return refuse(`line ${n}: ${key}=${w.slice(key.length + 1)}: ${rule ? `expected ${problem}` : problem}`);
+  if (Object.hasOwn(into.pins, key)) return refuse(`line ${n}: ${key}= is given twice`);
+  into.pins[key] = value;
+  return undefined;
+}
+
+/** One `key=value` word (or `auto`) of a device line. */
+function readDeviceWord(into: DeviceWords, w: string, model: string, version: number, n: number): Refusal | undefined {
+  if (w === 'auto') {
+    into.auto = true;
+    return undefined;
+  }
+  const eq = w.indexOf('=');
+  if (eq <= 0) return refuse(`line ${n}: expected key=value, found ${w}`);
+  const key = w.slice(0, eq);
+  const value = lockValue(w.slice(eq + 1));
+  if (value === undefined) return refuse(`line ${n}: bad value in ${w}`);
+  if (key === 'bus') into.bus = value;
+  else if (key === 'props') into.props = value;
+  else if (key === 'addr') {
+    into.addr = parseAddress(value);
+    if (!into.addr) return refuse(`line ${n}: bad address ${value}`);
+  } else if (key === 'secondary') {
+    if (!/^[1-9]\d{0,2}$/.test(value) || Number(value) > 255) return refuse(`line ${n}: secondary=${value} is not a bus number (1 to 255)`);
+    into.secondaryBus = Number(value);
+  } else return readPin(into, key, value, w, model, version, n);
+  return undefined;
+}
+
+/** The guest's bus:slot.fn of a PCI device line (the second word). */
+function readGuestAddress(attachment: string, guestText: string, n: number): GuestAddress | undefined | Refusal {
+  if (attachment !== 'pci') return undefined;
+  const m = /^([0-9a-f]{2}):([0-9a-f]{2}\.[0-7])$/.exec(guestText);
+  const a = m && parseAddress(m[2]);
+  if (!m || !a) return refuse(`line ${n}: bad guest address ${guestText}`);
+  return { bus: parseInt(m[1], 16), ...a };
+}
+
+/** `ATTACHMENT GUEST ID MODEL bus=… [addr=…] key=value… [auto]` */
+function readDeviceLine(words: readonly string[], n: number, r: LockReading): PlacedDevice | Refusal {
+  const [attachment, guestText, id, model, ...rest] = words;
+  if (!ATTACHMENTS.includes(attachment as Attachment) || !id || !model || !WORD.test(id) || !WORD.test(model)) return refuse(`line ${n}: not a device line`);
+  if (r.ids.has(id)) return refuse(`line ${n}: device ${id} is locked twice`);
+  r.ids.add(id);
+  const d: DeviceWords = { pins: {}, auto: false };
+  for (const w of rest) {
+    const refused = readDeviceWord(d, w, model, r.version!, n);
+    if (refused) return refused;
+  }
+  if (!d.bus || (attachment === 'pci') !== (d.addr !== undefined)) return refuse(`line ${n}: a device needs bus= (and addr= on PCI)`);
+  const guest = readGuestAddress(attachment, guestText, n);
+  if (isRefusal(guest)) return guest;
+  if (r.version === 1) upgradeV1Pins(model, d.pins);
+  return { id, model, attachment: attachment as Attachment, bus: d.bus, addr: d.addr ?? undefined, guest, secondaryBus: d.secondaryBus, auto: d.auto, pins: d.pins, ...(d.props === undefined ? {} : { props: d.props }) };
+}
+
+/** One line past the comments: the format, the machine, an option, a VM line (before the devices) or a device. */
+function readLine(r: LockReading, words: readonly string[], n: number, span: LockLine['span']): Refusal | undefined {
+  if (r.version === undefined) {
+    const version = readFormatLine(words);
+    if (isRefusal(version)) return version;
+    r.version = version;
+  } else if (!r.header) {
+    const header = readMachineLine(words, n);
+    if (isRefusal(header)) return header;
+    r.header = header;
+  } else if (words[0] === 'option') {
+    const option = readOptionLine(words, n);
+    if (isRefusal(option)) return option;
+    r.options.push(option);
+  } else {
+    const vmProblem = r.devices.length ? null : readVmLine(words, r.vm);
+    if (vmProblem) return refuse(`line ${n}: ${vmProblem}`);
+    if (vmProblem === undefined) return undefined;
+    const device = readDeviceLine(words, n, r);
+    if (isRefusal(device)) return device;
+    r.devices.push(device);
+    r.deviceLines.push({ device, line: n, span });
+  }
+  return undefined;
+}
+
+/** Why a raw line is refused before its words are read: cut short, conflict markers, bad quoting or spacing. */
+function refuseRaw(raw: string, line: string, n: number, last: boolean): Refusal | readonly string[] | undefined {
+  // machinec ends every lock with a newline: a last line without one was cut short (a truncated
+  // write or copy), and its last value may be cut too (`mac=52:54:00:81:f`), so it is not read.
+  if (last && raw !== '') return refuse(`line ${n} is cut short: the lock does not end with a newline`, 'lock-truncated');
+  if (/^(<<<<<<<|=======|>>>>>>>|\|\|\|\|\|\|\|)( |$)/.test(line)) {
+    return refuse('the lock has git conflict markers', 'lock-conflict', 'never merge a lock by hand: take either side (`git checkout --ours FILE`), then run `machinec build` and review the plan');
+  }
+  if (line.trim() === '' || line.startsWith('#')) return undefined;
+  const words = splitLockWords(line);
+  if (!words) return refuse(`line ${n}: a quoted value is not closed`);
+  if (words.some((w) => w === '')) return refuse(`unexpected spacing on line ${n}`);
+  return words;
+}
 
 /** Reads a lock strictly: any line it does not understand is an error, and a bad lock is never rewritten. */
 export function readLock(text: string, file: string): ReadLockResult {
-  const diagnostics: Diagnostic[] = [];
   const lines = text.split('\n');
+  const fail = (lineStart: number, line: string, r: Refusal): ReadLockResult => ({
+    diagnostics: [{ code: r.code ?? 'lock-syntax', severity: 'error', message: r.refused, file, span: { start: lineStart, end: lineStart + Math.max(1, line.replace(/\r$/, '').length) }, hint: r.hint ?? REBUILD }],
+  });
+  const r: LockReading = { devices: [], options: [], deviceLines: [], vm: {}, ids: new Set() };
   let offset = 0;
-  const fail = (lineStart: number, line: string, message: string, hint: string, code = 'lock-syntax'): ReadLockResult => {
-    diagnostics.push({ code, severity: 'error', message, file, span: { start: lineStart, end: lineStart + Math.max(1, line.replace(/\r$/, '').length) }, hint });
-    return { diagnostics };
-  };
-  const REBUILD = 'the lock is generated: restore it from git (`git checkout -- FILE`) or delete it and run `machinec build` to lock the current placement anew';
-  let version: number | undefined;
-  let header: { name: string; type: string; uuid: string } | undefined;
-  const devices: PlacedDevice[] = [];
-  const options: [string, string][] = [];
-  const deviceLines: LockLine[] = [];
-  const vm: { -readonly [K in keyof VmLinePins]: VmLinePins[K] } = {};
-  const ids = new Set<string>();
   for (let n = 0; n < lines.length; n++) {
     const raw = lines[n];
     const start = offset;
     offset += raw.length + 1;
     const line = raw.replace(/\r$/, '');
-    // machinec ends every lock with a newline: a last line without one was cut short (a truncated
-    // write or copy), and its last value may be cut too (`mac=52:54:00:81:f`), so it is not read.
-    if (n === lines.length - 1 && raw !== '') return fail(start, line, `line ${n + 1} is cut short: the lock does not end with a newline`, REBUILD, 'lock-truncated');
-    if (/^(<<<<<<<|=======|>>>>>>>|\|\|\|\|\|\|\|)( |$)/.test(line)) {
-      return fail(start, line, 'the lock has git conflict markers', 'never merge a lock by hand: take either side (`git checkout --ours FILE`), then run `machinec build` and review the plan', 'lock-conflict');
-    }
-    if (line.trim() === '' || line.startsWith('#')) continue;
-    const words = splitLockWords(line);
-    if (!words) return fail(start, line, `line ${n + 1}: a quoted value is not closed`, REBUILD);
-    if (words.some((w) => w === '')) return fail(start, line, `unexpected spacing on line ${n + 1}`, REBUILD);
-    if (version === undefined) {
-      if (words[0] !== 'lockfile' || words.length !== 2 || !/^\d+$/.test(words[1])) return fail(start, line, `not a machinec lock: it must start with \`lockfile ${LOCK_FORMAT}\``, REBUILD);
-      version = Number(words[1]);
-      if (!READS.includes(version)) return fail(start, line, `lock format ${version} is not one this machinec reads (it reads formats ${READS.join(' and ')})`, version > LOCK_FORMAT ? 'it was written by a newer machinec: upgrade machinec' : REBUILD, 'lock-version');
-      continue;
-    }
-    if (!header) {
-      const uuid = words[3]?.startsWith('uuid=') ? words[3].slice(5) : undefined;
-      if (words[0] !== 'machine' || words.length !== 4 || !uuid || !WORD.test(words[1]) || !chipsetOfMachineType(words[2])) return fail(start, line, `line ${n + 1}: expected \`machine NAME TYPE uuid=…\``, REBUILD);
-      if (!MACHINE_TYPE.test(words[2])) return fail(start, line, `line ${n + 1}: ${words[2]} is not a bare QEMU machine type`, REBUILD);
-      if (!UUID.test(uuid)) return fail(start, line, `line ${n + 1}: uuid=${uuid} is not a UUID (lower-case hex)`, REBUILD);
-      header = { name: words[1], type: words[2], uuid };
-      continue;
-    }
-    if (words[0] === 'option') {
-      const value = words.length === 3 ? lockValue(words[2]) : '';
-      if (words.length > 3 || !/^-[a-z][a-z0-9-]*$/.test(words[1] ?? '') || value === undefined || (words.length === 3 && value === '')) return fail(start, line, `line ${n + 1}: expected \`option -NAME [VALUE]\``, REBUILD);
-      if (['-name', '-machine', '-uuid', '-device'].includes(words[1])) return fail(start, line, `line ${n + 1}: ${words[1]} is never an option line (it comes from the machine and device lines)`, REBUILD, 'lock-forged');
-      options.push([words[1], value]);
-      continue;
-    }
-    if (!devices.length) {
-      const problem = readVmLine(words, vm);
-      if (problem) return fail(start, line, `line ${n + 1}: ${problem}`, REBUILD);
-      if (problem === undefined) continue;
-    }
-    const [attachment, guestText, id, model, ...rest] = words;
-    if (!ATTACHMENTS.includes(attachment as Attachment) || !id || !model || !WORD.test(id) || !WORD.test(model)) return fail(start, line, `line ${n + 1}: not a device line`, REBUILD);
-    if (ids.has(id)) return fail(start, line, `line ${n + 1}: device ${id} is locked twice`, REBUILD);
-    ids.add(id);
-    const pins: Record<string, string> = {};
-    let bus: string | undefined;
-    let addr;
-    let secondaryBus: number | undefined;
-    let auto = false;
-    let props: string | undefined;
-    for (const w of rest) {
-      if (w === 'auto') { auto = true; continue; }
-      const eq = w.indexOf('=');
-      if (eq <= 0) return fail(start, line, `line ${n + 1}: expected key=value, found ${w}`, REBUILD);
-      const key = w.slice(0, eq);
-      const value = lockValue(w.slice(eq + 1));
-      if (value === undefined) return fail(start, line, `line ${n + 1}: bad value in ${w}`, REBUILD);
-      if (key === 'bus') bus = value;
-      else if (key === 'props') props = value;
-      else if (key === 'addr') {
-        addr = parseAddress(value);
-        if (!addr) return fail(start, line, `line ${n + 1}: bad address ${value}`, REBUILD);
-      } else if (key === 'secondary') {
-        if (!/^[1-9]\d{0,2}$/.test(value) || Number(value) > 255) return fail(start, line, `line ${n + 1}: secondary=${value} is not a bus number (1 to 255)`, REBUILD);
-        secondaryBus = Number(value);
-      } else {
-        const ruleKey = version === 1 && model === 'pcie-root-port' && key === 'port' ? 'pcie-port' : key; // format 1's root port number
-        const rule = Object.hasOwn(PIN_RULES, ruleKey) ? PIN_RULES[ruleKey] : undefined;
-        const problem = rule ? rule(value) : `${key}= is not a key machinec writes`;
-        if (problem) return fail(start, line, `line ${n + 1}: ${key}=${w.slice(eq + 1)}: ${rule ? `expected ${problem}` : problem}`, REBUILD);
-        if (Object.hasOwn(pins, key)) return fail(start, line, `line ${n + 1}: ${key}= is given twice`, REBUILD);
-        pins[key] = value;
-      }
-    }
-    if (!bus || (attachment === 'pci') !== (addr !== undefined)) return fail(start, line, `line ${n + 1}: a device needs bus= (and addr= on PCI)`, REBUILD);
-    let guest: GuestAddress | undefined;
-    if (attachment === 'pci') {
-      const m = /^([0-9a-f]{2}):([0-9a-f]{2}\.[0-7])$/.exec(guestText);
-      const a = m && parseAddress(m[2]);
-      if (!m || !a) return fail(start, line, `line ${n + 1}: bad guest address ${guestText}`, REBUILD);
-      guest = { bus: parseInt(m[1], 16), ...a };
-    }
-    if (version === 1) upgradeV1Pins(model, pins);
-    const device: PlacedDevice = { id, model, attachment: attachment as Attachment, bus, addr, guest, secondaryBus, auto, pins, ...(props === undefined ? {} : { props }) };
-    devices.push(device);
-    deviceLines.push({ device, line: n + 1, span: { start, end: start + Math.max(1, line.length) } });
+    const words = refuseRaw(raw, line, n + 1, n === lines.length - 1);
+    if (isRefusal(words)) return fail(start, line, words);
+    const refused = words && readLine(r, words, n + 1, { start, end: start + Math.max(1, line.length) });
+    if (refused) return fail(start, line, refused);
   }
-  if (version === undefined || !header) return fail(0, lines[0] ?? '', 'the lock is empty or cut short', REBUILD);
-  const conflicts = lockConflicts(deviceLines, file);
-  if (conflicts.length) return { diagnostics: [...diagnostics, ...conflicts] };
-  return {
-    diagnostics,
-    lock: { name: header.name, chipset: chipsetOfMachineType(header.type)!, machineType: header.type, uuid: header.uuid, ...vm, devices, options },
-  };
+  if (r.version === undefined || !r.header) return fail(0, lines[0] ?? '', refuse('the lock is empty or cut short'));
+  const conflicts = lockConflicts(r.deviceLines, file);
+  if (conflicts.length) return { diagnostics: conflicts };
+  const { header, vm, devices, options } = r;
+  return { diagnostics: [], lock: { name: header.name, chipset: chipsetOfMachineType(header.type)!, machineType: header.type, uuid: header.uuid, ...vm, devices, options } };
 }
 
 /** The lock with device `from` called `to`, and the buses it provides renamed with it (`machinec rename`). */
