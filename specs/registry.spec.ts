@@ -52,9 +52,9 @@ function goldenFiles(dir: string): string[] {
   return out;
 }
 
-/** `error[code]`, `warning[code]`, `note[code]` as the renderer prints them. */
-const CODE = /\b(?:error|warning|note)\[([a-z0-9-]+)\]/g;
-const codesIn = (text: string): string[] => [...text.matchAll(CODE)].map((m) => m[1]);
+/** `error[code]`, `warning[code]`, `note[code]` as the renderer prints them, and `warning code: …` lines (the export goldens). */
+const CODE = /\b(?:error|warning|note)\[([a-z0-9-]+)\]|^(?:error|warning|note) ([a-z][a-z0-9-]*):/gm;
+const codesIn = (text: string): string[] => [...text.matchAll(CODE)].map((m) => m[1] ?? m[2]);
 
 /** The codes of `files` that no check registers, as `file: code`. */
 const unregistered = (files: ReadonlyMap<string, string>): string[] =>
@@ -66,15 +66,15 @@ describe('every code in every golden error file is a registered check', () => {
   test('the walk finds the golden error files of every suite', () => {
     expect(files.size).toBeGreaterThan(80);
     const folders = new Set([...files.keys()].map((f) => dirname(f)));
-    for (const f of ['specs/errors', 'specs/lock', 'specs/limits']) expect(folders).toContain(f);
+    for (const f of ['specs/errors', 'specs/lock', 'specs/limits', 'specs/export/libvirt']) expect(folders).toContain(f);
     expect(new Set([...files.values()].flatMap(codesIn)).size).toBeGreaterThanOrEqual(40);
   });
   test('each of their codes is registered', () => {
     expect(unregistered(files)).toEqual([]);
   });
   test('a golden with a code no check registers fails', () => {
-    const planted = new Map(files).set('specs/errors/planted.errors.txt', 'error[not-a-check]: planted\n --> planted.machine:1:1\n');
-    expect(unregistered(planted)).toEqual(['specs/errors/planted.errors.txt: not-a-check']);
+    const planted = new Map(files).set('specs/errors/planted.errors.txt', 'error[not-a-check]: planted\n --> planted.machine:1:1\n').set('specs/export/planted.txt', 'warning not-an-export-check: planted\n');
+    expect(unregistered(planted)).toEqual(['specs/errors/planted.errors.txt: not-a-check', 'specs/export/planted.txt: not-an-export-check']);
   });
 });
 
