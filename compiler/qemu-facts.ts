@@ -15,3 +15,17 @@ export const childKeys: Readonly<Record<Exclude<Attachment, 'pci' | 'system'>, {
   'virtio-serial': { pin: 'nr', first: 1 },
   hda: { pin: 'cad', first: 0 },
 };
+
+/**
+ * A bridge or root port names the bus behind it after its own id and adds that bus as a child
+ * property of itself, so an id equal to one of its QOM properties makes QEMU abort ("attempt to
+ * add duplicate property"). These are the names, from `qom-list-properties` on QEMU 7.2 and each
+ * tried as an id (`type` is listed there but does not collide).
+ */
+const pciBridgeCommon = ['acpi-index', 'addr', 'failover_pair_id', 'hotpluggable', 'hotplugged', 'legacy-addr', 'multifunction', 'parent_bus', 'realized', 'rombar', 'romfile', 'romsize', 'x-pcie-extcap-init', 'x-pcie-lnksta-dllla'];
+const reserveProps = ['bus-reserve', 'io-reserve', 'mem-reserve', 'pref32-reserve', 'pref64-reserve'];
+export const busOwnerProperties: Readonly<Record<string, ReadonlySet<string>>> = {
+  'pci-bridge': new Set([...pciBridgeCommon, ...reserveProps, 'chassis_nr', 'msi', 'shpc']),
+  'pcie-root-port': new Set([...pciBridgeCommon, ...reserveProps, 'aer_log_max', 'chassis', 'disable-acs', 'hotplug', 'port', 'power_controller_present', 'slot', 'x-migrate-msix', 'x-native-hotplug', 'x-speed', 'x-width']),
+  'pcie-pci-bridge': new Set([...pciBridgeCommon, 'msi']),
+};

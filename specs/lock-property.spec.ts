@@ -12,7 +12,9 @@
  *   2. no two PCI devices share (bus, addr), no two share a guest address or a controller place;
  *   3. the lock round-trips: the same source with the lock just written gives the same lock and argv;
  *   4. building never fails for these machines (they stay below the capacity limits);
- *   5. after `prune` no root port or bridge machinec made is empty.
+ *   5. after `prune` no root port or bridge machinec made is empty, but one at function 0 of a slot
+ *      whose other functions are used (the guest finds them through it);
+ *   6. every slot with a function above 0 in use has function 0 in use (how a guest enumerates).
  * Removing or moving a user-declared bridge or root port legitimately renumbers later buses, so it
  * is not generated. The models and checks live in specs/lock-property/harness.ts; the same
  * sequences are booted on QEMU by specs/lock-property.e2e.spec.ts.

@@ -129,6 +129,20 @@ export const placementChecks: readonly Check<PlacedContext>[] = [
     },
   },
   {
+    // A guest probes function 0 of a slot first and skips the slot when nothing answers there.
+    id: 'function-0-missing',
+    phase: 'placed',
+    severity: 'error',
+    run(ctx, report) {
+      const used = new Set(ctx.devices.filter((d) => d.addr).map((d) => `${d.bus}/${d.addr!.slot}.${d.addr!.fn}`));
+      for (const d of ctx.devices) {
+        if (!d.addr || d.addr.fn === 0 || used.has(`${d.bus}/${d.addr.slot}.0`)) continue;
+        const zero = formatAddress({ slot: d.addr.slot, fn: 0 });
+        report(`nothing is at ${d.bus} ${zero}, so no guest sees ${d.id} at ${formatAddress(d.addr)}: a guest looks for function 0 of a slot first and skips the slot when it is empty`, d.source?.address?.span ?? d.source?.id?.span ?? d.source?.span, `put a device at ${zero} too, or give ${d.id} @ ${zero}`);
+      }
+    },
+  },
+  {
     id: 'io-space',
     phase: 'placed',
     severity: 'warning',

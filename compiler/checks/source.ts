@@ -8,6 +8,7 @@ import { chipsets, chipsetOfMachineType } from '../chipsets.js';
 import type { DeviceSpec, MachineSpec } from '../machine-spec.js';
 import { capacityOf, formatAddress } from '../machine-spec.js';
 import { didYouMean } from '../suggest.js';
+import { busOwnerProperties } from '../qemu-facts.js';
 import { valueChecks } from '../value-checks.js';
 import { vmBlockUses, vmChecks } from '../vm-checks.js';
 import { runRegistered, type Check } from './registry.js';
@@ -221,6 +222,16 @@ export const sourceChecks: readonly Check<SourceContext>[] = [
     run(ctx, report) {
       for (const d of ctx.machine.devices) {
         if (/^(pci|pcie)\.\d+$/.test(d.id) || d.id === 'ide') report(`${d.id} is the name of a bus QEMU creates itself`, d.idSpan, 'choose another id: pci.N, pcie.N and ide (whose buses are ide.N) belong to the chipset');
+      }
+    },
+  },
+  {
+    id: 'id-is-a-property',
+    phase: 'source',
+    severity: 'error',
+    run(ctx, report) {
+      for (const d of ctx.machine.devices) {
+        if (busOwnerProperties[d.model]?.has(d.id)) report(`${d.id} is the name of one of ${d.model}'s own properties, and a ${d.model} names its bus after its id: QEMU aborts on it`, d.idSpan, `choose another id, e.g. ${d.id}1`);
       }
     },
   },

@@ -149,13 +149,24 @@ function placeTopLevel(p: Placement, d: DeviceSpec): Where {
   }
 }
 
-/** `machinec prune`: empty automatic controllers go, innermost first (a root port whose only device was an empty bridge goes too). */
+/** Whether another function of `addr`'s slot on `bus` is in use: a guest finds those through function 0. */
+function slotShared(p: Placement, bus: string, addr: { slot: number; fn: number }): boolean {
+  const held = p.buses.get(bus)?.held;
+  for (let fn = 1; fn < 8; fn++) if (held?.has(devfn({ slot: addr.slot, fn }))) return true;
+  return false;
+}
+
+/**
+ * `machinec prune`: empty automatic controllers go, innermost first (a root port whose only device
+ * was an empty bridge goes too); one at function 0 stays while its slot's other functions are used.
+ */
 export function prune(p: Placement): void {
   for (let changed = true; changed; ) {
     changed = false;
     for (const d of [...p.drafts.values()]) {
       const bus = p.buses.get(d.id);
       if (!d.auto || !bus || bus.held.size) continue;
+      if (d.addr?.fn === 0 && slotShared(p, d.bus, d.addr)) continue;
       p.drafts.delete(d.id);
       p.buses.delete(d.id);
       if (d.addr) p.buses.get(d.bus)?.held.delete(devfn(d.addr));

@@ -383,9 +383,14 @@ function checkBuild(c: Check): { moved: Set<number>; autoMoved: Set<string> } {
     if (unexpected.length) fail(`(1) the plan moves ${unexpected.map((ch) => `${ch.id}: ${ch.details.join('; ')}`).join(', ')}`);
   }
   if (applied?.prune) {
-    const empty = devices.filter((d) => d.auto && d.secondaryBus !== undefined && !devices.some((x) => x.bus === d.id));
+    // One at function 0 stays while its slot's other functions are used: the guest finds them through it.
+    const sharesSlot = (d: PlacedDevice) => d.addr?.fn === 0 && devices.some((x) => x.bus === d.bus && x.addr?.slot === d.addr!.slot && x.addr.fn !== 0);
+    const empty = devices.filter((d) => d.auto && d.secondaryBus !== undefined && !devices.some((x) => x.bus === d.id) && !sharesSlot(d));
     if (empty.length) fail(`(5) prune left ${empty.map((d) => d.id).join(', ')} empty`);
   }
+  // 6. the PCI rule a guest enumerates by: a slot with a function above 0 in use has function 0 in use.
+  const orphans = devices.filter((d) => d.addr && d.addr.fn !== 0 && !devices.some((x) => x.bus === d.bus && x.addr?.slot === d.addr!.slot && x.addr.fn === 0));
+  if (orphans.length) fail(`(6) nothing at function 0 of the slot of ${orphans.map((d) => `${d.id} (${d.bus} ${d.addr!.slot}.${d.addr!.fn})`).join(', ')}`);
   checkRoundTrip(m, after, fail);
   return { moved, autoMoved };
 }
