@@ -5,10 +5,11 @@
  * owned by one machine: a second machine pointing at it is an error.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { constants, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import { basename, join, resolve } from 'node:path';
-import { firmwareChoice, stateFolder, TPM_SOCKET, TPM_STATE_DIR, type Diagnostic, type MachineSpec, type PlacedMachine } from '../compiler/index.js';
+import { firmwareChoice, NVRAM_FILE, stateFolder, TPM_SOCKET, TPM_STATE_DIR, type Diagnostic, type MachineSpec, type PlacedMachine } from '../compiler/index.js';
 import { writeAtomic } from './io.js';
 import { isStopping, untilDone } from './signals.js';
 
@@ -113,4 +114,30 @@ export async function startSwtpm(paths: StatePaths, swtpm = 'swtpm', timeoutMs =
 /** Ends an swtpm machinec started (it normally ends by itself when QEMU disconnects). */
 export function stopSwtpm(child: ChildProcess | undefined): void {
   if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+}
+
+/**
+ * A throwaway state folder for a machine that is started only to be looked at (verify, import's
+ * proof): a fresh copy of the locked VARS template, and an swtpm on a fresh TPM state when the
+ * machine has a TPM. The machine's own state folder is never opened. `end` stops the swtpm and
+ * removes the folder.
+ */
+export async function throwawayState(machine: PlacedMachine): Promise<{ dir: string; end: () => void }> {
+  const dir = mkdtempSync(join(tmpdir(), 'machinec-state-'));
+  let swtpm: ChildProcess | undefined;
+  // A signal to machinec ends the swtpm and removes the folder too (cli/signals.ts).
+  const release = untilDone(() => end());
+  const end = () => {
+    release();
+    stopSwtpm(swtpm);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    if (machine.firmware) copyFileSync(machine.firmware.vars.path, join(dir, NVRAM_FILE));
+    if (hasTpm(machine)) swtpm = await startSwtpm({ dir, tpmSocket: join(dir, TPM_SOCKET), tpmState: join(dir, TPM_STATE_DIR) });
+  } catch (e) {
+    end();
+    throw e;
+  }
+  return { dir, end };
 }

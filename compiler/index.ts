@@ -178,3 +178,5 @@ export { NVRAM_FILE, TPM_SOCKET, TPM_STATE_DIR, OVMF } from './vm-schema.js';
 export { tpmSocket } from './vm-emit.js';
 export type { CpuPin, FirmwarePin, PinnedFile } from './model.js';
 export { compareGuestView, describeDevice, describeMismatch, expectedPciId, type GuestPciDevice, type GuestViewComparison, type Mismatch } from './guest-view.js';
+export { cpuFlagKeys, cpuModels, smbiosKeys, vmBlocks } from './vm-schema.js';
+export { blockTypes } from './catalog.js';

@@ -10,10 +10,16 @@
  * built command line is started as well and its guest view compared with the original's, device by
  * device: nothing is written unless they are the same.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { emit, compile } from '../../compiler/index.js';
+import { emit, compile, type Diagnostic, type HostFacts } from '../../compiler/index.js';
+import { digestFiles } from '../host-files.js';
 import { displayPath, writeAtomic } from '../io.js';
+import { cpuAliases } from '../qemu/cpu-models.js';
+import { untilDone } from '../signals.js';
+import { startSwtpm, stopSwtpm, throwawayState } from '../vm-state.js';
 import { connectQmp, findQemu, flattenQueryPci, QemuLaunchError, waitForStableGuestView, withQemu, type QmpClient, type QmpPciBus } from '../qemu/index.js';
 import { adopt, AdoptError, compareViews, type Backends, type Inspection } from '../import/adopt.js';
 import { inspect, qmpBackends } from '../import/inspect.js';
@@ -64,6 +70,7 @@ function commandLineBackends(read: ReadCommandLine, inspection: Inspection, cwd:
     net: (name) => read.netdevs.get(name) ?? nicIds.get(name) ?? (/^hub\d+port\d+$/.test(name) ? read.hubBackend ?? { type: 'user', options: [] } : undefined),
     block: (name) => read.drives.get(name),
     chardev: (name) => read.chardevs.get(name),
+    fsdev: (name) => read.fsdevs.get(name),
     probe: (file) => probeFormat(isAbsolute(file) ? file : resolve(cwd, file)),
   };
 }
@@ -88,7 +95,41 @@ async function settled(qmp: QmpClient, timeoutMs: number): Promise<void> {
   }
 }
 
+/** What a build of the imported source would read from the host: firmware digests, the CPU model's versioned name. */
+async function hostFactsFor(source: string, name: string, qemu: string | undefined): Promise<HostFacts | undefined> {
+  const c = compile({ file: `${name}.machine`, source });
+  const needs = c.needs;
+  if (!needs || (!needs.files.length && !needs.cpuDefinitionsFor)) return undefined;
+  const type = needs.cpuDefinitionsFor;
+  return { files: digestFiles(needs.files), cpuAliases: type && qemu ? { [type]: await cpuAliases(qemu, type) } : undefined };
+}
+
+/** The written source as `machinec fmt` leaves it (prettier is loaded only here, in import's own bundle). */
+async function formatted(source: string, path: string): Promise<string> {
+  const [prettier, { default: plugin }] = await Promise.all([import('prettier'), import('../../prettier-plugin/index.js')]);
+  const config = (await prettier.resolveConfig(path, { editorconfig: true })) ?? {};
+  return prettier.format(source, { ...config, plugins: [plugin], parser: 'machine', filepath: path });
+}
+
+/** An swtpm for the inspection run's TPM, on a throwaway state: the VM's own swtpm is never connected to. */
+async function inspectionSwtpm(read: ReadCommandLine, scratch: string): Promise<ChildProcess | undefined> {
+  if (!read.inspectionTpm) return undefined;
+  return startSwtpm({ dir: scratch, tpmSocket: read.inspectionTpm, tpmState: join(scratch, 'tpm') });
+}
+
 export async function importCommand(s: Session, command: readonly string[], opts: ImportOptions): Promise<number> {
+  const scratch = mkdtempSync(join(tmpdir(), 'machinec-import-'));
+  const remove = () => rmSync(scratch, { recursive: true, force: true });
+  const release = untilDone(remove); // a signal removes it too (cli/signals.ts)
+  try {
+    return await importInto(s, command, opts, scratch);
+  } finally {
+    release();
+    remove();
+  }
+}
+
+async function importInto(s: Session, command: readonly string[], opts: ImportOptions, scratch: string): Promise<number> {
   if (!NAME.test(opts.name)) return usage(s, `--name ${opts.name} is not a machine name`, 'a name starts with a letter and holds letters, digits, "-" and "_"');
   if (opts.qmp && command.length) return usage(s, 'give either --qmp SOCKET or a command line after --, not both', 'machinec import --qmp /run/vm.qmp --name NAME');
   if (!opts.qmp && !command.length) return usage(s, 'no QEMU command line to import', 'machinec import --name NAME -- qemu-system-x86_64 -machine q35 …');
@@ -129,10 +170,17 @@ export async function importCommand(s: Session, command: readonly string[], opts
         s.io.stderr('error[qemu-missing]: qemu-system-x86_64 not found\n  = hint: install it (Debian: apt-get install qemu-system-x86) or give its path as the first word after --\n');
         return 2;
       }
-      read = readCommandLine(binary ? rest : command, s.io.cwd);
+      read = readCommandLine(binary ? rest : command, s.io.cwd, scratch);
       if (read.errors.length) return usage(s, read.errors.join('; '), 'give the command line as QEMU takes it, after --');
       const args = read.inspectionArgs;
-      inspection = await withQemu({ qemu, args, timeoutMs: opts.timeoutMs }, (h) => inspectLaunched(h.qmp, opts.timeoutMs));
+      const swtpm = await inspectionSwtpm(read, scratch);
+      const release = untilDone(() => stopSwtpm(swtpm));
+      try {
+        inspection = await withQemu({ qemu, args, timeoutMs: opts.timeoutMs }, (h) => inspectLaunched(h.qmp, opts.timeoutMs));
+      } finally {
+        release();
+        stopSwtpm(swtpm);
+      }
       backends = commandLineBackends(read, inspection, s.io.cwd);
     }
   } catch (e) {
@@ -145,13 +193,19 @@ export async function importCommand(s: Session, command: readonly string[], opts
   try {
     const word = read?.machineWord;
     const versioned = word && word !== 'pc' && word !== 'q35' && word !== 'none' ? inspection.machineType : undefined;
-    adopted = adopt(inspection, backends, {
+    const options = {
       name: opts.name,
       chipsetWord: versioned,
       accel: read?.accel,
       uuidInSource: read ? read.uuidGiven : !/^0{8}-0{4}-0{4}-0{4}-0{12}$/.test(inspection.uuid),
       origin: opts.qmp ? `the running VM at ${opts.qmp}` : 'a QEMU command line',
-    });
+      properties: read?.properties,
+      topology: read ? read.topologyGiven : inspection.cpus > 1,
+    };
+    adopted = adopt(inspection, backends, options);
+    // Built again with what a build reads from the host, the lock pins the firmware images and the CPU model's versioned name.
+    const host = await hostFactsFor(adopted.source, opts.name, qemu);
+    if (host) adopted = adopt(inspection, backends, { ...options, host });
   } catch (e) {
     if (!(e instanceof AdoptError)) throw e;
     s.io.stderr(`error[import-failed]: ${e.message}${e.problems.length ? ':' : ''}\n${e.problems.map((p) => `  - ${p}\n`).join('')}${e.hint ? `  = hint: ${e.hint}\n` : ''}nothing was written\n`);
@@ -161,8 +215,11 @@ export async function importCommand(s: Session, command: readonly string[], opts
   // The proof before writing: the built machine, started for real, shows the guest what the VM does.
   if (qemu) {
     const c = compile({ file: `${opts.name}.machine`, source: adopted.source, lock: { file: `${opts.name}.machine.lock`, text: adopted.lock } });
-    const argv = emit(c.spec!, c.machine!, { standIns: { fileExists: () => false, resolveFile: (p) => p } });
+    let state: Awaited<ReturnType<typeof throwawayState>> | undefined;
     try {
+      // With its own firmware (a throwaway copy of the VARS template) and TPM (a throwaway swtpm), as verify boots it.
+      state = await throwawayState(c.machine!);
+      const argv = emit(c.spec!, c.machine!, { standIns: { fileExists: () => false, resolveFile: (p) => p }, state: state.dir });
       const built = await withQemu({ qemu, args: argv, timeoutMs: opts.timeoutMs }, async (h) => (await waitForStableGuestView(h.qmp, { timeoutMs: opts.timeoutMs })).devices);
       const diff = compareViews(adopted.machine, built);
       const original = new Map(inspection.guest.map((g) => [`${g.bus}:${g.slot}.${g.fn}`, `${g.vendor}:${g.device}`]));
@@ -175,15 +232,21 @@ export async function importCommand(s: Session, command: readonly string[], opts
     } catch (e) {
       s.io.stderr(`error[qemu-failed]: could not start the imported machine: ${(e as Error).message.split('\n')[0]}\nnothing was written\n`);
       return 1;
+    } finally {
+      state?.end();
     }
   }
 
   mkdirSync(outDir, { recursive: true });
+  const source = await formatted(adopted.source, sourcePath);
   writeAtomic(lockPath, adopted.lock);
-  writeAtomic(sourcePath, adopted.source);
+  writeAtomic(sourcePath, source);
   const pci = adopted.machine.devices.filter((d) => d.attachment === 'pci').length;
   s.io.stdout(`imported ${opts.name} (${adopted.machine.machineType}): ${adopted.machine.devices.length} devices, ${pci} on PCI, each where the original has it\n  ${displayPath(s.io, sourcePath)}\n  ${displayPath(s.io, lockPath)}\n`);
-  const notes = [...adopted.notes, ...(read?.notCarried ?? []).map((o) => `${o} is not carried over (pass it with \`machinec run ${opts.name}.machine -- …\`)`)];
-  for (const n of notes) s.io.stderr(`note: ${n}\n`);
+  const shown = displayPath(s.io, sourcePath);
+  const run = `the imported machine differs from the original there: pass what it needs in \`qemu-args\` or with \`machinec run ${opts.name}.machine -- …\``;
+  const warnings: Diagnostic[] = (read?.notCarried ?? []).map((o) => ({ code: 'import-not-carried', severity: 'warning', message: o.includes('not carried over') ? o : `${o} is not carried over`, file: shown, hint: run }));
+  s.report(warnings);
+  for (const n of adopted.notes) s.io.stderr(`note: ${n}\n`);
   return 0;
 }

@@ -5,14 +5,16 @@
  * elsewhere), MACs, serials and chassis numbers go into the lock as they are.
  */
 import { attachmentOf, catalog, chardevTypes, chipsetOfMachineType, chipsets, compareGuestView, compile, describeMismatch, formatAddress, netdevTypes, parseAddress, writeLock } from '../../compiler/index.js';
-import type { Attachment, Chipset, GuestPciDevice, ModelSpec, PciAddress, PlacedDevice, PlacedMachine } from '../../compiler/index.js';
-import type { BlockBackend, NetBackend } from './qemu-args.js';
+import type { Attachment, Chipset, GuestPciDevice, HostFacts, ModelSpec, PciAddress, PlacedDevice, PlacedMachine } from '../../compiler/index.js';
+import type { BlockBackend, FsdevBackend, NetBackend } from './qemu-args.js';
 import type { QtreeBus, QtreeDevice } from './qtree.js';
 
 export interface Backends {
   net(name: string): NetBackend | undefined;
   block(name: string): BlockBackend | undefined;
   chardev(name: string): NetBackend | undefined;
+  /** A 9p share's folder by fsdev id. */
+  fsdev?(name: string): FsdevBackend | undefined;
   /** The format of an image QEMU would probe (qcow2 or raw), when the file is readable here. */
   probe?(file: string): string | undefined;
 }
@@ -28,6 +30,10 @@ export interface Inspection {
   /** Types of the devices created with -device (by id) and anonymously. */
   readonly peripheral: ReadonlyMap<string, string>;
   readonly peripheralAnon: readonly string[];
+  /** QEMU's CPU topology (qom-get /machine smp). */
+  readonly smp?: { readonly sockets: number; readonly dies: number; readonly cores: number; readonly threads: number };
+  /** query-vm-generation-id, when the VM has a vmgenid device. */
+  readonly vmgenid?: string;
 }
 
 export interface AdoptOptions {
@@ -38,6 +44,12 @@ export interface AdoptOptions {
   /** Write `uuid = "…"` in the source (the command line gave one). */
   readonly uuidInSource: boolean;
   readonly origin: string;
+  /** Machine properties as `.machine` text, written after `cpus` in this order (firmware, cpu, display, serial, smbios). */
+  readonly properties?: readonly (readonly [string, string])[];
+  /** Write `topology = { … }` from the inspection's smp (the command line named it). */
+  readonly topology?: boolean;
+  /** Firmware digests and CPU aliases (the CLI reads them), so the lock pins them as a build would. */
+  readonly host?: HostFacts;
 }
 
 export interface Adopted {
@@ -79,7 +91,7 @@ const LOCK_WORD = /^[A-Za-z0-9_.:+-]*$/;
 const PREFIX: Record<string, string> = {
   'pci-bridge': 'bridge', 'pcie-root-port': 'port', 'pcie-pci-bridge': 'pcibridge', 'virtio-balloon-pci': 'balloon', 'virtio-rng-pci': 'rng',
   'virtio-serial-pci': 'vserial', 'intel-hda': 'sound', 'hda-duplex': 'codec', i6300esb: 'watchdog', 'vfio-pci': 'hostdev', 'ich9-ahci': 'sata',
-  'usb-tablet': 'tablet', 'usb-kbd': 'kbd', 'usb-mouse': 'mouse', virtserialport: 'channel', 'ide-cd': 'cdrom', 'scsi-cd': 'cdrom', 'virtio-scsi-pci': 'scsi',
+  'usb-tablet': 'tablet', 'usb-kbd': 'kbd', 'usb-mouse': 'mouse', virtserialport: 'channel', 'ide-cd': 'cdrom', 'scsi-cd': 'cdrom', 'virtio-scsi-pci': 'scsi', 'virtio-9p-pci': 'share', 'tpm-crb': 'tpm', 'tpm-tis': 'tpm', vmgenid: 'genid',
 };
 function prefixOf(model: string, spec: ModelSpec): string {
   if (PREFIX[model]) return PREFIX[model];
@@ -151,6 +163,14 @@ export function adopt(inspection: Inspection, backends: Backends, options: Adopt
         }
         if (blk.readonly && b === 'block') out.push(['readonly', 'true']);
       } else if (b === 'block') problems.push(`${imp.where}: the disk has no image (machinec needs \`file = "…"\`)`);
+    } else if (b === 'fsdev') {
+      const id = props.get('fsdev');
+      const share = id ? backends.fsdev?.(id) : undefined;
+      if (!share) problems.push(`${imp.where}: cannot tell which folder fsdev ${id ?? '(none)'} shares`);
+      else {
+        out.push(['path', quote(share.path)], ['tag', quote(props.get('mount_tag') ?? id!)]);
+        if (share.readonly) out.push(['readonly', 'true']);
+      }
     } else if (b === 'chardev') {
       const c = props.get('chardev');
       const chr = c ? backends.chardev(c) : undefined;
@@ -225,7 +245,7 @@ export function adopt(inspection: Inspection, backends: Backends, options: Adopt
       if (!addr) continue;
       if (!parent && chip.builtins.some((b) => b.slot === addr.slot && b.fn === addr.fn)) {
         // The chipset's own IDE/SATA: its disks become top-level devices.
-        for (const b of dev.buses) if (b.type === 'IDE') walkChildren(b, undefined, 'ide', 0, b.name);
+        for (const b of [...dev.buses].sort((x, y) => (x.name < y.name ? -1 : 1))) if (b.type === 'IDE') walkChildren(b, undefined, 'ide', 0, b.name);
         continue;
       }
       const spec = Object.hasOwn(catalog, dev.type) ? catalog[dev.type] : undefined;
@@ -264,12 +284,29 @@ export function adopt(inspection: Inspection, backends: Backends, options: Adopt
   };
   walkPci(rootBus, undefined);
 
+  // Machine devices off PCI (TPM, vmgenid): QEMU's qtree does not show them, its QOM tree does.
+  const system = (type: string, qemuId: string) => {
+    const spec = catalog[type];
+    const pins: Record<string, string> = type === 'vmgenid' ? (inspection.vmgenid ? { guid: inspection.vmgenid } : {}) : { version: '2.0' };
+    const imp: Imp = { id: '', qemuId, model: type, spec, attachment: 'system', busIndex: 0, key: 0, pins, props: [], children: [], explicit: false, where: `${type}${qemuId ? ` ${qemuId}` : ''}` };
+    all.push(imp);
+    top.push(imp);
+  };
+  const isSystem = (type: string) => Object.hasOwn(catalog, type) && attachmentOf(catalog[type].plug) === 'system';
+  const machineLevel = (type: string) => type === 'isa-serial'; // the guest's ttyS0: the `serial` property
   // Devices created with -device that the walk did not reach (not on PCI, or behind something unknown).
   const importedIds = new Set(all.map((i) => i.qemuId).filter(Boolean));
-  for (const [id, type] of inspection.peripheral) if (!importedIds.has(id) && !unknown.some((u) => u.includes(` ${id}`))) unknown.push(`${type} ${id}`);
+  for (const [id, type] of inspection.peripheral) {
+    if (importedIds.has(id) || unknown.some((u) => u.includes(` ${id}`))) continue;
+    if (isSystem(type)) system(type, id);
+    else if (!machineLevel(type)) unknown.push(`${type} ${id}`);
+  }
   const anonLeft = new Map<string, number>();
-  for (const t of inspection.peripheralAnon) anonLeft.set(t, (anonLeft.get(t) ?? 0) + 1);
-  for (const i of all) if (!i.qemuId && anonLeft.get(i.model)) anonLeft.set(i.model, anonLeft.get(i.model)! - 1);
+  for (const t of inspection.peripheralAnon) {
+    if (isSystem(t)) system(t, '');
+    else if (!machineLevel(t)) anonLeft.set(t, (anonLeft.get(t) ?? 0) + 1);
+  }
+  for (const i of all) if (!i.qemuId && i.attachment !== 'system' && anonLeft.get(i.model)) anonLeft.set(i.model, anonLeft.get(i.model)! - 1);
   for (const u of unknown) {
     const t = u.split(' ')[0];
     if (anonLeft.get(t)) anonLeft.set(t, anonLeft.get(t)! - 1);
@@ -303,6 +340,7 @@ export function adopt(inspection: Inspection, backends: Backends, options: Adopt
 
   /** The QEMU bus a device sits on, as machinec names it. */
   const busOf = (i: Imp): string => {
+    if (i.attachment === 'system') return 'sysbus';
     if (!i.parent) return i.attachment === 'pci' ? chip.rootBus : i.chipsetBus!;
     const p = i.parent.spec.provides!;
     return p === 'pci' || p === 'pcie-port' ? i.parent.id : `${i.parent.id}.${i.busIndex}`;
@@ -314,6 +352,9 @@ export function adopt(inspection: Inspection, backends: Backends, options: Adopt
     const props: [string, string][] = [['chipset', options.chipsetWord ?? chipset], ['memory', memory], ['cpus', String(inspection.cpus)]];
     if (options.accel?.length) props.push(['accel', options.accel.length === 1 ? options.accel[0] : `[${options.accel.join(', ')}]`]);
     if (options.uuidInSource) props.push(['uuid', quote(inspection.uuid)]);
+    const smp = inspection.smp;
+    if (options.topology && smp) props.push(['topology', `{ sockets = ${smp.sockets}, ${smp.dies > 1 ? `dies = ${smp.dies}, ` : ''}cores = ${smp.cores}, threads = ${smp.threads} }`]);
+    props.push(...(options.properties ?? []).map(([k, v]): [string, string] => [k, v]));
     const width = Math.max(...props.map(([k]) => k.length));
     const lines = [`// ${options.name}.machine: imported by \`machinec import\` from ${options.origin}`, `machine ${options.name} {`];
     for (const [k, v] of props) lines.push(`  ${k.padEnd(width)} = ${v}`);
@@ -338,7 +379,7 @@ export function adopt(inspection: Inspection, backends: Backends, options: Adopt
   // the source alone then still gives every device its place; the lock pins the rest.
   let source = render();
   for (let round = 0; ; round++) {
-    const c = compile({ file: `${options.name}.machine`, source });
+    const c = compile({ file: `${options.name}.machine`, source, host: options.host });
     if (!c.ok) throw new AdoptError('the imported machine does not compile (a machinec bug)', c.diagnostics.map((d) => `${d.code}: ${d.message}`), source);
     const placed = new Map(c.machine!.devices.map((d) => [d.id, d]));
     const off = all.find((i) => {
@@ -352,23 +393,30 @@ export function adopt(inspection: Inspection, backends: Backends, options: Adopt
   }
 
   // The lock: the placement, with the guest-visible values of the running VM.
-  const c = compile({ file: `${options.name}.machine`, source });
+  const c = compile({ file: `${options.name}.machine`, source, host: options.host });
   if (!c.ok) throw new AdoptError('the imported machine does not compile (a machinec bug)', c.diagnostics.map((d) => `${d.code}: ${d.message}`), source);
   const byId = new Map(all.map((i) => [i.id, i]));
   const devices: PlacedDevice[] = c.machine!.devices.map((d) => {
     const i = byId.get(d.id);
     if (!i) return d;
-    const keyPins = i.attachment === 'pci' ? {} : { [childKeyPin[i.attachment as Exclude<Attachment, 'pci'>]]: String(i.key) };
+    const keyPins = i.attachment === 'pci' || i.attachment === 'system' ? {} : { [childKeyPin[i.attachment as Exclude<Attachment, 'pci'>]]: String(i.key) };
     const pins: Record<string, string> = {};
     const merged = { ...d.pins, ...i.pins, ...keyPins };
     for (const k of Object.keys(merged).sort()) pins[k] = merged[k];
     return { ...d, bus: busOf(i), pins };
   });
   const machine: PlacedMachine = { ...c.machine!, machineType: inspection.machineType, uuid: inspection.uuid, devices };
-  const lock = writeLock(machine, `${options.name}.machine`);
+  let lock = writeLock(machine, `${options.name}.machine`);
 
-  // The pair must build to exactly this lock, with every device where QEMU has it today.
-  const again = compile({ file: `${options.name}.machine`, source, lock: { file: `${options.name}.machine.lock`, text: lock } });
+  // The pair must build to exactly this lock, with every device where QEMU has it today. A build
+  // writes the lock in its own order (and records the options): the lock is the one the build writes.
+  const build = (text: string) => compile({ file: `${options.name}.machine`, source, lock: { file: `${options.name}.machine.lock`, text }, host: options.host });
+  const lines = (text: string) => text.split('\n').sort().join('\n');
+  let again = build(lock);
+  if (again.ok && again.lockText !== lock && lines(again.lockText!) === lines(lock)) {
+    lock = again.lockText!;
+    again = build(lock);
+  }
   const drift: string[] = [];
   if (!again.ok) drift.push(...again.diagnostics.map((d) => `${d.code}: ${d.message}`));
   else {

@@ -26,7 +26,12 @@ export async function inspect(qmp: QmpClient): Promise<Inspection> {
   const uuid = await qmp.execute<{ UUID: string }>('query-uuid');
   const peripheral = new Map((await children(qmp, '/machine/peripheral')).map((c) => [c.name, c.type]));
   const peripheralAnon = (await children(qmp, '/machine/peripheral-anon')).map((c) => c.type);
+  const smp = await qmp.execute<{ sockets: number; dies: number; cores: number; threads: number }>('qom-get', { path: '/machine', property: 'smp' }).catch(() => undefined);
+  const hasGenid = [...peripheral.values(), ...peripheralAnon].includes('vmgenid');
+  const vmgenid = hasGenid ? (await qmp.execute<{ guid: string }>('query-vm-generation-id')).guid.toLowerCase() : undefined;
   return {
+    smp: smp && { sockets: smp.sockets, dies: smp.dies, cores: smp.cores, threads: smp.threads },
+    vmgenid,
     qtree,
     guest,
     machineType: type.replace(/-machine$/, ''),
