@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, constants, readFileSync, fchmodSync, fstatSync, fsyncSync, lstatSync, openSync, readSync, realpathSync, renameSync, rmSync, writeSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { diagnose } from '../compiler/index.js';
 import type { Diagnostic } from '../grammar/index.js';
 
 export interface Io {
@@ -62,7 +63,7 @@ const inside = (root: string, path: string): boolean => {
 };
 
 function readFailure(what: string, shown: string, why: string, hint?: string): ReadResult {
-  return { ok: false, diagnostic: { code: 'unreadable-file', severity: 'error', message: `cannot read ${what} ${shown}: ${why}`, file: shown, hint } };
+  return { ok: false, diagnostic: diagnose('unreadable-file', `cannot read ${what} ${shown}: ${why}`, { file: shown, hint }) };
 }
 
 const ERRNO_WHY: Readonly<Record<string, string>> = {
@@ -125,7 +126,7 @@ export class FileWriteError extends Error {
   }
   diagnostic(shown: string): Diagnostic {
     const why: Record<string, string> = { ENOSPC: 'no space left on the device', EDQUOT: 'disk quota exceeded', EACCES: 'permission denied', EPERM: 'permission denied', EROFS: 'the file system is read-only', ENOENT: 'its folder does not exist', EIO: 'an I/O error' };
-    return { code: 'unwritable-file', severity: 'error', message: `cannot write ${shown}: ${why[this.errno] ?? this.errno}`, file: shown, hint: 'the file on disk is unchanged; free space or fix the permissions, then run the command again' };
+    return diagnose('unwritable-file', `cannot write ${shown}: ${why[this.errno] ?? this.errno}`, { file: shown, hint: 'the file on disk is unchanged; free space or fix the permissions, then run the command again' });
   }
 }
 

@@ -1,7 +1,8 @@
 /** The machinec command line. `main` is what the binary runs, and what tests call in-process. */
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { displayPath, FileWriteError, type Io } from './io.js';
-import { renderDiagnostics } from './render-diagnostic.js';
+import { diagnose } from '../compiler/index.js';
+import { renderDiagnostic, renderDiagnostics } from './render-diagnostic.js';
 import { Session } from './session.js';
 import { buildCommand, checkCommand, lockCommand, planCommand, pruneCommand, runCommand } from './commands/build.js';
 import { diffCommand } from './commands/diff.js';
@@ -44,7 +45,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
 function failure(e: unknown, io: Io): number {
   if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
   if (e instanceof UsageError) {
-    io.stderr(renderDiagnostics([{ code: 'usage', severity: 'error', message: e.message, file: 'machinec' }], new Map()).replace(/\n1 error\n$/, '\n'));
+    io.stderr(`${renderDiagnostic(diagnose('usage', e.message, { file: 'machinec' }), new Map())}\n`);
     return 2;
   }
   if (e instanceof FileWriteError) {
@@ -52,7 +53,8 @@ function failure(e: unknown, io: Io): number {
     return 1;
   }
   const err = e as NodeJS.ErrnoException;
-  io.stderr(`error[internal]: ${err.code ? `${err.code}: ` : ''}${err.message}\n  = hint: this is a machinec bug; nothing was half-written. Set MACHINEC_DEBUG=1 for details\n`);
+  const hint = 'this is a machinec bug; nothing was half-written. Set MACHINEC_DEBUG=1 for details';
+  io.stderr(`${renderDiagnostic(diagnose('internal', `${err.code ? `${err.code}: ` : ''}${err.message}`, { hint }), new Map())}\n`);
   if (io.env.MACHINEC_DEBUG) io.stderr(`${err.stack}\n`);
   return 3;
 }

@@ -62,7 +62,7 @@ export function renderDiagnostic(d: Diagnostic, sources: ReadonlyMap<string, str
     const f = frame(text, d.span, p);
     gutter = ' '.repeat(f.lines[1].indexOf('|') > 0 ? String(f.where.split(':')[0]).length : 1);
     out.push(`${gutter}${p.dim('-->')} ${d.file}:${f.where}`, ...f.lines);
-  } else {
+  } else if (d.file !== '') {
     out.push(`${gutter}${p.dim('-->')} ${d.file}`);
   }
   for (const r of d.related ?? []) {

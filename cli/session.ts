@@ -3,13 +3,13 @@
  * and every text read so far, so diagnostics can show their source lines.
  */
 import { dirname, resolve } from 'node:path';
-import { compile, takenValues, type Approval, type CompileInput, type Compilation, type Diagnostic, type HostFacts, type HostNeeds, type QemuInfo } from '../compiler/index.js';
+import { compile, diagnose, takenValues, type Approval, type CompileInput, type Compilation, type Diagnostic, type HostFacts, type HostNeeds, type QemuInfo } from '../compiler/index.js';
 import { digestFiles } from './host-files.js';
 import { cpuAliases } from './qemu/cpu-models.js';
 import { otherLocks } from './repo.js';
 import { displayPath, lockPathOf, readIfExists, readText, recoverWrites, useColor, type Io } from './io.js';
 import { findQemu, listMachineTypes } from './qemu/machine-types.js';
-import { renderDiagnostics } from './render-diagnostic.js';
+import { renderDiagnostic, renderDiagnostics } from './render-diagnostic.js';
 
 export interface CompiledFile {
   readonly path: string;
@@ -115,5 +115,11 @@ export class Session {
 
   report(diagnostics: readonly Diagnostic[]): void {
     if (diagnostics.length) this.io.stderr(renderDiagnostics(diagnostics, this.sources, this.color));
+  }
+
+  /** A command's failure, rendered like every diagnostic (without the count line); returns `status`. */
+  fail(code: string, message: string, at: Parameters<typeof diagnose>[2] = {}, status = 1): number {
+    this.io.stderr(`${renderDiagnostic(diagnose(code, message, at), this.sources, this.color)}\n`);
+    return status;
   }
 }

@@ -9,7 +9,7 @@ import { constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import { basename, join, resolve } from 'node:path';
-import { firmwareChoice, NVRAM_FILE, stateFolder, TPM_SOCKET, TPM_STATE_DIR, type Diagnostic, type MachineSpec, type PlacedMachine } from '../compiler/index.js';
+import { diagnose, firmwareChoice, NVRAM_FILE, stateFolder, TPM_SOCKET, TPM_STATE_DIR, type Diagnostic, type MachineSpec, type PlacedMachine } from '../compiler/index.js';
 import { writeAtomic } from './io.js';
 import { isStopping, untilDone } from './signals.js';
 
@@ -34,7 +34,7 @@ export function statePaths(spec: MachineSpec, folder: string, stateDir?: string)
   };
 }
 
-const fail = (code: string, message: string, file: string, hint: string): Diagnostic => ({ code, severity: 'error', message, file, hint });
+const fail = (code: string, message: string, file: string, hint: string): Diagnostic => diagnose(code, message, { file, hint });
 
 /**
  * Creates the state folder and the VARS copy when they are missing; never overwrites either.

@@ -167,7 +167,7 @@ export type { Attachment, PlacedDevice, PlacedMachine, GuestAddress, PciAddress,
 export { formatAddress, parseAddress } from './machine-spec.js';
 export { GUEST_RULES, GuestView, guestNamesOf, linuxNicName, noticesFor, windowsLocationPath, type GuestNames, type GuestRule } from './guest-names.js';
 export { completionsAt, hoverAt, deviceIdAt, quickFix, modelProperties, describeModel, describeType, type Completion, type CompletionKind, type Completions, type EditorContext, type Hover, type QuickFix } from './editor.js';
-export { assertRegistered, isRegistered, registry, type RegisteredCode } from './checks/all.js';
+export { assertRegistered, diagnose, isRegistered, registry, type RegisteredCode } from './checks/all.js';
 export { failures, type CheckPhase, type Failure } from './checks/registry.js';
 export { sharedValues, takenValues, type LockedFile } from './repo-unique.js';
 export { exportLibvirt, type LibvirtExport, type LibvirtExportInput } from './export/libvirt.js';

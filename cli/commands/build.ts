@@ -10,7 +10,7 @@ import { renderPlanMarkdown } from '../render-markdown.js';
 import { planJson, renderPlan, type PlanFormat } from '../render-plan.js';
 import type { CompiledFile, Session } from '../session.js';
 import { hasTpm, prepareState, startSwtpm, statePaths, stopSwtpm } from '../vm-state.js';
-import { sharedValues, type Approval, type CompileInput, type LockedFile } from '../../compiler/index.js';
+import { diagnose, sharedValues, type Approval, type CompileInput, type LockedFile } from '../../compiler/index.js';
 
 export interface BuildOptions {
   readonly format: ArgvFormat;
@@ -23,7 +23,7 @@ function settleLock(s: Session, f: CompiledFile, locked: boolean): boolean {
   if (c.lockText === f.lockText) return true;
   if (locked) {
     const why = f.lockText === undefined ? `${f.lockShown} is missing` : `${f.lockShown} is out of date`;
-    s.io.stderr(`error[lock-outdated]: ${why} and --locked forbids writing it\n`);
+    s.fail('lock-outdated', `${why} and --locked forbids writing it`);
     s.io.stderr(renderPlan(c.plan!, { color: s.color, title: `${f.shown}: what a build would change` }));
     s.io.stderr(`  = hint: run \`machinec build ${f.shown}\` (or \`machinec lock\`), review the plan, and commit the lock\n`);
     return false;
@@ -56,10 +56,7 @@ export async function checkCommand(s: Session, files: readonly string[]): Promis
     if (f.lockText !== undefined) locks.push({ file: f.lockShown, text: f.lockText });
   }
   failed += reportShared(s, locks);
-  if (!machines.length) {
-    s.io.stderr('error[usage]: no .machine files found\n');
-    return 2;
-  }
+  if (!machines.length) return s.fail('usage', 'no .machine files found', {}, 2);
   s.io.stderr(failed ? `${failed} of ${machines.length} machine${machines.length === 1 ? '' : 's'} failed the checks\n` : `${machines.length} machine${machines.length === 1 ? '' : 's'} checked, no problems\n`);
   return failed ? 1 : 0;
 }
@@ -108,14 +105,8 @@ function reportShared(s: Session, locks: readonly LockedFile[]): number {
 
 export async function lockCommand(s: Session, paths: readonly string[], opts: { locked: boolean; regenerate?: CompileInput['regenerate']; update?: readonly Approval[] }): Promise<number> {
   const machines = findMachines((paths.length ? paths : ['.']).map((p) => resolve(s.io.cwd, p)));
-  if (!machines.length) {
-    s.io.stderr('error[usage]: no .machine files found\n');
-    return 2;
-  }
-  if (opts.regenerate && machines.length !== 1) {
-    s.io.stderr('error[usage]: --regenerate names values of one machine: give one .machine file\n');
-    return 2;
-  }
+  if (!machines.length) return s.fail('usage', 'no .machine files found', {}, 2);
+  if (opts.regenerate && machines.length !== 1) return s.fail('usage', '--regenerate names values of one machine: give one .machine file', {}, 2);
   const tally = { current: 0, updated: 0, outdated: 0, failed: 0 };
   const locks: LockedFile[] = [];
   for (const file of machines) {
@@ -159,10 +150,7 @@ export async function runCommand(s: Session, file: string, extra: readonly strin
   if (!f.compilation?.ok) return 1;
   if (!settleLock(s, f, opts.locked)) return 1;
   const qemu = s.qemuPath;
-  if (!qemu) {
-    s.io.stderr('error[qemu-missing]: qemu-system-x86_64 not found\n  = hint: install it (Debian: apt-get install qemu-system-x86) or pass --qemu PATH\n');
-    return 2;
-  }
+  if (!qemu) return s.fail('qemu-missing', 'qemu-system-x86_64 not found', { hint: 'install it (Debian: apt-get install qemu-system-x86) or pass --qemu PATH' }, 2);
   const c = f.compilation;
   const folder = dirname(f.path);
   // The machine's own state: VARS copied from the locked template once, the TPM's state kept.
@@ -180,7 +168,7 @@ export async function runCommand(s: Session, file: string, extra: readonly strin
     try {
       swtpm = await startSwtpm(paths);
     } catch (e) {
-      s.report([{ code: 'swtpm-failed', severity: 'error', message: (e as Error).message, file: f.shown, hint: 'install swtpm (Debian: apt-get install swtpm swtpm-tools)' }]);
+      s.report([diagnose('swtpm-failed', (e as Error).message, { file: f.shown, hint: 'install swtpm (Debian: apt-get install swtpm swtpm-tools)' })]);
       return 2;
     }
   }
@@ -194,8 +182,7 @@ export async function runCommand(s: Session, file: string, extra: readonly strin
       done(code);
     };
     child.on('error', (e) => {
-      s.io.stderr(`error[qemu-failed]: ${e.message}\n`);
-      finish(2);
+      finish(s.fail('qemu-failed', e.message, {}, 2));
     });
     child.on('exit', (code, signal) => finish(childStatus(code, signal)));
   });

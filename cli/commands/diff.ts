@@ -14,10 +14,7 @@ export async function diffCommand(s: Session, paths: readonly string[], opts: { 
   /** `text` undefined: the lock did not exist at the revision (every device is new). */
   const texts: { shown: string; text?: string }[] = [];
   if (opts.git !== undefined) {
-    if (paths.length !== 1) {
-      s.io.stderr('error[usage]: with --git REV, give one lock (or .machine) file\n');
-      return 2;
-    }
+    if (paths.length !== 1) return s.fail('usage', 'with --git REV, give one lock (or .machine) file', {}, 2);
     const full = resolve(s.io.cwd, asLockPath(paths[0]));
     const shown = displayPath(s.io, full);
     let old: string | undefined;
@@ -25,10 +22,7 @@ export async function diffCommand(s: Session, paths: readonly string[], opts: { 
       old = execFileSync('git', ['show', `${opts.git}:./${basename(full)}`], { cwd: dirname(full), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     } catch (e) {
       const err = String((e as { stderr?: string }).stderr ?? (e as Error).message);
-      if (!/does not exist|exists on disk, but not in/.test(err)) {
-        s.io.stderr(`error[git]: cannot read ${shown} at ${opts.git}: ${err.trim().split('\n')[0]}\n`);
-        return 2;
-      }
+      if (!/does not exist|exists on disk, but not in/.test(err)) return s.fail('git', `cannot read ${shown} at ${opts.git}: ${err.trim().split('\n')[0]}`, {}, 2);
     }
     texts.push({ shown: `${shown}@${opts.git}`, text: old });
     const now = readText(full, shown, 'lock', s.io.cwd);
@@ -38,10 +32,7 @@ export async function diffCommand(s: Session, paths: readonly string[], opts: { 
     }
     texts.push({ shown, text: now.text });
   } else {
-    if (paths.length !== 2) {
-      s.io.stderr('error[usage]: give two locks: machinec diff OLD.lock NEW.lock (or one with --git REV)\n');
-      return 2;
-    }
+    if (paths.length !== 2) return s.fail('usage', 'give two locks: machinec diff OLD.lock NEW.lock (or one with --git REV)', {}, 2);
     for (const p of paths) {
       const full = resolve(s.io.cwd, asLockPath(p));
       const shown = displayPath(s.io, full);
@@ -66,10 +57,7 @@ export async function diffCommand(s: Session, paths: readonly string[], opts: { 
     machines.push(r.lock);
   }
   const [before, after] = machines;
-  if (!after) {
-    s.io.stderr('error[usage]: the new lock is empty\n');
-    return 2;
-  }
+  if (!after) return s.fail('usage', 'the new lock is empty', {}, 2);
   const plan = comparePlacements(before, after);
   const title = `${texts[0].shown} → ${texts[1].shown}`;
   if (opts.format === 'json') s.io.stdout(JSON.stringify(planJson(plan), null, 2) + '\n');

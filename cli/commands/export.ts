@@ -32,7 +32,7 @@ export async function exportLibvirtCommand(s: Session, file: string, opts: Expor
   }
   if (c.lockText !== f.lockText) {
     if (opts.locked) {
-      s.io.stderr(`error[lock-outdated]: ${f.lockText === undefined ? `${f.lockShown} is missing` : `${f.lockShown} is out of date`} and --locked forbids writing it\n`);
+      s.fail('lock-outdated', `${f.lockText === undefined ? `${f.lockShown} is missing` : `${f.lockShown} is out of date`} and --locked forbids writing it`);
       s.io.stderr(renderPlan(c.plan!, { color: s.color, title: `${f.shown}: what a build would change` }));
       return 1;
     }

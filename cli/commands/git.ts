@@ -15,8 +15,7 @@ export async function textconvCommand(s: Session, file: string): Promise<number>
   try {
     text = readFileSync(resolve(s.io.cwd, file), 'utf8');
   } catch (e) {
-    s.io.stderr(`error[unreadable-file]: cannot read ${file}: ${(e as Error).message}\n`);
-    return 1;
+    return s.fail('unreadable-file', `cannot read ${file}: ${(e as Error).message}`);
   }
   const r = readLock(text, file);
   // git shows whatever a textconv prints: a lock that does not read is shown as it is.
@@ -43,8 +42,7 @@ export async function mergeLockCommand(s: Session, base: string, ours: string, t
     try {
       texts.push(readFileSync(resolve(s.io.cwd, f), 'utf8'));
     } catch (e) {
-      s.io.stderr(`error[unreadable-file]: cannot read ${f}: ${(e as Error).message}\n`);
-      return 2;
+      return s.fail('unreadable-file', `cannot read ${f}: ${(e as Error).message}`, {}, 2);
     }
   }
   const shown = path ?? ours;
@@ -57,7 +55,7 @@ export async function mergeLockCommand(s: Session, base: string, ours: string, t
   // A conflict git shows: both sides between markers, with what clashes named above them.
   const conflict = [...merged.conflicts.map((c) => `# conflict: ${c}`), '<<<<<<< ours', texts[1].trimEnd(), '=======', texts[2].trimEnd(), '>>>>>>> theirs', ''].join('\n');
   writeAtomic(resolve(s.io.cwd, ours), conflict);
-  for (const c of merged.conflicts) s.io.stderr(`error[lock-conflict]: ${shown}: ${c}\n`);
+  for (const c of merged.conflicts) s.fail('lock-conflict', `${shown}: ${c}`);
   s.io.stderr('  = hint: settle the .machine file, take one side of the lock (`git checkout --ours FILE`), run `machinec build` and review the plan\n');
   return 1;
 }

@@ -2,7 +2,7 @@
  * `machinec rename FILE OLD NEW`: renames a device in the source and in the lock together, so
  * it keeps its address, MAC and serial. (Renaming in the source alone is a remove and an add.)
  */
-import { compile, renameInLock } from '../../compiler/index.js';
+import { compile, diagnose, renameInLock } from '../../compiler/index.js';
 import { walkDevices } from '../../grammar/index.js';
 import { journalPathOf, writeTogether } from '../io.js';
 import { renderPlan } from '../render-plan.js';
@@ -13,7 +13,7 @@ const QEMU_ID = /^[A-Za-z][A-Za-z0-9_.-]*$/;
 export async function renameCommand(s: Session, file: string, from: string, to: string): Promise<number> {
   const f = await s.compileFile(file, { qemu: false });
   const fail = (message: string, hint?: string): number => {
-    s.report([{ code: 'rename', severity: 'error', message, file: f.shown, hint }]);
+    s.report([diagnose('rename', message, { file: f.shown, hint })]);
     return 1;
   };
   if (!f.compilation?.ok) {

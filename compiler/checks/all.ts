@@ -4,7 +4,7 @@
  * `compile()` and the CLI's renderer refuse a diagnostic whose code is not here: an unregistered
  * code is a machinec bug, never dropped and never printed as if it were a real one.
  */
-import type { Diagnostic, Severity } from '../../grammar/index.js';
+import type { Diagnostic, RelatedLocation, Severity, Span } from '../../grammar/index.js';
 import { repoChecks } from '../repo-unique.js';
 import { lockChecks, lockReadChecks, machineTypeChecks, parserChecks } from './lock.js';
 import { placementChecks } from './placement.js';
@@ -34,4 +34,17 @@ export const isRegistered = (code: string): boolean => codes.has(code);
 export function assertRegistered(diagnostics: readonly Diagnostic[]): void {
   const stray = diagnostics.find((d) => !codes.has(d.code));
   if (stray) throw new Error(`diagnostic code ${stray.code} is not registered (${stray.message}): add its check to compiler/checks/ or its failure to the failures table`);
+}
+
+const severities = new Map(registry.map((r) => [r.id, r.severity]));
+
+/**
+ * A diagnostic with a registered code and its registered severity: how the CLI makes its failures
+ * (usage, QEMU, git, files). Without `file` it names no file (the message says what failed) and
+ * renders without a `-->` line. An unregistered code throws.
+ */
+export function diagnose(code: string, message: string, at: { readonly file?: string; readonly span?: Span; readonly hint?: string; readonly related?: readonly RelatedLocation[] } = {}): Diagnostic {
+  const severity = severities.get(code);
+  if (!severity) throw new Error(`diagnostic code ${code} is not registered (${message}): add its failure to the failures table in compiler/checks/registry.ts`);
+  return { code, severity, message, file: at.file ?? '', span: at.span, hint: at.hint, related: at.related };
 }
