@@ -52,42 +52,65 @@ function pick<T>(o: T, a: T, b: T, same: (x: T, y: T) => boolean): { value: T } 
 }
 
 /**
- * The QEMU options (lockfile 2's `option` lines) merged by their stable name (option and the id
- * it creates): machine-wide options first, in our order and then theirs, then backends in the
- * order of the devices they belong to, as a build emits them.
+ * Keys in our order, each of theirs that we lack placed right after the nearest key before it in
+ * theirs: one side's additions land where a build of the merged source puts them.
  */
-function mergeOptions(o: PlacedMachine, a: PlacedMachine, b: PlacedMachine, conflicts: string[]): [string, string][] {
+function mergeOrder(ours: readonly string[], theirs: readonly string[]): string[] {
+  const out = [...ours];
+  theirs.forEach((key, i) => {
+    if (out.includes(key)) return;
+    let j = i - 1;
+    while (j >= 0 && !out.includes(theirs[j])) j--;
+    out.splice(j < 0 ? 0 : out.indexOf(theirs[j]) + 1, 0, key);
+  });
+  return out;
+}
+
+/** The backends of devices (net-, drive-, chr-, audio-ID) in the devices' order, as a build emits them; every other option keeps its place. */
+function inDeviceOrder(keys: readonly string[], devices: readonly PlacedDevice[]): string[] {
+  const index = new Map(devices.map((d, i) => [d.id, i]));
+  const rank = (key: string) => index.get(backendOwner(key) ?? '');
+  const owned = keys.filter((k) => rank(k) !== undefined).sort((x, y) => rank(x)! - rank(y)!);
+  let next = 0;
+  return keys.map((k) => (rank(k) === undefined ? k : owned[next++]));
+}
+
+/** The QEMU options (lockfile 2's `option` lines), merged by their stable name (option and the id it creates). */
+function mergeOptions(o: PlacedMachine, a: PlacedMachine, b: PlacedMachine, conflicts: string[]): Map<string, string> {
   const [ko, ka, kb] = [o, a, b].map(keyed);
-  const merged: [string, string][] = [];
-  for (const key of new Set([...ka.keys(), ...kb.keys(), ...ko.keys()])) {
+  const merged = new Map<string, string>();
+  for (const key of mergeOrder([...ka.keys()], [...kb.keys()])) {
     const [vo, va, vb] = [ko, ka, kb].map((k) => k.get(key));
     const chosen = pick(vo, va, vb, (x, y) => x === y);
     if (!chosen) conflicts.push(`both branches change QEMU option ${key} differently (ours: ${va ?? 'removed'}, theirs: ${vb ?? 'removed'})`);
-    else if (chosen.value !== undefined) merged.push([key, chosen.value]);
+    else if (chosen.value !== undefined) merged.set(key, chosen.value);
   }
   return merged;
 }
 
-/** Merged options in a build's order for these devices; the key's first word is the option. */
-function orderOptions(options: readonly [string, string][], devices: readonly PlacedDevice[]): [string, string][] {
-  const index = new Map(devices.map((d, i) => [d.id, i]));
-  const rank = ([key]: readonly [string, string]) => {
-    const owner = backendOwner(key);
-    return owner === undefined ? -1 : (index.get(owner) ?? devices.length);
-  };
-  return options
-    .map((entry, i) => ({ entry, i }))
-    .sort((x, y) => rank(x.entry) - rank(y.entry) || x.i - y.i)
-    .map(({ entry: [key, value] }) => [key.split(' ')[0], value]);
+/** The machine-wide pins (firmware, CPU, SMBIOS, qemu-args), each merged three-way on its own. */
+const VM_PINS = ['firmware', 'cpu', 'smbios', 'qemuArgs'] as const;
+type VmPins = Partial<Pick<PlacedMachine, (typeof VM_PINS)[number]>>;
+const LINE_OF: Record<(typeof VM_PINS)[number], string> = { firmware: 'firmware', cpu: 'cpu', smbios: 'smbios', qemuArgs: 'qemu-args' };
+
+function mergeVmPins(o: PlacedMachine, a: PlacedMachine, b: PlacedMachine, conflicts: string[]): VmPins {
+  const merged: Record<string, unknown> = {};
+  for (const key of VM_PINS) {
+    const chosen = pick(o[key], a[key], b[key], (x, y) => JSON.stringify(x) === JSON.stringify(y));
+    if (!chosen) conflicts.push(`both branches change the ${LINE_OF[key]} line differently`);
+    else if (chosen.value !== undefined) merged[key] = chosen.value;
+  }
+  return merged as VmPins;
 }
 
-/** Devices that share a place with an earlier one: existing devices first, then new ones by id. */
+/** Devices that share a place with an earlier one: existing devices first, then new ones by id (system devices have no place to share). */
 function clashing(merged: readonly PlacedDevice[], base: PlacedMachine): PlacedDevice[] {
   const inBase = new Set(base.devices.map((d) => d.id));
   const order = [...merged].sort((x, y) => Number(inBase.has(y.id)) - Number(inBase.has(x.id)) || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
   const seen = new Set<string>();
   const losers: PlacedDevice[] = [];
   for (const d of order) {
+    if (d.attachment === 'system') continue;
     const place = describePlace(d);
     if (seen.has(place)) losers.push(d);
     else seen.add(place);
@@ -120,6 +143,7 @@ export function mergeLocks(base: string, ours: string, theirs: string, file: str
   if (!head) conflicts.push(`both branches change the machine line differently (ours: ${header(a)}, theirs: ${header(b)})`);
   const merged = mergeDevices(o, a, b, conflicts);
   const options = mergeOptions(o, a, b, conflicts);
+  const vm = mergeVmPins(o, a, b, conflicts);
   if (conflicts.length || !head) return { conflicts, replaced: [] };
   const losers = clashing(merged, o);
   const out = new Set(losers.map((d) => d.id));
@@ -132,12 +156,16 @@ export function mergeLocks(base: string, ours: string, theirs: string, file: str
   // anew come from the branch that added it, and every merged device keeps its own QEMU properties.
   const loserIds = new Set(losers.map((d) => d.id));
   const mergedById = new Map(merged.map((d) => [d.id, d]));
+  // A device that kept its place is the merged one as it was locked (its acpi-index, its props).
   const devices = placed.machine.devices.map((d) => {
     const m = mergedById.get(d.id);
     if (!m) return d;
-    const pins = loserIds.has(d.id) ? { ...d.pins, ...Object.fromEntries(['mac', 'serial'].filter((k) => m.pins[k] !== undefined).map((k) => [k, m.pins[k]])) } : d.pins;
+    if (!loserIds.has(d.id)) return m;
+    const pins = { ...d.pins, ...Object.fromEntries(['mac', 'serial', 'acpi-index'].filter((k) => m.pins[k] !== undefined).map((k) => [k, m.pins[k]])) };
     const { props: _stand, ...rest } = d;
     return { ...rest, pins, ...(m.props !== undefined ? { props: m.props } : {}) };
   });
-  return { text: writeLock({ ...placed.machine, options: orderOptions(options, devices), devices }, sourceName), conflicts, replaced: losers.map((d) => d.id) };
+  const { firmware: _f, cpu: _c, smbios: _s, qemuArgs: _q, ...standIn } = placed.machine;
+  const ordered = inDeviceOrder([...options.keys()], devices).map((key): [string, string] => [key.split(' ')[0], options.get(key)!]);
+  return { text: writeLock({ ...standIn, ...vm, options: ordered, devices }, sourceName), conflicts, replaced: losers.map((d) => d.id) };
 }

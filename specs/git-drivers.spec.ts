@@ -83,7 +83,9 @@ describe('git merge driver', () => {
       expect(at(merged, 'nica')).toBe(at(a, 'nica'));
       expect(at(merged, 'nicb')).not.toBe(at(merged, 'nica'));
       expect(merged.devices.find((d) => d.id === 'nicb')!.pins.mac).toBe(b.devices.find((d) => d.id === 'nicb')!.pins.mac);
-      expect(r.machinec('build', 'm.machine', '--locked').status).toBe(0);
+      const built = r.machinec('build', 'm.machine', '--locked');
+      expect(built.stderr).toBe('');
+      expect(built.status).toBe(0);
       results.push(readFileSync(join(r.dir, 'm.machine.lock'), 'utf8'));
     }
     expect(results[0]).toBe(results[1]);
@@ -125,6 +127,54 @@ describe('git merge driver', () => {
     expect(m.stdout + m.stderr).toMatch(/both branches add a device nic9, as different devices \(ours: e1000 at 00:05\.0, theirs: rtl8139 at 00:05\.0\)/);
     expect(r.git('diff', '--name-only', '--diff-filter=U')).toContain('m.machine.lock');
     expect(readFileSync(join(r.dir, 'm.machine.lock'), 'utf8')).toMatch(/^# conflict: both branches add a device nic9/);
+  });
+});
+
+/** A whole VM: its machine-wide lock lines (firmware, cpu, smbios, qemu-args) and system devices (TPM, vmgenid). */
+const VM = `machine w {
+  chipset = q35
+  cpu = Skylake-Client { hv-time = true }
+  firmware = uefi { secure-boot = true }
+  smbios = { manufacturer = "Acme", product = "Desk-1" }
+  qemu-args = ["-global", "ICH9-LPC.disable_s3=1"]
+  device tpm: tpm-crb {}
+  device genid: vmgenid {}
+  device nic0: e1000e { netdev = user, acpi-index = 1 }
+}
+`;
+const vmLines = (text: string) => text.split('\n').filter((l) => /^(firmware|cpu|smbios|qemu-args) /.test(l));
+
+describe('git merge driver on a whole VM', () => {
+  test('one branch changes the SMBIOS values, the other adds a NIC: the machine-wide lines, the TPM, the GUID and acpi-index survive, build --locked passes', () => {
+    const locks: string[] = [];
+    for (const [into, from] of [['a', 'b'], ['b', 'a']]) {
+      const r = repo(VM);
+      const base = readFileSync(join(r.dir, 'm.machine.lock'), 'utf8');
+      r.branch('a', (s) => s.replace('Desk-1', 'Desk-2'));
+      const b = r.branch('b', addLast('device nic1: e1000e { netdev = user }'));
+      const m = r.merge(into, from);
+      expect(m.stdout + m.stderr).not.toMatch(/conflict|placed anew/);
+      expect(m.status).toBe(0);
+      const text = readFileSync(join(r.dir, 'm.machine.lock'), 'utf8');
+      expect(vmLines(text)).toEqual(vmLines(base).map((l) => l.replace('Desk-1', 'Desk-2')));
+      const merged = r.lock();
+      for (const id of ['tpm', 'genid', 'nic0']) expect(merged.devices.find((d) => d.id === id)).toEqual(b.devices.find((d) => d.id === id));
+      expect(merged.devices.find((d) => d.id === 'nic0')!.pins['acpi-index']).toBe('1');
+      const built = r.machinec('build', 'm.machine', '--locked');
+      expect(built.stderr).toBe('');
+      expect(built.status).toBe(0);
+      locks.push(text);
+    }
+    expect(locks[0]).toBe(locks[1]);
+  });
+
+  test('both branches change the SMBIOS values differently: a conflict naming the smbios line', () => {
+    const r = repo(VM);
+    r.branch('a', (s) => s.replace('Desk-1', 'Desk-2'));
+    r.branch('b', (s) => s.replace('Desk-1', 'Desk-3'));
+    const m = r.merge('a', 'b');
+    expect(m.status).not.toBe(0);
+    expect(m.stdout + m.stderr).toMatch(/both branches change the smbios line differently/);
   });
 });
 
