@@ -36,9 +36,15 @@ export interface ImportOptions {
 
 const NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
 
+/** A problem under a failure's message, one a line. */
+const listItem = (p: string): string => `\n  - ${p}`;
+const nothingWritten = (s: Session): number => {
+  s.io.stderr('nothing was written\n');
+  return 1;
+};
+
 function usage(s: Session, message: string, hint: string): number {
-  s.io.stderr(`error[usage]: ${message}\n  = hint: ${hint}\n`);
-  return 2;
+  return s.fail('usage', message, { hint }, 2);
 }
 
 /** Backends named on the command line, by the names QEMU gives them in the inspection run. */
@@ -138,8 +144,7 @@ async function importInto(s: Session, command: readonly string[], opts: ImportOp
   const lockPath = join(outDir, `${opts.name}.machine.lock`);
   for (const p of [sourcePath, lockPath]) {
     if (existsSync(p)) {
-      s.io.stderr(`error[import-exists]: ${displayPath(s.io, p)} already exists\n  = hint: import never overwrites a machine: choose another --name or --out, or remove it first\n`);
-      return 1;
+      return s.fail('import-exists', `${displayPath(s.io, p)} already exists`, { hint: 'import never overwrites a machine: choose another --name or --out, or remove it first' });
     }
   }
 
@@ -156,8 +161,7 @@ async function importInto(s: Session, command: readonly string[], opts: ImportOp
       try {
         const status = await qmp.execute<{ status: string }>('query-status');
         if (status.status === 'prelaunch') {
-          s.io.stderr('error[import-not-started]: the VM has not run its firmware yet (started with -S and never continued): its bridges have no bus numbers\n  = hint: continue it (QMP `cont`) and import again; import only reads a running VM, it never changes it\n');
-          return 1;
+          return s.fail('import-not-started', 'the VM has not run its firmware yet (started with -S and never continued): its bridges have no bus numbers', { hint: 'continue it (QMP `cont`) and import again; import only reads a running VM, it never changes it' });
         }
         await settled(qmp, opts.timeoutMs);
         inspection = await inspect(qmp);
@@ -166,10 +170,7 @@ async function importInto(s: Session, command: readonly string[], opts: ImportOp
         await qmp.close();
       }
     } else {
-      if (!qemu) {
-        s.io.stderr('error[qemu-missing]: qemu-system-x86_64 not found\n  = hint: install it (Debian: apt-get install qemu-system-x86) or give its path as the first word after --\n');
-        return 2;
-      }
+      if (!qemu) return s.fail('qemu-missing', 'qemu-system-x86_64 not found', { hint: 'install it (Debian: apt-get install qemu-system-x86) or give its path as the first word after --' }, 2);
       read = readCommandLine(binary ? rest : command, s.io.cwd, scratch);
       if (read.errors.length) return usage(s, read.errors.join('; '), 'give the command line as QEMU takes it, after --');
       const args = read.inspectionArgs;
@@ -185,8 +186,7 @@ async function importInto(s: Session, command: readonly string[], opts: ImportOp
     }
   } catch (e) {
     const err = e as Error;
-    s.io.stderr(`error[qemu-failed]: could not inspect the VM: ${err instanceof QemuLaunchError ? err.message : err.message.split('\n')[0]}\n`);
-    return 2;
+    return s.fail('qemu-failed', `could not inspect the VM: ${err instanceof QemuLaunchError ? err.message : err.message.split('\n')[0]}`, {}, 2);
   }
 
   let adopted;
@@ -208,8 +208,8 @@ async function importInto(s: Session, command: readonly string[], opts: ImportOp
     if (host) adopted = adopt(inspection, backends, { ...options, host });
   } catch (e) {
     if (!(e instanceof AdoptError)) throw e;
-    s.io.stderr(`error[import-failed]: ${e.message}${e.problems.length ? ':' : ''}\n${e.problems.map((p) => `  - ${p}\n`).join('')}${e.hint ? `  = hint: ${e.hint}\n` : ''}nothing was written\n`);
-    return 1;
+    s.fail('import-failed', `${e.message}${e.problems.length ? ':' : ''}${e.problems.map(listItem).join('')}`, { hint: e.hint });
+    return nothingWritten(s);
   }
 
   // The proof before writing: the built machine, started for real, shows the guest what the VM does.
@@ -226,12 +226,12 @@ async function importInto(s: Session, command: readonly string[], opts: ImportOp
       for (const g of built) if (original.get(`${g.bus}:${g.slot}.${g.fn}`) !== `${g.vendor}:${g.device}`) diff.push(`${g.qdevId || 'a device'} differs from the original at ${g.bus}:${g.slot}.${g.fn}`);
       if (built.length !== inspection.guest.length) diff.push(`the original has ${inspection.guest.length} PCI functions, the built machine ${built.length}`);
       if (diff.length) {
-        s.io.stderr(`error[import-failed]: the built machine does not show the guest what the original does:\n${diff.map((p) => `  - ${p}\n`).join('')}nothing was written\n`);
-        return 1;
+        s.fail('import-failed', `the built machine does not show the guest what the original does:${diff.map(listItem).join('')}`);
+        return nothingWritten(s);
       }
     } catch (e) {
-      s.io.stderr(`error[qemu-failed]: could not start the imported machine: ${(e as Error).message.split('\n')[0]}\nnothing was written\n`);
-      return 1;
+      s.fail('qemu-failed', `could not start the imported machine: ${(e as Error).message.split('\n')[0]}`);
+      return nothingWritten(s);
     } finally {
       state?.end();
     }

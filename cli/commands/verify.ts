@@ -41,7 +41,7 @@ export interface VerifyOptions {
 export async function verifyCommand(s: Session, files: readonly string[], opts: VerifyOptions): Promise<number> {
   const qemu = s.qemuPath;
   if (!qemu) {
-    s.io.stderr('error[qemu-missing]: qemu-system-x86_64 not found\n  = hint: install it (Debian: apt-get install qemu-system-x86) or pass --qemu PATH\n');
+    s.fail('qemu-missing', 'qemu-system-x86_64 not found', { hint: 'install it (Debian: apt-get install qemu-system-x86) or pass --qemu PATH' });
     return 2;
   }
   let worst = 0;
@@ -72,7 +72,7 @@ export async function verifyCommand(s: Session, files: readonly string[], opts: 
       if (cmp.mismatches.length) worst = Math.max(worst, 1);
     } catch (e) {
       const err = e as Error;
-      s.io.stderr(`error[qemu-failed]: ${f.shown}: ${err instanceof QemuLaunchError ? err.message : err.message.split('\n')[0]}\n`);
+      s.fail('qemu-failed', `${f.shown}: ${err instanceof QemuLaunchError ? err.message : err.message.split('\n')[0]}`);
       worst = 2;
     }
   }
