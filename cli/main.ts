@@ -203,11 +203,11 @@ async function commands(argv: readonly string[], io: Io): Promise<number> {
     .description('start the real QEMU with each machine and check the guest sees every device where the lock says')
     .argument('<files...>', '.machine files')
     .option('--json', 'machine-readable output')
-    .option('--timeout <seconds>', 'how long QEMU may take to start and enumerate', '20')
+    .option('--timeout <seconds>', 'how long QEMU may take to start and enumerate (default 20; 120 for a UEFI machine: OVMF under TCG is slow)')
     .addOption(qemuOption())
     .action(async (files: string[], o) => {
       const { verifyCommand } = await import('./commands/verify.js');
-      exit = await verifyCommand(session(o), files, { json: Boolean(o.json), timeoutMs: parseTimeout(o.timeout) });
+      exit = await verifyCommand(session(o), files, { json: Boolean(o.json), timeoutMs: o.timeout === undefined ? undefined : parseTimeout(o.timeout) });
     });
 
   program

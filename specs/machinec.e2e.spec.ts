@@ -42,7 +42,7 @@ qemuDescribe('machinec on real QEMU', () => {
     expect(r.stderr).toBe('');
     expect(r.stdout).toContain('every device is where the lock says');
     expect(r.code).toBe(0);
-  }, T);
+  }, 4 * T); // a UEFI sample boots OVMF under TCG: a minute on a loaded host
 
   test('office: the top-level devices sit where the compiler said, in the guest', async () => {
     const source = readFileSync(join(SAMPLES, 'office.machine'), 'utf8');

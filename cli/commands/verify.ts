@@ -1,14 +1,19 @@
 /**
  * `machinec verify FILE…`: starts the real QEMU with the machine (stand-ins for backends that
- * are not there), lets the firmware number the buses, reads QMP `query-pci`, and compares what
- * the guest sees with the lock: every device at its locked bus number, slot and function, with
- * the vendor:device ID the catalog expects, and nothing the lock does not know.
+ * are not there) and its own firmware (OVMF for `uefi`, on a throwaway copy of the VARS
+ * template) and TPM (a throwaway swtpm), lets the firmware number the buses, reads QMP
+ * `query-pci`, and compares what the guest sees with the lock: every device at its locked bus
+ * number, slot and function, with the vendor:device ID the catalog expects, and nothing the lock
+ * does not know; `query-tpm` shows each TPM, `query-vm-generation-id` the locked GUID,
+ * `query-cpus-fast` the CPU count, topology and locked model. Then a dry start (CPUs stopped)
+ * with the real backends proves QEMU accepts them: a machine QEMU refuses fails verify.
  */
 import { existsSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
-import { compareGuestView, emit, readLock, type GuestPciDevice, type Mismatch } from '../../compiler/index.js';
-import { QemuLaunchError, waitForStableGuestView, withQemu } from '../qemu/index.js';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { compareGuestView, emit, readLock, splitOption, type GuestPciDevice, type Mismatch, type PlacedMachine } from '../../compiler/index.js';
+import { QemuLaunchError, waitForStableGuestView, withQemu, type QmpClient } from '../qemu/index.js';
 import type { Session } from '../session.js';
+import { throwawayState } from '../vm-state.js';
 
 export interface VerifyReport {
   readonly file: string;
@@ -17,6 +22,89 @@ export interface VerifyReport {
   readonly mismatches: Mismatch[];
   readonly notChecked: string[];
   readonly guest: GuestPciDevice[];
+}
+
+const esc = (v: string) => v.replace(/,/g, ',,');
+const text = (head: string, pairs: Map<string, string>): string => [...(head && !pairs.has('driver') ? [esc(head)] : []), ...[...pairs].map(([k, v]) => `${k}=${esc(v)}`)].join(',');
+
+/** The -smp the machine asks for: CPU count and the topology keys it names. */
+function smpOf(argv: readonly string[]): { cpus: number; keys: Map<string, number> } {
+  const at = argv.indexOf('-smp');
+  const { head, pairs } = splitOption(at < 0 ? '1' : argv[at + 1]);
+  return { cpus: Number(head || pairs.get('cpus') || 1), keys: new Map([...pairs].filter(([k]) => k !== 'cpus').map(([k, v]) => [k, Number(v)])) };
+}
+
+/** What QEMU says of the TPMs, the VM generation ID and the CPUs, against the lock. */
+async function vmMismatches(qmp: QmpClient, lock: PlacedMachine, argv: readonly string[]): Promise<Mismatch[]> {
+  const out: Mismatch[] = [];
+  const tpms = lock.devices.filter((d) => d.model === 'tpm-crb' || d.model === 'tpm-tis');
+  const seen = await qmp.execute<{ model: string; id: string }[]>('query-tpm');
+  for (const d of tpms) {
+    const t = seen.find((x) => x.id === `tpm-${d.id}`);
+    if (!t || t.model !== d.model) out.push({ id: d.id, expected: d.model, found: t ? t.model : '(none)', problem: 'query-tpm does not show the TPM' });
+  }
+  for (const t of seen) if (!tpms.some((d) => t.id === `tpm-${d.id}`)) out.push({ id: t.id, expected: '(not in the lock)', found: t.model, problem: 'unexpected TPM' });
+  const genid = lock.devices.find((d) => d.model === 'vmgenid');
+  if (genid) {
+    const g = await qmp.execute<{ guid: string }>('query-vm-generation-id').then((x) => x.guid.toLowerCase(), () => '(none)');
+    if (g !== genid.pins.guid) out.push({ id: genid.id, expected: genid.pins.guid ?? '?', found: g, problem: 'query-vm-generation-id is not the locked GUID' });
+  }
+  const cpus = await qmp.execute<{ 'qom-path': string; props: Record<string, number | undefined> }[]>('query-cpus-fast');
+  const smp = smpOf(argv);
+  if (cpus.length !== smp.cpus) out.push({ id: '(cpus)', expected: String(smp.cpus), found: String(cpus.length), problem: 'query-cpus-fast shows another CPU count' });
+  for (const [key, want] of smp.keys) {
+    const prop = `${key.replace(/s$/, '')}-id`;
+    const ids = new Set(cpus.map((c) => c.props[prop] ?? 0));
+    const got = key === 'sockets' ? ids.size : Math.max(...ids) + 1;
+    if (got !== want) out.push({ id: '(topology)', expected: `${key}=${want}`, found: `${key}=${got}`, problem: 'query-cpus-fast shows another topology' });
+  }
+  if (lock.cpu && !lock.cpu.followsHost && cpus[0]) {
+    const type = await qmp.execute<string>('qom-get', { path: cpus[0]['qom-path'], property: 'type' });
+    if (type !== `${lock.cpu.model}-x86_64-cpu`) out.push({ id: '(cpu)', expected: lock.cpu.model, found: type.replace(/-x86_64-cpu$/, ''), problem: 'the CPU is not the locked model' });
+  }
+  return out;
+}
+
+/**
+ * The command line with its real backends, made safe to start beside a running copy of the VM:
+ * TCG, images opened read-only without locks (a missing one a null-co node), tap and bridge
+ * netdevs as user ones, socket and file chardevs moved into `scratch`, a missing 9p folder an
+ * empty one, a window-system display none. What was substituted is said.
+ */
+const REWRITTEN = new Set(['-accel', '-display', '-blockdev', '-netdev', '-chardev', '-fsdev', '-drive']);
+export function dryStartArgs(argv: readonly string[], folder: string, scratch: string): { args: string[]; substituted: string[] } {
+  const args: string[] = [];
+  const substituted: string[] = [];
+  const here = (p: string) => (isAbsolute(p) ? p : resolve(folder, p));
+  for (let i = 0; i < argv.length; i++) {
+    const [opt, value] = [argv[i], argv[i + 1] ?? ''];
+    if (!REWRITTEN.has(opt) || i + 1 >= argv.length) { args.push(opt); continue; }
+    i++;
+    const { head, pairs } = splitOption(value);
+    if (opt === '-accel') { if (!args.includes('-accel')) args.push('-accel', 'tcg'); continue; }
+    if (opt === '-display') { if (!['none', 'egl-headless'].includes(head)) substituted.push(`-display ${head} (no window here)`); continue; }
+    if (opt === '-blockdev') {
+      const file = pairs.get('file.filename');
+      if (file !== undefined && !existsSync(here(file))) { substituted.push(`image ${file} (not here)`); args.push(opt, `driver=null-co,node-name=${esc(pairs.get('node-name') ?? '')}`); continue; }
+      if (file !== undefined) {
+        // The image is opened (format and options checked) read-only, unlocked and unattached; the device gets a null-co node of its name.
+        const node = pairs.get('node-name') ?? '';
+        pairs.set('file.filename', here(file)).set('file.locking', 'off').set('read-only', 'on').set('node-name', `${node}-dry`);
+        args.push(opt, `driver=null-co,node-name=${esc(node)}`);
+      }
+    } else if (opt === '-netdev' && ['tap', 'bridge', 'vde', 'l2tpv3', 'vhost-user', 'socket', 'stream', 'dgram'].includes(head)) {
+      substituted.push(`-netdev ${pairs.get('id')} ${head} (needs the host)`);
+      args.push(opt, `user,id=${esc(pairs.get('id') ?? '')}`);
+      continue;
+    } else if (opt === '-chardev' && pairs.has('path') && (head === 'socket' || head === 'file')) {
+      if (!pairs.get('path')!.endsWith('swtpm.sock')) pairs.set('path', join(scratch, `chardev-${pairs.get('id')}`));
+    } else if (opt === '-fsdev' && pairs.has('path') && !existsSync(here(pairs.get('path')!))) {
+      substituted.push(`9p folder ${pairs.get('path')} (not here)`);
+      pairs.set('path', scratch);
+    } else if (opt === '-drive' && pairs.get('if') === 'pflash' && pairs.has('file')) pairs.set('file', here(pairs.get('file')!));
+    args.push(opt, opt === '-netdev' ? value : text(head, pairs));
+  }
+  return { args, substituted };
 }
 
 function renderReport(r: VerifyReport): string {
@@ -35,7 +123,8 @@ function renderReport(r: VerifyReport): string {
 
 export interface VerifyOptions {
   readonly json: boolean;
-  readonly timeoutMs: number;
+  /** Without it: 20 s, or 120 s for a machine that boots OVMF (its PCI enumeration under TCG takes 12 s unloaded). */
+  readonly timeoutMs?: number;
 }
 
 export async function verifyCommand(s: Session, files: readonly string[], opts: VerifyOptions): Promise<number> {
@@ -60,12 +149,30 @@ export async function verifyCommand(s: Session, files: readonly string[], opts: 
       const r = readLock(f.lockText, f.lockShown);
       if (r.lock) lock = r.lock;
     } else s.io.stderr(`note: ${f.lockShown} does not exist: verifying the placement a build would lock\n`);
+    const timeoutMs = opts.timeoutMs ?? (c.machine!.firmware ? 120_000 : 20_000);
     const base = dirname(f.path);
     const resolveFile = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
-    const argv = emit(c.spec!, c.machine!, { standIns: { resolveFile, fileExists: (p) => existsSync(resolveFile(p)) } });
+    let state: Awaited<ReturnType<typeof throwawayState>> | undefined;
     try {
-      const guest = await withQemu({ qemu, args: argv, timeoutMs: opts.timeoutMs }, async (h) => (await waitForStableGuestView(h.qmp, { timeoutMs: opts.timeoutMs, stopWhenStable: true })).devices);
+      // The machine's own firmware on a throwaway VARS copy, its TPM on a throwaway swtpm.
+      state = await throwawayState(c.machine!);
+      const argv = emit(c.spec!, c.machine!, { standIns: { resolveFile, fileExists: (p) => existsSync(resolveFile(p)) }, state: state.dir });
+      const { guest, vm } = await withQemu({ qemu, args: argv, timeoutMs: timeoutMs }, async (h) => {
+        const view = (await waitForStableGuestView(h.qmp, { timeoutMs: timeoutMs, stopWhenStable: true })).devices;
+        return { guest: view, vm: await vmMismatches(h.qmp, lock, argv) };
+      });
+      state.end();
       const cmp = compareGuestView(lock, guest);
+      cmp.mismatches.push(...vm);
+      // The dry start: the real backends (CPUs stopped), so a machine QEMU refuses fails here.
+      state = await throwawayState(c.machine!);
+      const dry = dryStartArgs(emit(c.spec!, c.machine!, { state: state.dir }), base, state.dir);
+      const refused = await withQemu({ qemu, args: dry.args, timeoutMs: timeoutMs, paused: true }, async (h) => void (await h.qmp.execute('query-status'))).then(
+        () => undefined,
+        (e: Error) => /QEMU stderr:\s*(?:qemu-system-\w+: )?(.*?)\s*(?:command:|$)/s.exec(e.message)?.[1].replace(/\s+/g, ' ') ?? e.message.split('\n')[0],
+      );
+      if (refused) cmp.mismatches.push({ id: '(qemu)', expected: 'starts with its real backends', found: refused, problem: 'QEMU refuses the machine' });
+      cmp.notChecked.push(...dry.substituted.map((d) => `${d}: a stand-in in the dry start`));
       const report: VerifyReport = { file: f.shown, machineType: c.machine!.machineType, guest, ...cmp };
       reports.push(report);
       if (!opts.json) s.io.stdout(renderReport(report));
@@ -74,6 +181,8 @@ export async function verifyCommand(s: Session, files: readonly string[], opts: 
       const err = e as Error;
       s.fail('qemu-failed', `${f.shown}: ${err instanceof QemuLaunchError ? err.message : err.message.split('\n')[0]}`);
       worst = 2;
+    } finally {
+      state?.end();
     }
   }
   if (opts.json) s.io.stdout(JSON.stringify(reports.map(({ guest: _g, ...r }) => ({ ...r, ok: r.mismatches.length === 0 })), null, 2) + '\n');
