@@ -141,3 +141,37 @@ export async function throwawayState(machine: PlacedMachine): Promise<{ dir: str
   }
   return { dir, end };
 }
+
+/** A machine `check` looked at: where its state folder and its VARS file are. */
+export interface StateOwner {
+  readonly shown: string;
+  readonly spec: MachineSpec;
+  readonly machine: PlacedMachine;
+  /** The machine file's absolute path. */
+  readonly path: string;
+}
+
+/**
+ * Two machines with one state folder (or one VARS file, by `nvram = "…"`) share UEFI variables
+ * and a TPM: `check` says so before either runs (`run` refuses it too, by the owner file).
+ */
+export function sharedState(owners: readonly StateOwner[]): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const seen = new Map<string, StateOwner>();
+  for (const o of owners) {
+    if (!o.machine.firmware && !hasTpm(o.machine)) continue;
+    const paths = statePaths(o.spec, resolve(o.path, '..'));
+    for (const [what, key] of [['state folder', paths.dir], ['VARS file', paths.nvram]] as const) {
+      if (!key) continue;
+      const first = seen.get(`${what} ${key}`);
+      if (!first) {
+        seen.set(`${what} ${key}`, o);
+        continue;
+      }
+      const span = o.spec.properties.get(what === 'state folder' ? 'state' : 'firmware')?.value?.span;
+      out.push({ code: 'state-shared', severity: 'error', message: `${o.shown} and ${first.shown} share the ${what} ${key}`, file: o.shown, span, hint: 'two machines must not share UEFI variables or a TPM: give this one its own folder with `state = "…"` (or its own `nvram`)' });
+      break;
+    }
+  }
+  return out;
+}

@@ -9,7 +9,7 @@ import { findMachines, writeAtomic } from '../io.js';
 import { renderPlanMarkdown } from '../render-markdown.js';
 import { planJson, renderPlan, type PlanFormat } from '../render-plan.js';
 import type { CompiledFile, Session } from '../session.js';
-import { hasTpm, prepareState, startSwtpm, statePaths, stopSwtpm } from '../vm-state.js';
+import { hasTpm, prepareState, sharedState, startSwtpm, statePaths, stopSwtpm, type StateOwner } from '../vm-state.js';
 import { diagnose, sharedValues, type Approval, type CompileInput, type LockedFile } from '../../compiler/index.js';
 
 export interface BuildOptions {
@@ -49,13 +49,18 @@ export async function checkCommand(s: Session, files: readonly string[]): Promis
   let failed = 0;
   const machines = findMachines((files.length ? files : ['.']).map((p) => resolve(s.io.cwd, p)));
   const locks: LockedFile[] = [];
+  const owners: StateOwner[] = [];
   for (const file of machines) {
     const f = await s.compileFile(file, { qemu: false });
     s.report(f.diagnostics);
     if (hasErrors(f.diagnostics)) failed++;
     if (f.lockText !== undefined) locks.push({ file: f.lockShown, text: f.lockText });
+    if (f.compilation?.machine) owners.push({ shown: f.shown, spec: f.compilation.spec!, machine: f.compilation.machine, path: f.path });
   }
   failed += reportShared(s, locks);
+  const sharing = sharedState(owners);
+  s.report(sharing);
+  failed += new Set(sharing.map((d) => d.file)).size;
   if (!machines.length) return s.fail('usage', 'no .machine files found', {}, 2);
   s.io.stderr(failed ? `${failed} of ${machines.length} machine${machines.length === 1 ? '' : 's'} failed the checks\n` : `${machines.length} machine${machines.length === 1 ? '' : 's'} checked, no problems\n`);
   return failed ? 1 : 0;

@@ -53,7 +53,7 @@ export const failures: readonly Failure[] = [
   { id: 'libvirt-unsupported', severity: 'error', doc: "export libvirt: the machine says something libvirt's domain XML cannot" },
   { id: 'libvirt-override', severity: 'warning', doc: 'export libvirt: a device property without a libvirt element goes to <qemu:override>' },
   { id: 'libvirt-commandline', severity: 'warning', doc: 'export libvirt --qemu-commandline: a device carried as <qemu:commandline> arguments' },
-  { id: 'state-shared', severity: 'error', doc: 'run: the state folder belongs to another machine' },
+  { id: 'state-shared', severity: 'error', doc: 'run and check: two machines share a state folder (or a VARS file)' },
   { id: 'state-unwritable', severity: 'error', doc: 'run: the VARS template cannot be copied into the state folder' },
   { id: 'nvram-size', severity: 'error', doc: 'run: the machine\'s VARS file is not the size of its locked template' },
   { id: 'swtpm-failed', severity: 'error', doc: 'run: swtpm would not start for the machine\'s TPM' },
