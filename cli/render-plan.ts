@@ -9,9 +9,11 @@ export interface RenderPlanOptions {
   readonly color: boolean;
   /** Shown in the heading, e.g. `office.machine against office.machine.lock`. */
   readonly title?: string;
+  /** The lock's text is not what a build writes (said when nothing it pins changes). */
+  readonly lockDiffers?: boolean;
 }
 
-export function renderPlan(plan: Plan, { color, title }: RenderPlanOptions): string {
+export function renderPlan(plan: Plan, { color, title, lockDiffers }: RenderPlanOptions): string {
   const p = paletteFor(color);
   const paint = { '+': p.note, '-': p.error, '!': p.warning, '~': p.bold } as const;
   const lines: string[] = [];
@@ -42,7 +44,7 @@ export function renderPlan(plan: Plan, { color, title }: RenderPlanOptions): str
     for (const e of plan.hostEffects) lines.push(`  ${e.sign === '=' ? ' ' : paint[e.sign](e.sign)} ${e.text}`);
   }
   const { added, removed, moved, changed, renamed } = plan.counts;
-  if (!plan.changes.length && !plan.machine.length && !plan.options.length) lines.push('  no changes: the lock is up to date');
+  if (!plan.changes.length && !plan.machine.length && !plan.options.length) lines.push(lockDiffers ? '  nothing the lock pins changes, but its text is not what a build writes (line order, comments or spacing)' : '  no changes: the lock is up to date');
   else lines.push(`${added} to add, ${removed} to remove, ${moved} to move, ${changed} to change${renamed ? `, ${renamed} renamed` : ''}${plan.guestVisible ? p.warning(' (existing devices change in the guest)') : ''}${plan.options.length ? `, ${plan.options.length} QEMU option${plan.options.length === 1 ? '' : 's'}${plan.hostChanged ? p.warning(' (the host side changes)') : ''}` : ''}`);
   return lines.join('\n') + '\n';
 }

@@ -11,7 +11,7 @@ import { catalog } from './catalog.js';
 import { compile } from './index.js';
 import { formatGuestAddress, readLock, writeLock } from './lockfile.js';
 import type { PlacedDevice, PlacedMachine } from './model.js';
-import { backendOwner, keyed } from './plan-options.js';
+import { inDeviceOrder, keyed } from './plan-options.js';
 import { describePlace } from './plan.js';
 
 export interface LockMerge {
@@ -64,15 +64,6 @@ function mergeOrder(ours: readonly string[], theirs: readonly string[]): string[
     out.splice(j < 0 ? 0 : out.indexOf(theirs[j]) + 1, 0, key);
   });
   return out;
-}
-
-/** The backends of devices (net-, drive-, chr-, audio-ID) in the devices' order, as a build emits them; every other option keeps its place. */
-function inDeviceOrder(keys: readonly string[], devices: readonly PlacedDevice[]): string[] {
-  const index = new Map(devices.map((d, i) => [d.id, i]));
-  const rank = (key: string) => index.get(backendOwner(key) ?? '');
-  const owned = keys.filter((k) => rank(k) !== undefined).sort((x, y) => rank(x)! - rank(y)!);
-  let next = 0;
-  return keys.map((k) => (rank(k) === undefined ? k : owned[next++]));
 }
 
 /** The QEMU options (lockfile 2's `option` lines), merged by their stable name (option and the id it creates). */

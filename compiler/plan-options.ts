@@ -4,7 +4,7 @@
  * machine (see host-effects.ts), marked as new or gone.
  */
 import { describeHostEffect, hostEffects, splitOption, type HostEffect } from './host-effects.js';
-import type { PlacedMachine } from './model.js';
+import type { PlacedDevice, PlacedMachine } from './model.js';
 
 export interface OptionChange {
   readonly sign: '+' | '-' | '~';
@@ -59,7 +59,33 @@ export function compareOptions(before: PlacedMachine | undefined, after: PlacedM
     } else if (old !== value) out.push({ sign: '~', option, before: old, after: value });
   }
   for (const [option, value] of was) if (!now.has(option) && !own(option, value)) out.push({ sign: '-', option, before: value });
+  const order = orderChange(was, now, after);
+  if (order) out.push(order);
   return out;
+}
+
+/** The backends of devices (net-, drive-, chr-, audio-ID) in the devices' order, as a build emits them; every other option keeps its place. */
+export function inDeviceOrder(keys: readonly string[], devices: readonly PlacedDevice[]): string[] {
+  const index = new Map(devices.map((d, i) => [d.id, i]));
+  const rank = (key: string) => index.get(backendOwner(key) ?? '');
+  const owned = keys.filter((k) => rank(k) !== undefined).sort((x, y) => rank(x)! - rank(y)!);
+  let next = 0;
+  return keys.map((k) => (rank(k) === undefined ? k : owned[next++]));
+}
+
+/**
+ * Options both sides have, in another order than the devices' moves explain (backends follow
+ * their devices): QEMU gets another command line, so the plan says so (the stretch that moved).
+ */
+function orderChange(was: ReadonlyMap<string, string>, now: ReadonlyMap<string, string>, machine: PlacedMachine): OptionChange | undefined {
+  const before = inDeviceOrder([...was.keys()].filter((k) => now.has(k)), machine.devices);
+  const after = [...now.keys()].filter((k) => was.has(k));
+  let first = 0;
+  while (first < before.length && before[first] === after[first]) first++;
+  if (first === before.length) return undefined;
+  let last = before.length - 1;
+  while (before[last] === after[last]) last--;
+  return { sign: '~', option: 'order', before: before.slice(first, last + 1).join(', '), after: after.slice(first, last + 1).join(', ') };
 }
 
 export function compareHostEffects(before: PlacedMachine | undefined, after: PlacedMachine): HostEffectLine[] {
@@ -98,5 +124,5 @@ export function hostSideChanged(options: readonly OptionChange[], effects: reado
   const owner = (e: HostEffect) => backendOwner(e.by.replace(/ \(.*$/, ''));
   const fromAdded = (e: HostEffect) => addedOptions.some((a) => e.by.startsWith(a)) || added.has(owner(e) ?? '');
   const fromRemoved = (e: HostEffect) => removed.has(owner(e) ?? '');
-  return options.some((o) => o.sign !== '+') || effects.some((e) => (e.sign === '-' && !fromRemoved(e.effect)) || (e.sign === '+' && (e.effect.kind === 'runs' || !fromAdded(e.effect))));
+  return options.some((o) => o.sign !== '+' && o.option !== 'order') || effects.some((e) => (e.sign === '-' && !fromRemoved(e.effect)) || (e.sign === '+' && (e.effect.kind === 'runs' || !fromAdded(e.effect))));
 }

@@ -177,6 +177,26 @@ host effects (what QEMU does on the host):
     expect(snapshot(dir, 'edits.machine.lock')).toEqual(lock);
   });
 
+  it('build --locked never says "no changes" of a lock it refuses: reordered options are a plan line, other text differences are said as such', async () => {
+    const dir = scratch({ 'edits.machine': EDITS });
+    await run(['build', 'edits.machine'], dir);
+    const text = read(dir, 'edits.machine.lock');
+    // -accel kvm before -accel tcg is QEMU's order of preference: swapping them changes what runs.
+    put(dir, 'edits.machine.lock', text.replace('option -accel kvm\noption -accel tcg\n', 'option -accel tcg\noption -accel kvm\n'));
+    const swapped = await run(['build', 'edits.machine', '--locked'], dir);
+    expect(swapped.code).toBe(1);
+    expect(swapped.stderr).toContain('\n  ~ option -accel: tcg → kvm\n  ~ option -accel #2: kvm → tcg\n');
+    // Two backends swapped: a build writes backends in their devices' order, so nothing pinned changes.
+    put(dir, 'edits.machine.lock', text.replace(/^(option -netdev "user,id=net-nic0"\n)(option -netdev "user,id=net-nic2"\n)/m, '$2$1'));
+    const backends = await run(['build', 'edits.machine', '--locked'], dir);
+    expect(backends.stderr).toContain('\n  nothing the lock pins changes, but its text is not what a build writes (line order, comments or spacing)\n');
+    put(dir, 'edits.machine.lock', text.replace(/^# .*\n/gm, ''));
+    const bare = await run(['build', 'edits.machine', '--locked'], dir);
+    expect(bare.code).toBe(1);
+    expect(bare.stderr).toContain('\n  nothing the lock pins changes, but its text is not what a build writes (line order, comments or spacing)\n');
+    expect(bare.stderr).not.toContain('no changes');
+  });
+
   it('a missing or unreadable file is an unreadable-file diagnostic, exit 1', async () => {
     const dir = scratch({ 'a.machine': LEGACY });
     const missing = await run(['build', 'nope.machine'], dir);

@@ -24,7 +24,7 @@ function settleLock(s: Session, f: CompiledFile, locked: boolean): boolean {
   if (locked) {
     const why = f.lockText === undefined ? `${f.lockShown} is missing` : `${f.lockShown} is out of date`;
     s.fail('lock-outdated', `${why} and --locked forbids writing it`);
-    s.io.stderr(renderPlan(c.plan!, { color: s.color, title: `${f.shown}: what a build would change` }));
+    s.io.stderr(renderPlan(c.plan!, { color: s.color, title: `${f.shown}: what a build would change`, lockDiffers: f.lockText !== undefined }));
     s.io.stderr(`  = hint: run \`machinec build ${f.shown}\` (or \`machinec lock\`), review the plan, and commit the lock\n`);
     return false;
   }
