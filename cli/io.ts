@@ -51,10 +51,10 @@ function workTreeOf(dir: string): string | undefined {
  * The tree a path may point into: the git work tree holding it, else the working directory when
  * the path is inside it, else the path's own folder. A symlink whose target leaves it is refused.
  */
+const isInCwd = (path: string, cwd: string): boolean => !relative(cwd, path).startsWith('..');
 function treeOf(path: string, cwd: string): string {
   const dir = dirname(path);
-  const inCwd = !relative(cwd, path).startsWith('..');
-  return workTreeOf(dir) ?? (inCwd ? cwd : dir);
+  return workTreeOf(dir) ?? (isInCwd(path, cwd) ? cwd : dir);
 }
 
 const inside = (root: string, path: string): boolean => {
@@ -82,11 +82,11 @@ const ERRNO_WHY: Readonly<Record<string, string>> = {
  * (the git work tree, or the working directory): such a file's content is never read, so it can
  * never appear in a diagnostic.
  */
-export function readText(path: string, shown: string, what = 'file', cwd = dirname(path)): ReadResult {
+export function readText(path: string, shown: string, what = 'file', cwd = dirname(path), listings?: FolderListings): ReadResult {
   let fd: number | undefined;
   try {
     const real = realpathSync(path);
-    const root = realpathSync(treeOf(resolve(path), cwd));
+    const root = listings ? listings.treeRoot(resolve(path), cwd) : realpathSync(treeOf(resolve(path), cwd));
     if (!inside(root, real)) return readFailure(what, shown, `it is a symbolic link to ${real}, outside ${root}`, 'machinec reads only files inside the git work tree (or folder) it works on; copy the file in instead of linking it');
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
     const st = fstatSync(fd);
@@ -107,13 +107,13 @@ export function readText(path: string, shown: string, what = 'file', cwd = dirna
 }
 
 /** A file that may be absent: undefined when it does not exist, else read as `readText` does. */
-export function readIfExists(path: string, shown: string, what: string, cwd?: string): ReadResult | undefined {
+export function readIfExists(path: string, shown: string, what: string, cwd?: string, listings?: FolderListings): ReadResult | undefined {
   try {
     lstatSync(path);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
   }
-  return readText(path, shown, what, cwd);
+  return readText(path, shown, what, cwd, listings);
 }
 
 /**
@@ -147,17 +147,62 @@ const alive = (pid: number): boolean => {
  * 500 machines asks three times per machine).
  */
 export function removeStaleTemps(...paths: string[]): void {
+  removeStaleTempsListed(paths);
+}
+
+/**
+ * What one command run has seen of its folders: each folder's dot-files (the only names a temp
+ * file or a journal can have), listed once per run. A command over a folder of 500 machines
+ * recovers before reading each of them; listing the folder each time made that quadratic.
+ * Files another process creates during the run are left to the next run, as they were when the
+ * listing was per machine (a live writer's temps are never removed, and a journal is finished
+ * only after its writer is gone).
+ */
+export class FolderListings {
+  private readonly dotFiles = new Map<string, readonly string[] | undefined>();
+  private readonly trees = new Map<string, string>();
+
+  /** The dot-files of `dir` when it was first asked about in this run; undefined when it cannot be listed. */
+  dotFilesOf(dir: string): readonly string[] | undefined {
+    if (!this.dotFiles.has(dir)) {
+      let names: string[] | undefined;
+      try {
+        names = readdirSync(dir).filter((n) => n.startsWith('.'));
+      } catch {
+        names = undefined;
+      }
+      this.dotFiles.set(dir, names);
+    }
+    return this.dotFiles.get(dir);
+  }
+
+  /** `realpath(treeOf(path, cwd))`, asked once per folder in this run (the same for every file in it). */
+  treeRoot(path: string, cwd: string): string {
+    const key = `${isInCwd(path, cwd) ? 1 : 0}${cwd}\0${dirname(path)}`;
+    let root = this.trees.get(key);
+    if (root === undefined) this.trees.set(key, (root = realpathSync(treeOf(path, cwd))));
+    return root;
+  }
+}
+
+function removeStaleTempsListed(paths: readonly string[], listings?: FolderListings): void {
   const byDir = new Map<string, Set<string>>();
   for (const p of paths) {
     const names = byDir.get(dirname(p)) ?? new Set<string>();
     byDir.set(dirname(p), names.add(basename(p)));
   }
   for (const [dir, names] of byDir) {
-    let entries: string[];
-    try {
-      entries = readdirSync(dir);
-    } catch {
-      continue;
+    let entries: readonly string[];
+    if (listings) {
+      const listed = listings.dotFilesOf(dir);
+      if (!listed) continue;
+      entries = listed;
+    } else {
+      try {
+        entries = readdirSync(dir);
+      } catch {
+        continue;
+      }
     }
     for (const name of entries) {
       const m = TEMP.exec(name);
@@ -267,9 +312,10 @@ export function writeTogether(journal: string, writes: readonly { readonly path:
  * its lock, and finishes a `writeTogether` a crash interrupted. Returns what it did, for a note;
  * a journal whose files were edited since is left alone (and said).
  */
-export function recoverWrites(source: string): string | undefined {
+export function recoverWrites(source: string, listings?: FolderListings): string | undefined {
   const journal = journalPathOf(source);
-  removeStaleTemps(source, lockPathOf(source), journal);
+  removeStaleTempsListed([source, lockPathOf(source), journal], listings);
+  if (listings && !listings.dotFilesOf(dirname(journal))?.includes(basename(journal))) return undefined;
   const text = currentText(journal);
   if (text === undefined) return undefined;
   let entry: Journal;

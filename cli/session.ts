@@ -7,7 +7,7 @@ import { compile, diagnose, takenValues, type Approval, type CompileInput, type 
 import { digestFiles } from './host-files.js';
 import { cpuAliases } from './qemu/cpu-models.js';
 import { otherLocks } from './repo.js';
-import { displayPath, lockPathOf, readIfExists, readText, recoverWrites, useColor, type Io } from './io.js';
+import { displayPath, FolderListings, lockPathOf, readIfExists, readText, recoverWrites, useColor, type Io } from './io.js';
 import { findQemu, listMachineTypes } from './qemu/machine-types.js';
 import { renderDiagnostic, renderDiagnostics } from './render-diagnostic.js';
 
@@ -26,6 +26,8 @@ export class Session {
   readonly color: boolean;
   readonly sources = new Map<string, string>();
   private qemuInfo?: Promise<QemuInfo | undefined>;
+  /** Each folder listed once per run (temp files and journals to recover, the tree a file sits in). */
+  private readonly listings = new FolderListings();
 
   constructor(readonly io: Io, private readonly qemuOption?: string) {
     this.color = useColor(io);
@@ -88,12 +90,12 @@ export class Session {
     const shown = displayPath(this.io, full);
     const lockPath = lockPathOf(full);
     const lockShown = displayPath(this.io, lockPath);
-    const recovered = recoverWrites(full);
+    const recovered = recoverWrites(full, this.listings);
     if (recovered) this.io.stderr(`note: ${recovered}\n`);
-    const source = readText(full, shown, 'machine file', this.io.cwd);
+    const source = readText(full, shown, 'machine file', this.io.cwd, this.listings);
     if (!source.ok) return { path: full, shown, lockPath, lockShown, diagnostics: [source.diagnostic] };
     this.sources.set(shown, source.text);
-    const lock = readIfExists(lockPath, lockShown, 'lock', this.io.cwd);
+    const lock = readIfExists(lockPath, lockShown, 'lock', this.io.cwd, this.listings);
     if (lock && !lock.ok) return { path: full, shown, lockPath, lockShown, diagnostics: [lock.diagnostic] };
     const lockText = lock?.text;
     if (lockText !== undefined) this.sources.set(lockShown, lockText);

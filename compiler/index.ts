@@ -138,6 +138,9 @@ function compileUnsorted(input: CompileInput): Compilation {
   if (input.diagnosticsOnly) return { diagnostics, ok: true, spec, machine, previous };
   const argv = emit(spec, machine);
   const recorded = recordArgv(machine, argv);
+  // The plan is made when asked for: a build whose lock is current (`lock --locked` over a
+  // folder, `check`) never shows it.
+  let plan: Plan | undefined;
   return {
     diagnostics,
     ok: true,
@@ -146,7 +149,9 @@ function compileUnsorted(input: CompileInput): Compilation {
     argv,
     lockText: writeLock(recorded, baseName(input.file)),
     previous,
-    plan: comparePlacements(previous, recorded),
+    get plan() {
+      return (plan ??= comparePlacements(previous, recorded));
+    },
     needs: vm.needs,
   };
 }
