@@ -16,8 +16,9 @@ export interface HostEffect {
   readonly by: string;
 }
 
-/** `tap,id=net-nic0,ifname=tap0` → type tap and its key=value pairs; `,,` is a comma inside a value. */
-export function splitOption(value: string): { head: string; pairs: Map<string, string> } {
+/** An option value split at its commas, `,,` kept as a comma inside a part. */
+function optionParts(value: string): string[] {
+  if (!value.includes(',,')) return value.split(',');
   const parts: string[] = [];
   let cur = '';
   for (let i = 0; i < value.length; i++) {
@@ -30,7 +31,12 @@ export function splitOption(value: string): { head: string; pairs: Map<string, s
     } else cur += value[i];
   }
   parts.push(cur);
-  const [first, ...rest] = parts;
+  return parts;
+}
+
+/** `tap,id=net-nic0,ifname=tap0` → type tap and its key=value pairs; `,,` is a comma inside a value. */
+export function splitOption(value: string): { head: string; pairs: Map<string, string> } {
+  const [first, ...rest] = optionParts(value);
   const pairs = new Map<string, string>();
   const head = first.includes('=') ? (rest.unshift(first), '') : first;
   for (const p of rest) {

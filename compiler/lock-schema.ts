@@ -23,6 +23,7 @@ export const quoteLockValue = (v: string): string => (BARE.test(v) ? v : JSON.st
 
 /** A lock line's words: split at single spaces, a `"…"` JSON string (after `key=`) kept whole. Undefined when a quote is unclosed. */
 export function splitLockWords(line: string): string[] | undefined {
+  if (!line.includes('"')) return line.split(' ');
   const words: string[] = [];
   let word = '';
   for (let i = 0; i < line.length; i++) {

@@ -46,6 +46,11 @@ function uuidAttempt(machine: string): string {
   return `${words.slice(0, 8)}-${words.slice(8, 12)}-4${words.slice(13, 16)}-${variant}${words.slice(17, 20)}-${words.slice(20, 32)}`;
 }
 
+/** Removes a pin the device cannot have; only when it is there (a `delete` turns the object into a slow dictionary). */
+function drop(pins: Record<string, string>, key: string): void {
+  if (Object.hasOwn(pins, key)) delete pins[key];
+}
+
 /** Chassis numbers, ports, MACs and serials: kept from the lock, set in the source, or generated. */
 export function assignPins(drafts: ReadonlyMap<string, Draft>, machineName: string, takenMacs: ReadonlySet<string> = new Set()): Draft[] {
   const noChassis: Draft[] = [];
@@ -72,10 +77,10 @@ export function assignPins(drafts: ReadonlyMap<string, Draft>, machineName: stri
     if (d.model === 'pcie-root-port' && d.pins.chassis && !d.pins['pcie-port']) {
       d.pins['pcie-port'] = d.pins.chassis; // a lock line that lost its port number: the one machinec would have given
     }
-    if (d.attachment === 'pci') delete d.pins.port; // a USB port: no PCI device has one
+    if (d.attachment === 'pci') drop(d.pins, 'port'); // a USB port: no PCI device has one
     if (!takesChassis && d.attachment === 'pci') {
-      delete d.pins.chassis;
-      delete d.pins['pcie-port'];
+      drop(d.pins, 'chassis');
+      drop(d.pins, 'pcie-port');
     }
     const userProp = (key: string) => d.source?.node.properties.find((p) => p.key.name === key)?.value;
     if (spec?.pins?.includes('mac')) {
@@ -85,18 +90,18 @@ export function assignPins(drafts: ReadonlyMap<string, Draft>, machineName: stri
         d.pins.mac = macFor(machineName, d.id, usedMacs);
         usedMacs.add(d.pins.mac);
       }
-    } else delete d.pins.mac;
+    } else drop(d.pins, 'mac');
     if (spec?.pins?.includes('serial')) {
       const given = userProp('serial');
       if (given?.kind === 'String') d.pins.serial = given.value;
       else d.pins.serial ??= d.id.replace(/[^A-Za-z0-9_.-]/g, '').slice(0, 20);
-    } else delete d.pins.serial;
+    } else drop(d.pins, 'serial');
     // A virtio device machinec puts behind one of its bridges is modern-only: as a
     // transitional device it would take an IO window, and the firmware has about 14 of them.
     // Decided once, when the device is first placed (or changes model), then locked.
     const pci = spec?.pci;
     const owner = drafts.get(d.bus);
-    if (!pci?.modernDevice || pci.modernDevice === pci.device) delete d.pins['disable-legacy'];
+    if (!pci?.modernDevice || pci.modernDevice === pci.device) drop(d.pins, 'disable-legacy');
     else if (d.lockedModel !== d.model && owner?.auto && (owner.model === 'pcie-pci-bridge' || owner.model === 'pci-bridge')) d.pins['disable-legacy'] = 'on';
   }
   return noChassis;

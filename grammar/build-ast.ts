@@ -25,7 +25,7 @@ const tokenSpan = (tok: IToken): Span => ({ start: tok.startOffset, end: tokenEn
  * Remembered per node: devices, properties and values all ask for their spans, and a node's is
  * made from its children's, so each token is looked at once, not once per enclosing node.
  */
-const extents = new WeakMap<CstNode, Span | null>();
+let extents = new Map<CstNode, Span | null>(); // one tree's, dropped once its AST is built
 function extentOf(node: CstNode): Span | null {
   const known = extents.get(node);
   if (known !== undefined) return known;
@@ -133,6 +133,14 @@ function device(node: CstNode): ast.DeviceNode {
 }
 
 export function buildFile(cst: CstNode | undefined, comments: readonly IToken[], length: number): ast.MachineFile {
+  try {
+    return buildTree(cst, comments, length);
+  } finally {
+    extents = new Map();
+  }
+}
+
+function buildTree(cst: CstNode | undefined, comments: readonly IToken[], length: number): ast.MachineFile {
   const [m] = cst ? nodesOf(cst, 'machine') : [];
   const machine: ast.MachineNode | undefined = m && {
     kind: 'Machine',

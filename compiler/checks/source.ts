@@ -34,8 +34,9 @@ function describeValue(v: Value): string {
 }
 
 /** Whether `v` fits `spec`; returns a problem description when it does not. */
+const want: Readonly<Record<PropSpec['type'], string>> = { string: 'a string', integer: 'an integer', boolean: 'true or false', size: 'a size such as 4G', mac: 'a MAC address string such as "52:54:00:12:34:56"', name: 'a name', block: 'a name or a block', strings: 'a list of strings' };
+
 export function checkValue(v: Value, spec: PropSpec): string | undefined {
-  const want: Record<PropSpec['type'], string> = { string: 'a string', integer: 'an integer', boolean: 'true or false', size: 'a size such as 4G', mac: 'a MAC address string such as "52:54:00:12:34:56"', name: 'a name', block: 'a name or a block', strings: 'a list of strings' };
   switch (spec.type) {
     case 'string':
       if (spec.repeats && v.kind === 'List') return v.items.map((i) => checkValue(i, { ...spec, repeats: false })).find(Boolean);
@@ -74,8 +75,16 @@ interface PropertyUse {
   readonly first?: Property;
 }
 
-/** Every property of the machine and of its devices of known models, with what it may be. */
+/** propertyUses, made once per resolved machine: three checks walk it. */
+const usesOf = new WeakMap<MachineSpec, PropertyUse[]>();
 function propertyUses(machine: MachineSpec): PropertyUse[] {
+  let uses = usesOf.get(machine);
+  if (!uses) usesOf.set(machine, (uses = collectPropertyUses(machine)));
+  return uses;
+}
+
+/** Every property of the machine and of its devices of known models, with what it may be. */
+function collectPropertyUses(machine: MachineSpec): PropertyUse[] {
   const out: PropertyUse[] = [];
   const block = (props: readonly Property[], allowed: Readonly<Record<string, PropSpec>>, where: string) => {
     const seen = new Map<string, Property>();
@@ -94,12 +103,38 @@ function propertyUses(machine: MachineSpec): PropertyUse[] {
   return out;
 }
 
-/** Every typed block whose type the catalog knows (`tap { … }`, `accel = kvm { … }`), with its schema. */
-function typedBlocks(machine: MachineSpec): { kind: BlockKind; v: Extract<Value, { kind: 'Block' }>; name: Identifier; type: BlockType }[] {
-  const of = (props: readonly Property[], kinds: readonly BlockKind[]) =>
-    props.flatMap((p) => (kinds.includes(p.key.name as BlockKind) && p.value ? (p.value.kind === 'List' ? p.value.items : [p.value]).map((v) => ({ kind: p.key.name as BlockKind, v })) : []));
-  const all = [...of(machine.node?.properties ?? [], ['display', 'accel']), ...machine.devices.flatMap((d) => (d.spec?.backend ? of(d.node.properties, ['netdev', 'chardev', 'audiodev', 'format']) : []))];
-  return all.flatMap(({ kind, v }) => (v.kind === 'Block' && v.type && Object.hasOwn(blockTypes[kind], v.type.name) ? [{ kind, v, name: v.type, type: blockTypes[kind][v.type.name] }] : []));
+interface TypedBlock {
+  readonly kind: BlockKind;
+  readonly v: Extract<Value, { kind: 'Block' }>;
+  readonly name: Identifier;
+  readonly type: BlockType;
+}
+
+/** typedBlocks, found once per resolved machine: two checks walk them. */
+const typedBlocksOf = new WeakMap<MachineSpec, TypedBlock[]>();
+
+/** Every typed block whose type the catalog knows (`tap { … }`, `accel = kvm { … }`), with its schema, in source order. */
+function typedBlocks(machine: MachineSpec): TypedBlock[] {
+  let out = typedBlocksOf.get(machine);
+  if (out) return out;
+  out = [];
+  addTypedBlocks(out, machine.node?.properties ?? [], MACHINE_BLOCKS);
+  for (const d of machine.devices) if (d.spec?.backend) addTypedBlocks(out, d.node.properties, DEVICE_BLOCKS);
+  typedBlocksOf.set(machine, out);
+  return out;
+}
+
+const MACHINE_BLOCKS: readonly BlockKind[] = ['display', 'accel'];
+const DEVICE_BLOCKS: readonly BlockKind[] = ['netdev', 'chardev', 'audiodev', 'format'];
+
+function addTypedBlocks(out: TypedBlock[], props: readonly Property[], kinds: readonly BlockKind[]): void {
+  for (const p of props) {
+    const kind = p.key.name as BlockKind;
+    if (!p.value || !kinds.includes(kind)) continue;
+    for (const v of p.value.kind === 'List' ? p.value.items : [p.value]) {
+      if (v.kind === 'Block' && v.type && Object.hasOwn(blockTypes[kind], v.type.name)) out.push({ kind, v, name: v.type, type: blockTypes[kind][v.type.name] });
+    }
+  }
 }
 
 const specOf = (u: PropertyUse): PropSpec | undefined => (Object.hasOwn(u.allowed, u.p.key.name) ? u.allowed[u.p.key.name] : undefined);
@@ -115,7 +150,14 @@ function typeHint(key: string, v: Value, spec: PropSpec): string | undefined {
 
 const BACKEND_TYPES: Readonly<Record<string, readonly string[] | undefined>> = { netdev: netdevTypes, chardev: chardevTypes, audiodev: audiodevTypes };
 
-const allowedProps = (d: DeviceSpec): Record<string, PropSpec> => ({ ...d.spec!.props, ...(d.spec!.backend ? backendProps[d.spec!.backend] : {}) });
+/** A model's properties with its backend's, made once per catalog model. */
+const allowedOf = new WeakMap<object, Record<string, PropSpec>>();
+function allowedProps(d: DeviceSpec): Record<string, PropSpec> {
+  const spec = d.spec!;
+  let allowed = allowedOf.get(spec);
+  if (!allowed) allowedOf.set(spec, (allowed = { ...spec.props, ...(spec.backend ? backendProps[spec.backend] : {}) }));
+  return allowed;
+}
 
 export const sourceChecks: readonly Check<SourceContext>[] = [
   {
