@@ -216,11 +216,13 @@ async function commands(argv: readonly string[], io: Io): Promise<number> {
     .requiredOption('--name <name>', 'the machine name (NAME.machine, NAME.machine.lock)')
     .option('--out <dir>', 'where to write them (default: the current folder)')
     .option('--qmp <socket>', "a running VM's QMP unix socket, instead of a command line")
+    .option('--libvirt <file>', 'a libvirt domain XML file (virsh dumpxml), instead of a command line')
+    .option('--libvirt-domain <name>', 'a defined libvirt domain (read with virsh dumpxml), instead of a command line')
     .option('--timeout <seconds>', 'how long QEMU may take to start and enumerate', '20')
     .argument('[command...]', 'qemu-system-x86_64 ARGS…, after --')
     .action(async (command: string[], o) => {
       const { importCommand } = await import('./commands/import.js');
-      exit = await importCommand(session(o), command, { name: o.name, out: o.out, qmp: o.qmp, timeoutMs: parseTimeout(o.timeout) });
+      exit = await importCommand(session(o), command, { name: o.name, out: o.out, qmp: o.qmp, libvirt: o.libvirt, libvirtDomain: o.libvirtDomain, timeoutMs: parseTimeout(o.timeout) });
     });
 
   program

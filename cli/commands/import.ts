@@ -25,12 +25,16 @@ import { adopt, AdoptError, compareViews, type Backends, type Inspection } from 
 import { inspect, qmpBackends } from '../import/inspect.js';
 import { readCommandLine, type NetBackend, type ReadCommandLine } from '../import/qemu-args.js';
 import { allDevices } from '../import/qtree.js';
+import { libvirtCommandLine, loadLibvirtXml } from '../import/libvirt.js';
 import type { Session } from '../session.js';
 
 export interface ImportOptions {
   readonly name: string;
   readonly out?: string;
   readonly qmp?: string;
+  /** `--libvirt DOMAIN.xml` / `--libvirt-domain NAME`: the libvirt domain read into its QEMU command line (cli/import/libvirt.ts). */
+  readonly libvirt?: string;
+  readonly libvirtDomain?: string;
   readonly timeoutMs: number;
 }
 
@@ -123,19 +127,42 @@ async function inspectionSwtpm(read: ReadCommandLine, scratch: string): Promise<
   return startSwtpm({ dir: scratch, tpmSocket: read.inspectionTpm, tpmState: join(scratch, 'tpm') });
 }
 
-export async function importCommand(s: Session, command: readonly string[], opts: ImportOptions): Promise<number> {
+export async function importCommand(s: Session, given: readonly string[], opts: ImportOptions): Promise<number> {
+  let command = given;
+  let libvirt: LibvirtSource | undefined;
+  if (opts.libvirt || opts.libvirtDomain) {
+    if (given.length || opts.qmp || (opts.libvirt && opts.libvirtDomain)) return usage(s, 'give one of --libvirt FILE, --libvirt-domain NAME, --qmp SOCKET or a command line after --', 'machinec import --libvirt web.xml --name web');
+    const loaded = loadLibvirtXml(s.io.cwd, s.io.env, { file: opts.libvirt, domain: opts.libvirtDomain });
+    if ('error' in loaded) {
+      s.io.stderr(`error[import-failed]: ${loaded.error}\n  = hint: ${loaded.hint}\nnothing was written\n`);
+      return 1;
+    }
+    const read = libvirtCommandLine(loaded.xml);
+    if (read.errors.length) {
+      s.io.stderr(`error[import-failed]: ${loaded.origin}: ${read.errors.length} thing${read.errors.length === 1 ? '' : 's'} machinec cannot carry:\n${read.errors.map((p) => `  - ${p}\n`).join('')}nothing was written\n`);
+      return 1;
+    }
+    command = ['qemu-system-x86_64', ...read.args];
+    libvirt = { origin: loaded.origin, notes: read.notes };
+  }
   const scratch = mkdtempSync(join(tmpdir(), 'machinec-import-'));
   const remove = () => rmSync(scratch, { recursive: true, force: true });
   const release = untilDone(remove); // a signal removes it too (cli/signals.ts)
   try {
-    return await importInto(s, command, opts, scratch);
+    return await importInto(s, command, opts, scratch, libvirt);
   } finally {
     release();
     remove();
   }
 }
 
-async function importInto(s: Session, command: readonly string[], opts: ImportOptions, scratch: string): Promise<number> {
+/** A libvirt domain read into its QEMU command line (cli/import/libvirt.ts): where it came from, what it does not carry. */
+interface LibvirtSource {
+  readonly origin: string;
+  readonly notes: string[];
+}
+
+async function importInto(s: Session, command: readonly string[], opts: ImportOptions, scratch: string, libvirt?: LibvirtSource): Promise<number> {
   if (!NAME.test(opts.name)) return usage(s, `--name ${opts.name} is not a machine name`, 'a name starts with a letter and holds letters, digits, "-" and "_"');
   if (opts.qmp && command.length) return usage(s, 'give either --qmp SOCKET or a command line after --, not both', 'machinec import --qmp /run/vm.qmp --name NAME');
   if (!opts.qmp && !command.length) return usage(s, 'no QEMU command line to import', 'machinec import --name NAME -- qemu-system-x86_64 -machine q35 …');
@@ -198,7 +225,7 @@ async function importInto(s: Session, command: readonly string[], opts: ImportOp
       chipsetWord: versioned,
       accel: read?.accel,
       uuidInSource: read ? read.uuidGiven : !/^0{8}-0{4}-0{4}-0{4}-0{12}$/.test(inspection.uuid),
-      origin: opts.qmp ? `the running VM at ${opts.qmp}` : 'a QEMU command line',
+      origin: libvirt?.origin ?? (opts.qmp ? `the running VM at ${opts.qmp}` : 'a QEMU command line'),
       properties: read?.properties,
       topology: read ? read.topologyGiven : inspection.cpus > 1,
     };
@@ -245,7 +272,7 @@ async function importInto(s: Session, command: readonly string[], opts: ImportOp
   s.io.stdout(`imported ${opts.name} (${adopted.machine.machineType}): ${adopted.machine.devices.length} devices, ${pci} on PCI, each where the original has it\n  ${displayPath(s.io, sourcePath)}\n  ${displayPath(s.io, lockPath)}\n`);
   const shown = displayPath(s.io, sourcePath);
   const run = `the imported machine differs from the original there: pass what it needs in \`qemu-args\` or with \`machinec run ${opts.name}.machine -- …\``;
-  const warnings: Diagnostic[] = (read?.notCarried ?? []).map((o) => ({ code: 'import-not-carried', severity: 'warning', message: o.includes('not carried over') ? o : `${o} is not carried over`, file: shown, hint: run }));
+  const warnings: Diagnostic[] = [...(read?.notCarried ?? []), ...(libvirt?.notes ?? [])].map((o) => ({ code: 'import-not-carried', severity: 'warning', message: o.includes('not carried over') ? o : `${o} is not carried over`, file: shown, hint: run }));
   s.report(warnings);
   for (const n of adopted.notes) s.io.stderr(`note: ${n}\n`);
   return 0;

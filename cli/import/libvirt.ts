@@ -1,0 +1,364 @@
+/**
+ * `machinec import --libvirt DOMAIN.xml`: libvirt domain XML (as `virsh dumpxml` writes it, every
+ * controller and device with its address) read into the QEMU command line libvirt 9.0 would give
+ * the guest: the same machine type, controllers, devices, addresses, chassis and port numbers,
+ * MACs, serials and boot order. That command line then goes the way every import goes (inspected
+ * in a harmless QEMU run, adopted, built and compared), so nothing here places anything.
+ *
+ * Ids: a user alias `ua-ID` (what `machinec export libvirt` writes) gives back ID; other aliases,
+ * or libvirt's own naming where the XML has none (an inactive domain's dumpxml), name the rest.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { child, childrenNamed, parseXml, XmlError, type XmlNode } from './libvirt-xml.js';
+
+export interface LibvirtCommandLine {
+  /** The domain's name. */
+  readonly name?: string;
+  /** qemu-system-x86_64 arguments, key=value syntax. */
+  readonly args: string[];
+  /** What the .machine does not carry (graphics, consoles, …), for the import's notes. */
+  readonly notes: string[];
+  /** What cannot be read: nothing is imported. */
+  readonly errors: string[];
+}
+
+interface Reader {
+  readonly root: XmlNode;
+  readonly chipset: 'pc' | 'q35';
+  readonly args: string[];
+  /**
+   * Devices on controllers' own buses (disks on SATA/IDE/SCSI/USB, USB input, codecs, channels),
+   * each with its backend: created last, in reverse order, so QEMU's qtree (newest first) lists
+   * each bus in the XML's order, the order import's adopt path reads back stably.
+   */
+  readonly later: string[][];
+  readonly notes: string[];
+  readonly errors: string[];
+  /** libvirt controller index → QEMU bus id, per controller type (`pci` 1 → `pci.1`, `usb` 0 → `usb`). */
+  readonly controllers: Map<string, string>;
+  readonly ids: Set<string>;
+  readonly counters: Map<string, number>;
+}
+
+const num = (s: string | undefined): number | undefined => (s === undefined ? undefined : /^0x[0-9a-f]+$/i.test(s) ? parseInt(s, 16) : /^\d+$/.test(s) ? Number(s) : undefined);
+const esc = (v: string): string => v.replace(/,/g, ',,');
+const at = (n: XmlNode): string => `<${n.name}> (line ${n.line})`;
+
+function fail(r: Reader, n: XmlNode, why: string): undefined {
+  r.errors.push(`${at(n)}: ${why}`);
+  return undefined;
+}
+
+/** The QEMU id of a device: its user alias without `ua-`, its alias, or libvirt's own name. */
+function idOf(r: Reader, n: XmlNode, fallback: string, userAliasOnly = false): string {
+  const alias = child(n, 'alias')?.attrs.name;
+  let id = alias?.startsWith('ua-') ? alias.slice(3) : (!userAliasOnly && alias) || fallback;
+  if (r.ids.has(id)) id = `${id}-${r.ids.size}`;
+  r.ids.add(id);
+  return id;
+}
+
+function next(r: Reader, prefix: string): string {
+  const n = r.counters.get(prefix) ?? 0;
+  r.counters.set(prefix, n + 1);
+  return `${prefix}${n}`;
+}
+
+/** `bus=…,addr=…[,multifunction=on]` from `<address type='pci'>`. */
+function pciPlace(r: Reader, n: XmlNode): string | undefined {
+  const a = child(n, 'address');
+  if (!a) return fail(r, n, 'no <address>: give every device its address (as `virsh dumpxml` of a defined domain does)');
+  if (a.attrs.type !== 'pci') return fail(r, n, `address type ${a.attrs.type} is not a PCI address`);
+  if ((num(a.attrs.domain) ?? 0) !== 0) return fail(r, n, 'PCI domains other than 0 are not read');
+  const bus = r.controllers.get(`pci/${num(a.attrs.bus) ?? 0}`);
+  const slot = num(a.attrs.slot);
+  const fn = num(a.attrs.function) ?? 0;
+  if (bus === undefined) return fail(r, n, `bus ${a.attrs.bus} is no PCI controller of this domain`);
+  if (slot === undefined) return fail(r, n, 'the address has no slot');
+  return `bus=${bus},addr=0x${slot.toString(16)}.0x${fn.toString(16)}${a.attrs.multifunction === 'on' ? ',multifunction=on' : ''}`;
+}
+
+const PCI_CONTROLLERS: Readonly<Record<string, string>> = { 'pcie-root-port': 'pcie-root-port', 'pci-bridge': 'pci-bridge', 'pcie-to-pci-bridge': 'pcie-pci-bridge' };
+
+/** PCI controllers, parents first (libvirt gives a parent a lower index). */
+function pciControllers(r: Reader, list: XmlNode[]): void {
+  const rootId = r.chipset === 'q35' ? 'pcie.0' : 'pci.0';
+  r.controllers.set('pci/0', rootId);
+  const pci = list.filter((c) => c.attrs.type === 'pci').sort((a, b) => (num(a.attrs.index) ?? 0) - (num(b.attrs.index) ?? 0));
+  for (const c of pci) {
+    const index = num(c.attrs.index) ?? 0;
+    const model = c.attrs.model;
+    if (model === 'pci-root' || model === 'pcie-root') {
+      if (index !== 0) fail(r, c, `a second ${model} (pci-expander-bus) is not read`);
+      continue;
+    }
+    const qemu = PCI_CONTROLLERS[model ?? ''];
+    const named = child(c, 'model')?.attrs.name;
+    if (!qemu || (named && named !== qemu)) {
+      fail(r, c, `PCI controller ${model}${named ? ` (${named})` : ''} is not one machinec describes (pcie-root-port, pci-bridge, pcie-to-pci-bridge)`);
+      continue;
+    }
+    // Not libvirt's `pci.N`: import names such ids anew, and its guest-view comparison goes by id.
+    const id = idOf(r, c, `pci${index}`, true);
+    r.controllers.set(`pci/${index}`, id);
+    const place = pciPlace(r, c);
+    if (!place) continue;
+    const t = child(c, 'target');
+    for (const k of Object.keys(t?.attrs ?? {})) if (!['chassis', 'port', 'chassisNr', 'busNr'].includes(k)) fail(r, c, `<target ${k}=…> is not carried`);
+    let extra = '';
+    if (qemu === 'pcie-root-port') extra = `,port=${esc(t?.attrs.port ?? '0')},chassis=${num(t?.attrs.chassis) ?? index}`;
+    if (qemu === 'pci-bridge') extra = `,chassis_nr=${num(t?.attrs.chassisNr) ?? index}`;
+    r.args.push('-device', `${qemu},id=${id}${extra},${place}`);
+  }
+}
+
+/** USB, SATA, IDE, SCSI and virtio-serial controllers. */
+function otherControllers(r: Reader, list: XmlNode[]): void {
+  for (const c of list) {
+    const index = num(c.attrs.index) ?? 0;
+    const type = c.attrs.type;
+    const model = c.attrs.model;
+    const builtin = child(c, 'address');
+    const slot = num(builtin?.attrs.slot);
+    const fn = num(builtin?.attrs.function);
+    if (type === 'pci') continue;
+    if ((type === 'sata' && r.chipset === 'q35' && index === 0 && slot === 0x1f && fn === 2) || (type === 'ide' && r.chipset === 'pc' && index === 0)) {
+      r.controllers.set(`${type}/0`, 'ide');
+      continue;
+    }
+    if (type === 'usb' && model === 'none') continue;
+    const kinds: Record<string, [string, string] | undefined> = {
+      'usb/qemu-xhci': ['qemu-xhci', index ? `usb${index}` : 'usb'],
+      'usb/piix3-uhci': ['piix3-usb-uhci', index ? `usb${index}` : 'usb'],
+      [`sata/${model}`]: type === 'sata' ? ['ich9-ahci', `sata${index}`] : undefined,
+      'scsi/virtio-scsi': ['virtio-scsi-pci', `scsi${index}`],
+      [`virtio-serial/${model}`]: type === 'virtio-serial' && (!model || model === 'virtio') ? ['virtio-serial-pci', `virtio-serial${index}`] : undefined,
+    };
+    const kind = kinds[`${type}/${model}`];
+    if (!kind) {
+      fail(r, c, `controller ${type}${model ? ` model ${model}` : ''} is not one machinec describes`);
+      continue;
+    }
+    const id = idOf(r, c, kind[1], kind[1] === 'ide');
+    r.controllers.set(`${type}/${index}`, id);
+    const place = pciPlace(r, c);
+    if (!place) continue;
+    const ports = num(c.attrs.ports);
+    const extra = ports === undefined ? '' : kind[0] === 'qemu-xhci' ? `,p2=${ports},p3=${ports}` : kind[0] === 'virtio-serial-pci' ? `,max_ports=${ports}` : '';
+    r.args.push('-device', `${kind[0]},id=${id}${extra},${place}`);
+  }
+}
+
+/** The drive address of a disk on SATA, IDE or SCSI, as QEMU's bus= (and unit/scsi-id). */
+function drivePlace(r: Reader, n: XmlNode, bus: string): string | undefined {
+  const a = child(n, 'address');
+  if (a?.attrs.type !== 'drive') return fail(r, n, `a ${bus} disk needs <address type='drive'>`);
+  const [controller, b, target, unit] = ['controller', 'bus', 'target', 'unit'].map((k) => num(a.attrs[k]) ?? 0);
+  const owner = r.controllers.get(`${bus}/${controller}`);
+  if (!owner) return fail(r, n, `${bus} controller ${controller} is not in this domain`);
+  if (bus === 'scsi') return unit || b ? fail(r, n, `SCSI bus ${b} unit ${unit}: machinec places a SCSI disk by its target (scsi-id), on bus 0 and LUN 0`) : `bus=${owner}.0,channel=0,scsi-id=${target},lun=0`;
+  if (bus === 'ide') return `bus=${owner}.${b},unit=${unit}`;
+  return `bus=${owner}.${unit}`;
+}
+
+const DISK_MODELS: Readonly<Record<string, [string, string]>> = { virtio: ['virtio-blk-pci', 'virtio-blk-pci'], sata: ['ide-hd', 'ide-cd'], ide: ['ide-hd', 'ide-cd'], scsi: ['scsi-hd', 'scsi-cd'], usb: ['usb-storage', 'usb-storage'] };
+
+function disk(r: Reader, n: XmlNode): void {
+  const target = child(n, 'target');
+  const bus = target?.attrs.bus ?? 'virtio';
+  const cdrom = n.attrs.device === 'cdrom';
+  const models = DISK_MODELS[bus];
+  if (!models || (n.attrs.device && !['disk', 'cdrom'].includes(n.attrs.device)) || (cdrom && bus === 'virtio')) return void fail(r, n, `a ${n.attrs.device ?? 'disk'} on bus ${bus} is not one machinec describes`);
+  if (n.attrs.type !== 'file' && n.attrs.type !== 'block') return void fail(r, n, `disk type ${n.attrs.type} (not a file or block device) is not carried`);
+  const source = child(n, 'source');
+  const file = source?.attrs.file ?? source?.attrs.dev;
+  const format = child(n, 'driver')?.attrs.type;
+  const id = idOf(r, n, next(r, `${bus}-disk`));
+  const drive = [`if=none`, `id=drive-${id}`, ...(file !== undefined ? [`file=${esc(file)}`] : []), ...(format ? [`format=${format}`] : []), ...(child(n, 'readonly') || cdrom ? ['readonly=on'] : []), ...(cdrom ? ['media=cdrom'] : [])];
+  const place = bus === 'virtio' ? pciPlace(r, n) : bus === 'usb' ? usbPlace(r, n) : drivePlace(r, n, bus);
+  if (!place) return;
+  const serial = child(n, 'serial')?.text;
+  const boot = child(n, 'boot')?.attrs.order;
+  const model = models[cdrom ? 1 : 0] + (n.attrs.model === 'virtio-non-transitional' ? ',disable-legacy=on,disable-modern=off' : '');
+  const group = ['-drive', drive.join(','), '-device', `${model},id=${id},drive=drive-${id},${place}${serial ? `,serial=${esc(serial)}` : ''}${boot ? `,bootindex=${boot}` : ''}`];
+  if (bus === 'virtio') r.args.push(...group);
+  else r.later.push(group);
+}
+
+/** `<address type='usb' bus='0' port='1'/>` → bus=usb.0,port=1. */
+function usbPlace(r: Reader, n: XmlNode): string | undefined {
+  const a = child(n, 'address');
+  if (a?.attrs.type !== 'usb') return fail(r, n, "a USB device needs <address type='usb'>");
+  const owner = r.controllers.get(`usb/${num(a.attrs.bus) ?? 0}`);
+  if (!owner) return fail(r, n, `USB controller ${a.attrs.bus} is not in this domain`);
+  return `bus=${owner}.0,port=${a.attrs.port}`;
+}
+
+const NIC_MODELS: Readonly<Record<string, string>> = { virtio: 'virtio-net-pci', e1000: 'e1000', e1000e: 'e1000e', rtl8139: 'rtl8139' };
+
+function netdev(r: Reader, n: XmlNode, id: string): string | undefined {
+  const source = child(n, 'source');
+  switch (n.attrs.type) {
+    case 'user':
+      return `user,id=${id}`;
+    case 'network':
+      r.notes.push(`${at(n)}: libvirt network ${source?.attrs.network ?? ''} is imported as netdev user (machinec has no libvirt networks: write bridge { br = "…" } for the network's bridge)`);
+      return `user,id=${id}`;
+    case 'bridge':
+      return `bridge,id=${id},br=${esc(source?.attrs.bridge ?? 'br0')}`;
+    case 'ethernet': {
+      const dev = child(n, 'target')?.attrs.dev;
+      return `tap,id=${id}${dev ? `,ifname=${esc(dev)}` : ''},script=no,downscript=no`;
+    }
+    case 'server':
+    case 'client':
+    case 'mcast':
+      return `socket,id=${id},${n.attrs.type === 'server' ? 'listen' : n.attrs.type === 'client' ? 'connect' : 'mcast'}=${source?.attrs.address ?? ''}:${source?.attrs.port ?? ''}`;
+    default:
+      return fail(r, n, `interface type ${n.attrs.type} is not carried (machinec's netdevs: user, tap, bridge, socket)`);
+  }
+}
+
+function nic(r: Reader, n: XmlNode): void {
+  const type = child(n, 'model')?.attrs.type ?? 'rtl8139';
+  const model = NIC_MODELS[type];
+  if (!model) return void fail(r, n, `NIC model ${type} is not one machinec describes`);
+  const id = idOf(r, n, next(r, 'net'));
+  const backend = netdev(r, n, `hostnet-${id}`);
+  const place = pciPlace(r, n);
+  if (!backend || !place) return;
+  const mac = child(n, 'mac')?.attrs.address;
+  const boot = child(n, 'boot')?.attrs.order;
+  const acpi = child(n, 'acpi')?.attrs.index;
+  r.args.push('-netdev', backend, '-device', `${model},id=${id},netdev=hostnet-${id}${mac ? `,mac=${mac}` : ''},${place}${boot ? `,bootindex=${boot}` : ''}${acpi ? `,acpi-index=${acpi}` : ''}`);
+}
+
+/** Devices with one QEMU model each: balloon, rng, video, watchdog, USB input, sound, virtio-serial channels. */
+function simple(r: Reader, n: XmlNode, firstVideo: XmlNode | undefined): void {
+  const model = child(n, 'model')?.attrs.type ?? n.attrs.model;
+  const pci = (qemu: string, prefix: string, extra = '') => {
+    const id = idOf(r, n, next(r, prefix));
+    const place = pciPlace(r, n);
+    if (place) r.args.push('-device', `${qemu},id=${id}${extra},${place}`);
+    return id;
+  };
+  if (n.name === 'memballoon') {
+    if (model !== 'none') model === 'virtio' ? pci('virtio-balloon-pci', 'balloon') : fail(r, n, `balloon model ${model} is not one machinec describes`);
+  } else if (n.name === 'rng') model === 'virtio' ? pci('virtio-rng-pci', 'rng') : fail(r, n, `rng model ${model} is not one machinec describes`);
+  else if (n.name === 'watchdog') {
+    if (model === 'itco') r.notes.push(`${at(n)}: the ICH9's own iTCO watchdog is part of the chipset (its action is not carried)`);
+    else model === 'i6300esb' ? pci('i6300esb', 'watchdog') : fail(r, n, `watchdog ${model} is not one machinec describes`);
+  } else if (n.name === 'video') {
+    const primary = n === firstVideo;
+    const qemu: Record<string, string> = { vga: 'VGA', qxl: primary ? 'qxl-vga' : 'qxl', virtio: primary ? 'virtio-vga' : 'virtio-gpu-pci', bochs: 'bochs-display' };
+    if (model !== 'none') qemu[model ?? ''] ? pci(qemu[model!], 'video') : fail(r, n, `video model ${model} is not one machinec describes`);
+  } else if (n.name === 'input') {
+    const qemu: Record<string, string> = { tablet: 'usb-tablet', keyboard: 'usb-kbd', mouse: 'usb-mouse' };
+    if (n.attrs.bus === 'ps2') return; // the i8042's own: part of the chipset
+    const place = n.attrs.bus === 'usb' ? usbPlace(r, n) : fail(r, n, `input bus ${n.attrs.bus} is not carried`);
+    if (place && qemu[n.attrs.type]) r.later.push(['-device', `${qemu[n.attrs.type]},id=${idOf(r, n, next(r, 'input'))},${place}`]);
+  } else if (n.name === 'sound') {
+    if (model !== 'ich6') return void fail(r, n, `sound model ${model} is not one machinec describes (ich6: intel-hda)`);
+    const id = pci('intel-hda', 'sound');
+    childrenNamed(n, 'codec').forEach((c, k) => (c.attrs.type ?? 'duplex') === 'duplex' ? r.later.push(['-device', `hda-duplex,id=${id}-codec${k},bus=${id}.0,cad=${k}`]) : fail(r, c, `codec ${c.attrs.type} is not carried`));
+  } else if (n.name === 'channel') channel(r, n);
+}
+
+function channel(r: Reader, n: XmlNode): void {
+  const target = child(n, 'target');
+  const a = child(n, 'address');
+  if (target?.attrs.type !== 'virtio' || a?.attrs.type !== 'virtio-serial') return void fail(r, n, 'only virtio channels on a virtio-serial controller are carried');
+  const owner = r.controllers.get(`virtio-serial/${num(a.attrs.controller) ?? 0}`);
+  if (!owner) return void fail(r, n, `virtio-serial controller ${a.attrs.controller} is not in this domain`);
+  const id = idOf(r, n, next(r, 'channel'));
+  const source = child(n, 'source');
+  const backends: Record<string, string | undefined> = { pty: 'pty', spicevmc: 'spicevmc,name=vdagent', unix: source?.attrs.path ? `socket,path=${esc(source.attrs.path)},server=${source.attrs.mode === 'bind' ? 'on' : 'off'},wait=off` : undefined };
+  const chr = backends[n.attrs.type];
+  if (!chr) return void fail(r, n, `channel type ${n.attrs.type} is not carried`);
+  const name = target.attrs.name ? `,name=${esc(target.attrs.name)}` : '';
+  r.later.push(['-chardev', `${chr.replace(/^(\w+)/, `$1,id=char${id}`)}`, '-device', `virtserialport,id=${id},chardev=char${id},bus=${owner}.0,nr=${a.attrs.port}${name}`]);
+}
+
+/** Elements of <devices> that are not guest PCI devices machinec keeps, each with why. */
+const NOT_CARRIED: Readonly<Record<string, string>> = {
+  emulator: '', console: '', audio: '',
+  serial: 'the serial console (write serial = … in the machine)',
+  graphics: 'the display (write display = vnc { … } or spice { … })',
+  tpm: 'the TPM (add a tpm-crb or tpm-tis device)',
+  panic: 'the panic notifier',
+};
+
+function devices(r: Reader, list: XmlNode[]): void {
+  const videos = list.filter((d) => d.name === 'video' && child(d, 'model')?.attrs.type !== 'none');
+  for (const d of list) {
+    if (d.name === 'controller') continue;
+    if (d.name === 'disk') disk(r, d);
+    else if (d.name === 'interface') nic(r, d);
+    else if (['memballoon', 'rng', 'watchdog', 'video', 'input', 'sound', 'channel'].includes(d.name)) simple(r, d, videos[0]);
+    else if (d.name in NOT_CARRIED) {
+      if (NOT_CARRIED[d.name]) r.notes.push(`${at(d)}: ${NOT_CARRIED[d.name]} is not carried over`);
+    } else fail(r, d, `<${d.name}> is not a device machinec describes`);
+  }
+}
+
+/** The domain's machine-wide part: machine type, memory, CPUs (with topology), UUID. */
+function head(r: Reader): void {
+  const type = child(child(r.root, 'os'), 'type');
+  const memory = child(r.root, 'memory');
+  const unit = (memory?.attrs.unit ?? 'KiB').toLowerCase();
+  const scale: Record<string, number> = { b: 1 / 1024, bytes: 1 / 1024, kib: 1, k: 1, mib: 1024, m: 1024, gib: 1024 * 1024, g: 1024 * 1024 };
+  const kib = Number(memory?.text ?? 1048576) * (scale[unit] ?? NaN);
+  if (!Number.isFinite(kib)) fail(r, memory!, `memory unit ${unit} is not read`);
+  const vcpus = Number(child(r.root, 'vcpu')?.text ?? 1);
+  const topo = child(child(r.root, 'cpu'), 'topology')?.attrs;
+  const smp = topo ? `${vcpus},sockets=${topo.sockets ?? 1},dies=${topo.dies ?? 1},cores=${topo.cores ?? 1},threads=${topo.threads ?? 1}` : String(vcpus);
+  r.args.push('-machine', type?.attrs.machine ?? r.chipset, '-m', `${Math.floor(kib / 1024)}M`, '-smp', smp, '-nodefaults');
+  const uuid = child(r.root, 'uuid')?.text;
+  if (uuid) r.args.push('-uuid', uuid);
+  for (const [el, what] of [['cpu', 'the CPU model'], ['genid', 'the vmgenid'], ['sysinfo', 'SMBIOS']] as const) if (child(r.root, el) && (el !== 'cpu' || child(child(r.root, el), 'model'))) r.notes.push(`<${el}>: ${what} is not carried over`);
+  // Without <acpi/> libvirt starts QEMU with ACPI off (no PIIX4 PM at 00:01.3 on pc, no ACPI tables).
+  if (!child(child(r.root, 'features'), 'acpi')) fail(r, r.root, 'the domain has no <features><acpi/>: libvirt runs it with ACPI off, which machinec machines do not describe');
+  if (child(child(r.root, 'os'), 'loader')) r.notes.push('<loader>: the firmware is not carried over (write firmware = uefi { … })');
+}
+
+export function libvirtCommandLine(xml: string): LibvirtCommandLine {
+  let root: XmlNode;
+  try {
+    root = parseXml(xml);
+  } catch (e) {
+    if (e instanceof XmlError) return { args: [], notes: [], errors: [`not XML: ${e.message}`] };
+    throw e;
+  }
+  if (root.name !== 'domain') return { args: [], notes: [], errors: [`the root element is <${root.name}>, not <domain>`] };
+  const machine = child(child(root, 'os'), 'type')?.attrs.machine ?? '';
+  const chipset = /q35/.test(machine) ? 'q35' : /^pc(-i440fx|$)/.test(machine) ? 'pc' : undefined;
+  if (!chipset) return { args: [], notes: [], errors: [`machine type ${machine || '(none)'} is not a pc or q35 machine`] };
+  const r: Reader = { root, chipset, args: [], later: [], notes: [], errors: [], controllers: new Map(), ids: new Set(), counters: new Map() };
+  head(r);
+  const list = child(root, 'devices')?.children ?? [];
+  const controllers = list.filter((d) => d.name === 'controller');
+  pciControllers(r, controllers);
+  otherControllers(r, controllers);
+  devices(r, list);
+  for (const group of r.later.reverse()) r.args.push(...group);
+  for (const q of root.children.filter((c) => c.name.startsWith('qemu:'))) fail(r, q, 'QEMU arguments and overrides change what the guest sees and are not read: remove them (and the devices they add) to import the rest');
+  return { name: child(root, 'name')?.text, args: r.args, notes: r.notes, errors: r.errors };
+}
+
+/** The domain XML of `--libvirt FILE` (read) or `--libvirt-domain NAME` (`virsh dumpxml NAME`, of qemu:///system unless LIBVIRT_DEFAULT_URI says otherwise). */
+export function loadLibvirtXml(cwd: string, env: Readonly<Record<string, string | undefined>>, source: { file?: string; domain?: string }): { xml: string; origin: string } | { error: string; hint: string } {
+  if (source.file) {
+    try {
+      return { xml: readFileSync(resolve(cwd, source.file), 'utf8'), origin: `libvirt domain XML ${source.file}` };
+    } catch (e) {
+      return { error: `cannot read ${source.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, hint: 'give the path of a domain XML file (virsh dumpxml NAME > NAME.xml)' };
+    }
+  }
+  const uri = env.LIBVIRT_DEFAULT_URI ?? 'qemu:///system';
+  const r = spawnSync('virsh', ['-c', uri, 'dumpxml', source.domain!], { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20 });
+  if (r.error) return { error: `virsh dumpxml ${source.domain}: ${(r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'virsh is not installed' : r.error.message}`, hint: "install libvirt's client (Debian: apt-get install libvirt-clients)" };
+  if (r.status !== 0) return { error: `virsh dumpxml ${source.domain}: ${(r.stderr || r.stdout).trim().split('\n')[0]}`, hint: `list the domains with \`virsh -c ${uri} list --all\`` };
+  return { xml: r.stdout, origin: `libvirt domain ${source.domain} (${uri})` };
+}

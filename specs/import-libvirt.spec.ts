@@ -1,0 +1,53 @@
+/**
+ * The libvirt domain XML reader of `machinec import --libvirt` without libvirt: strict XML (an
+ * error with line and column, never a guess) and the QEMU command line a domain stands for.
+ */
+import { parseXml } from '../cli/import/libvirt-xml.js';
+import { libvirtCommandLine } from '../cli/import/libvirt.js';
+
+describe('libvirt XML reader', () => {
+  test('elements, both quotes, entities, comments, CDATA and the declaration', () => {
+    const root = parseXml(`<?xml version="1.0"?>\n<!-- c -->\n<domain type="qemu"><name>a&amp;b&#x21;</name><x v='&lt;&quot;'/><t><![CDATA[<raw>]]></t></domain>\n`);
+    expect(root.name).toBe('domain');
+    expect(root.children.map((c) => [c.name, c.text, c.attrs])).toEqual([['name', 'a&b!', {}], ['x', '', { v: '<"' }], ['t', '<raw>', {}]]);
+  });
+
+  test.each([
+    ['<a><b></a>', '</a> closes <b> (line 1) (line 1, column 10)'],
+    ['<a x="1" x="2"/>', 'attribute x given twice (line 1, column 10)'],
+    ['<!DOCTYPE a><a/>', 'expected a name (line 1, column 2)'],
+    ['<a>&nbsp;</a>', 'unknown entity &nbsp; (line 1, column 4)'],
+    ['<a/>\n<b/>', 'text after the root element (line 2, column 1)'],
+    ['<a>', '<a> is never closed (line 1, column 4)'],
+  ])('%s is refused: %s', (xml, message) => {
+    expect(() => parseXml(xml)).toThrow(message);
+  });
+});
+
+describe('libvirt domain → QEMU command line', () => {
+  const domain = (devices: string, machine = 'pc-q35-7.2') => `<domain type='kvm'><name>web</name><uuid>d623da87-4197-477d-be98-5ad2dd8af7ea</uuid><memory unit='KiB'>2097152</memory><vcpu>4</vcpu><os><type arch='x86_64' machine='${machine}'>hvm</type></os><features><acpi/></features><cpu><topology sockets='1' dies='1' cores='2' threads='2'/></cpu><devices>${devices}</devices></domain>`;
+  const pci = (bus: number, slot: number, fn = 0, multi = false) => `<address type='pci' domain='0x0000' bus='0x${bus.toString(16).padStart(2, '0')}' slot='0x${slot.toString(16).padStart(2, '0')}' function='0x${fn}'${multi ? " multifunction='on'" : ''}/>`;
+
+  test("controllers by index, devices at their addresses, machinec's own ids back from ua- aliases", () => {
+    const r = libvirtCommandLine(domain(`<controller type='pci' index='0' model='pcie-root'/><controller type='pci' index='1' model='pcie-root-port'><model name='pcie-root-port'/><target chassis='1' port='0x10'/>${pci(0, 2, 0, true)}</controller><interface type='bridge'><mac address='52:54:00:00:00:01'/><source bridge='br0'/><model type='virtio'/><acpi index='2'/><alias name='ua-wan'/>${pci(1, 0)}</interface><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/vm/a.qcow2'/><target dev='sda' bus='sata'/><serial>s1</serial><boot order='1'/><address type='drive' controller='0' bus='0' target='0' unit='3'/></disk><controller type='sata' index='0'>${pci(0, 0x1f, 2)}</controller><graphics type='vnc'/>`));
+    expect(r.errors).toEqual([]);
+    expect(r.args).toEqual([
+      '-machine', 'pc-q35-7.2', '-m', '2048M', '-smp', '4,sockets=1,dies=1,cores=2,threads=2', '-nodefaults', '-uuid', 'd623da87-4197-477d-be98-5ad2dd8af7ea',
+      '-device', 'pcie-root-port,id=pci1,port=0x10,chassis=1,bus=pcie.0,addr=0x2.0x0,multifunction=on',
+      '-netdev', 'bridge,id=hostnet-wan,br=br0', '-device', 'virtio-net-pci,id=wan,netdev=hostnet-wan,mac=52:54:00:00:00:01,bus=pci1,addr=0x0.0x0,acpi-index=2',
+      '-drive', 'if=none,id=drive-sata-disk0,file=/vm/a.qcow2,format=qcow2', '-device', 'ide-hd,id=sata-disk0,drive=drive-sata-disk0,bus=ide.3,serial=s1,bootindex=1',
+    ]);
+    expect(r.notes).toEqual(['<graphics> (line 1): the display (write display = vnc { … } or spice { … }) is not carried over']);
+  });
+
+  test('what machinec cannot carry is an error naming it', () => {
+    const r = libvirtCommandLine(domain(`<controller type='scsi' index='0' model='lsilogic'>${pci(0, 3)}</controller><interface type='vhostuser'><model type='virtio'/>${pci(0, 4)}</interface><disk type='file' device='disk'><target dev='vda' bus='virtio'/></disk>`));
+    expect(r.errors).toEqual([
+      '<controller> (line 1): controller scsi model lsilogic is not one machinec describes',
+      '<interface> (line 1): interface type vhostuser is not carried (machinec\'s netdevs: user, tap, bridge, socket)',
+      "<disk> (line 1): no <address>: give every device its address (as `virsh dumpxml` of a defined domain does)",
+    ]);
+    expect(libvirtCommandLine('<domain><os><type machine="virt"/></os></domain>').errors).toEqual(['machine type virt is not a pc or q35 machine']);
+    expect(libvirtCommandLine('<network/>').errors).toEqual(['the root element is <network>, not <domain>']);
+  });
+});
