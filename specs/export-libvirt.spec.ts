@@ -110,3 +110,9 @@ describe('export libvirt: the whole VM', () => {
     expect(codes(r)).toEqual([]);
   });
 });
+
+test("a pc's PIIX3 USB controller at 01.2 (libvirt's default, behind the chipset's ISA bridge at 01.0) compiles and exports", () => {
+  const r = exported('machine m {\n  chipset = pc\n  device usb: piix3-usb-uhci @ 01.2\n}\n');
+  expect(codes(r)).toEqual([]);
+  expect(r.xml).toContain(`<controller type='usb' index='0' model='piix3-uhci'>\n      <alias name='ua-usb'/>\n      <address type='pci' domain='0x0000' bus='0x00' slot='0x01' function='0x2'/>`);
+});

@@ -4,7 +4,7 @@
  * at `pinned` (pins assigned and buses numbered) or at the errors reported before it.
  */
 import { hasErrors, type Diagnostic } from '../../grammar/index.js';
-import { MAX_CHASSIS, PCI_BUSES, PCI_FUNCTIONS, PCI_SLOTS } from '../chipsets.js';
+import { chipsets, MAX_CHASSIS, PCI_BUSES, PCI_FUNCTIONS, PCI_SLOTS } from '../chipsets.js';
 import { formatAddress } from '../machine-spec.js';
 import type { PlacedDevice } from '../model.js';
 import type { Draft, Placement } from '../place/state.js';
@@ -135,6 +135,9 @@ export const placementChecks: readonly Check<PlacedContext>[] = [
     severity: 'error',
     run(ctx, report) {
       const used = new Set(ctx.devices.filter((d) => d.addr).map((d) => `${d.bus}/${d.addr!.slot}.${d.addr!.fn}`));
+      // The chipset's own functions answer too: pc's PIIX3 ISA bridge is 01.0, so a UHCI at 01.2 (libvirt's default) is seen.
+      const chip = chipsets[ctx.placement.chipset];
+      for (const b of chip.builtins) used.add(`${chip.rootBus}/${b.slot}.${b.fn}`);
       for (const d of ctx.devices) {
         if (!d.addr || d.addr.fn === 0 || used.has(`${d.bus}/${d.addr.slot}.0`)) continue;
         const zero = formatAddress({ slot: d.addr.slot, fn: 0 });
