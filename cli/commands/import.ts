@@ -134,13 +134,13 @@ export async function importCommand(s: Session, given: readonly string[], opts: 
     if (given.length || opts.qmp || (opts.libvirt && opts.libvirtDomain)) return usage(s, 'give one of --libvirt FILE, --libvirt-domain NAME, --qmp SOCKET or a command line after --', 'machinec import --libvirt web.xml --name web');
     const loaded = loadLibvirtXml(s.io.cwd, s.io.env, { file: opts.libvirt, domain: opts.libvirtDomain });
     if ('error' in loaded) {
-      s.io.stderr(`error[import-failed]: ${loaded.error}\n  = hint: ${loaded.hint}\nnothing was written\n`);
-      return 1;
+      s.fail('import-failed', loaded.error, { hint: loaded.hint });
+      return nothingWritten(s);
     }
     const read = libvirtCommandLine(loaded.xml);
     if (read.errors.length) {
-      s.io.stderr(`error[import-failed]: ${loaded.origin}: ${read.errors.length} thing${read.errors.length === 1 ? '' : 's'} machinec cannot carry:\n${read.errors.map((p) => `  - ${p}\n`).join('')}nothing was written\n`);
-      return 1;
+      s.fail('import-failed', `${loaded.origin}: ${read.errors.length} thing${read.errors.length === 1 ? '' : 's'} machinec cannot carry:${read.errors.map(listItem).join('')}`);
+      return nothingWritten(s);
     }
     command = ['qemu-system-x86_64', ...read.args];
     libvirt = { origin: loaded.origin, notes: read.notes };
