@@ -3,10 +3,10 @@
  * and every text read so far, so diagnostics can show their source lines.
  */
 import { dirname, resolve } from 'node:path';
-import { compile, diagnose, takenValues, type Approval, type CompileInput, type Compilation, type Diagnostic, type HostFacts, type HostNeeds, type QemuInfo } from '../compiler/index.js';
+import { compile, diagnose, type Approval, type CompileInput, type Compilation, type Diagnostic, type HostFacts, type HostNeeds, type QemuInfo } from '../compiler/index.js';
 import { digestFiles } from './host-files.js';
 import { cpuAliases } from './qemu/cpu-models.js';
-import { otherLocks } from './repo.js';
+import { RepoValues } from './repo.js';
 import { displayPath, FolderListings, lockPathOf, readIfExists, readText, recoverWrites, useColor, type Io } from './io.js';
 import { findQemu, listMachineTypes } from './qemu/machine-types.js';
 import { renderDiagnostic, renderDiagnostics } from './render-diagnostic.js';
@@ -28,9 +28,11 @@ export class Session {
   private qemuInfo?: Promise<QemuInfo | undefined>;
   /** Each folder listed once per run (temp files and journals to recover, the tree a file sits in). */
   private readonly listings = new FolderListings();
+  private readonly repoValues: RepoValues;
 
   constructor(readonly io: Io, private readonly qemuOption?: string) {
     this.color = useColor(io);
+    this.repoValues = new RepoValues(io);
   }
 
   /** The binary named in printed command lines: --qemu as given, else qemu-system-x86_64 (never a machine-specific path). */
@@ -111,7 +113,8 @@ export class Session {
       compilation = compile({ ...input, host });
     }
     // Something new to lock: new MACs and UUIDs avoid every value the repo's other locks hold.
-    if (compilation.ok && (compilation.lockText !== lockText || options.regenerate)) compilation = compile({ ...input, host, taken: takenValues(otherLocks(this.io, full)) });
+    if (compilation.ok && (compilation.lockText !== lockText || options.regenerate)) compilation = compile({ ...input, host, taken: this.repoValues.takenBy(full) });
+    if (compilation.ok && compilation.machine) this.repoValues.record(full, compilation.machine);
     return { path: full, shown, lockPath, lockShown, lockText, compilation, diagnostics: compilation.diagnostics };
   }
 
