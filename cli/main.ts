@@ -129,7 +129,7 @@ async function commands(argv: readonly string[], io: Io): Promise<number> {
     .description('update (or with --locked, check) the lock of every .machine under PATHS')
     .argument('[paths...]', 'files or folders (default: the current folder)')
     .option('--locked', 'check only: exit 1 when any lock is missing or out of date')
-    .option('--regenerate <what>', 'generate a locked value anew in one machine: mac:DEVICE (its MAC) or uuid (the SMBIOS UUID), repeatable; the plan shows the change', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--regenerate <what>', 'generate a locked value anew in one machine: mac:DEVICE (its MAC), guid:DEVICE (a vmgenid\'s VM generation ID) or uuid (the SMBIOS UUID), repeatable; the plan shows the change', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .addOption(
       new Option('--update <pin>', 'approve a change the lock otherwise refuses (repeatable): firmware (a new OVMF image), cpu (re-resolve the CPU model), machine-type (the newest of the chipset)')
         .choices(['firmware', 'cpu', 'machine-type'])
@@ -141,9 +141,9 @@ async function commands(argv: readonly string[], io: Io): Promise<number> {
     .addOption(qemuOption())
     .action(async (paths: string[], o) => {
       const what: string[] = o.regenerate ?? [];
-      const bad = what.find((w) => w !== 'uuid' && !/^mac:[A-Za-z][A-Za-z0-9_.-]*$/.test(w));
-      if (bad) throw new CommanderError(2, 'machinec.usage', `error: --regenerate takes mac:DEVICE or uuid, not ${bad}`);
-      const regenerate = what.length ? { macs: what.filter((w) => w.startsWith('mac:')).map((w) => w.slice(4)), uuid: what.includes('uuid') } : undefined;
+      const bad = what.find((w) => w !== 'uuid' && !/^(mac|guid):[A-Za-z][A-Za-z0-9_.-]*$/.test(w));
+      if (bad) throw new CommanderError(2, 'machinec.usage', `error: --regenerate takes mac:DEVICE, guid:DEVICE or uuid, not ${bad}`);
+      const regenerate = what.length ? { macs: what.filter((w) => w.startsWith('mac:')).map((w) => w.slice(4)), guids: what.filter((w) => w.startsWith('guid:')).map((w) => w.slice(5)), uuid: what.includes('uuid') } : undefined;
       exit = await lockCommand(session(o), paths, { locked: Boolean(o.locked), regenerate, update: o.update ?? [] });
     });
 

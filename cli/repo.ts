@@ -44,17 +44,20 @@ export class RepoValues {
   takenBy(machine: string): Values {
     const macs = new Set<string>();
     const uuids = new Set<string>();
+    const guids = new Set<string>();
     for (const [m, v] of this.locksOf(machine)) {
       if (m === machine) continue;
       for (const mac of v.macs) macs.add(mac);
       for (const uuid of v.uuids) uuids.add(uuid);
+      for (const guid of v.guids) guids.add(guid);
     }
-    return { macs, uuids };
+    return { macs, uuids, guids };
   }
 
   /** `machine`'s lock as this run leaves it (read lazily: a run that takes no new values reads no other lock). */
   record(machine: string, placed: Pick<PlacedMachine, 'uuid' | 'devices'>): void {
-    const values = { macs: new Set(placed.devices.flatMap((d) => (d.pins.mac ? [d.pins.mac] : []))), uuids: new Set([placed.uuid]) };
+    const pinned = (key: string) => new Set(placed.devices.flatMap((d) => (d.pins[key] ? [d.pins[key]] : [])));
+    const values = { macs: pinned('mac'), uuids: new Set([placed.uuid]), guids: pinned('guid') };
     this.recorded.set(machine, values);
     this.byRoot.get(repoRoot(dirname(machine)))?.set(machine, values);
   }

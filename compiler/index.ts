@@ -34,9 +34,9 @@ export interface CompileInput {
    * Values other machines under the same folder or git work tree have locked (the CLI collects
    * them): a newly generated MAC or SMBIOS UUID avoids every one, so two machines of a repo never share one.
    */
-  readonly taken?: { readonly macs: ReadonlySet<string>; readonly uuids: ReadonlySet<string> };
+  readonly taken?: { readonly macs: ReadonlySet<string>; readonly uuids: ReadonlySet<string>; readonly guids?: ReadonlySet<string> };
   /** Locked values to generate anew (`machinec lock --regenerate`): MACs of these device ids, the SMBIOS UUID. The plan shows the change. */
-  readonly regenerate?: { readonly macs?: readonly string[]; readonly uuid?: boolean };
+  readonly regenerate?: { readonly macs?: readonly string[]; readonly uuid?: boolean; readonly guids?: readonly string[] };
   /** The tree of `source` when the caller already has it (the language server re-parses only what an edit touched). */
   readonly parsed?: ParseResult;
   /** Only what `check` reports: stop after placement, without QEMU arguments, lock text or plan (the language server, on every edit). */
@@ -68,9 +68,12 @@ const baseName = (file: string): string => file.replace(/^.*[\\/]/, '');
 function forgetPins(lock: PlacedMachine | undefined, what: NonNullable<CompileInput['regenerate']>): PlacedMachine | undefined {
   if (!lock) return lock;
   const macs = new Set(what.macs ?? []);
+  const guids = new Set(what.guids ?? []);
   const devices = lock.devices.map((d) => {
-    if (!macs.has(d.id)) return d;
-    const { mac: _mac, ...pins } = d.pins;
+    if (!macs.has(d.id) && !guids.has(d.id)) return d;
+    const pins = { ...d.pins };
+    if (macs.has(d.id)) delete pins.mac;
+    if (guids.has(d.id)) delete pins.guid;
     return { ...d, pins };
   });
   return { ...lock, uuid: what.uuid ? '' : lock.uuid, devices };
@@ -119,7 +122,7 @@ function compileUnsorted(input: CompileInput): Compilation {
   runRegistered(machineTypeChecks, lockContext, input.file, diagnostics);
   const type = machineTypeAvailable(lockContext) ? pinnedMachineType(lockContext) : undefined;
   const kept = input.regenerate ? forgetPins(previous, input.regenerate) : previous;
-  const placement = place(spec, kept?.devices ?? [], spec.name, { prune: input.prune, takenMacs: input.taken?.macs });
+  const placement = place(spec, kept?.devices ?? [], spec.name, { prune: input.prune, takenMacs: input.taken?.macs, takenGuids: input.taken?.guids });
   diagnostics.push(...placement.diagnostics);
   if (hasErrors(diagnostics) || !type) return { diagnostics, ok: false, spec, previous };
   const vm = pinVm(spec, previous, input.host, approve, type);

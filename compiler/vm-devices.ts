@@ -15,7 +15,7 @@ interface PinDraft {
 
 const sourceValue = (d: PinDraft, key: string) => d.source?.node.properties.find((p) => p.key.name === key)?.value;
 
-export function pinVmDevices(drafts: readonly PinDraft[], machineName: string): void {
+export function pinVmDevices(drafts: readonly PinDraft[], machineName: string, takenGuids?: ReadonlySet<string>): void {
   const explicit = new Set<string>();
   for (const d of drafts) {
     const v = sourceValue(d, 'acpi-index');
@@ -27,7 +27,7 @@ export function pinVmDevices(drafts: readonly PinDraft[], machineName: string): 
     const pins = catalog[d.model]?.pins ?? [];
     if (pins.includes('guid')) {
       const given = sourceValue(d, 'guid');
-      d.pins.guid = given?.kind === 'String' ? given.value.toLowerCase() : d.pins.guid ?? uuidFor(`${machineName}/vmgenid/${d.id}`);
+      d.pins.guid = given?.kind === 'String' ? given.value.toLowerCase() : d.pins.guid ?? uuidFor(`${machineName}/vmgenid/${d.id}`, takenGuids);
     }
     if (pins.includes('version')) d.pins.version ??= '2.0';
     const index = sourceValue(d, 'acpi-index');

@@ -56,3 +56,31 @@ test('a copied lock: lock DIR and check DIR report each shared value naming both
   const bad = await runCli(['lock', '--regenerate', 'serial', 'staging/web.machine', ...Q], dir);
   expect(bad.code).toBe(2);
 });
+
+// A Windows domain controller learns it was copied from a new VM generation ID: a copy must get one.
+const DC = 'machine dc {\n  device genid: vmgenid {}\n  device nic0: e1000 { netdev = user }\n}\n';
+const guidOf = (lock: string) => /guid=(\S+)/.exec(lock)?.[1];
+
+test('vmgenid: a copied machine gets a fresh GUID; a copied lock is reported naming the device; --regenerate guid:DEVICE fixes it, shown in the plan', async () => {
+  writeFileSync(join(dir, 'prod', 'dc.machine'), DC);
+  expect((await runCli(['lock', 'prod', ...Q], dir)).code).toBe(0);
+  const prodGuid = guidOf(readFileSync(join(dir, 'prod', 'dc.machine.lock'), 'utf8'));
+  expect(prodGuid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+  copyFileSync(join(dir, 'prod', 'dc.machine'), join(dir, 'staging', 'dc.machine'));
+  expect((await runCli(['build', 'staging/dc.machine', ...Q], dir)).code).toBe(0);
+  const stagingGuid = guidOf(readFileSync(join(dir, 'staging', 'dc.machine.lock'), 'utf8'));
+  expect(stagingGuid).toBeDefined();
+  expect(stagingGuid).not.toBe(prodGuid);
+
+  copyFileSync(join(dir, 'prod', 'dc.machine.lock'), join(dir, 'staging', 'dc.machine.lock'));
+  const r = await runCli(['check', '.'], dir);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toContain(`error[duplicate-in-repo]: genid in staging/dc.machine.lock has VM generation ID ${prodGuid}, which genid in prod/dc.machine.lock has too`);
+  expect(r.stderr).toContain('machinec lock --regenerate guid:genid staging/dc.machine');
+  const fix = await runCli(['lock', '--regenerate', 'guid:genid', '--regenerate', 'mac:nic0', '--regenerate', 'uuid', 'staging/dc.machine', ...Q], dir);
+  expect(fix.code).toBe(0);
+  expect(fix.stderr).toContain(prodGuid!);
+  const fixed = guidOf(readFileSync(join(dir, 'staging', 'dc.machine.lock'), 'utf8'));
+  expect(fixed).not.toBe(prodGuid);
+  expect((await runCli(['check', '.'], dir)).code).toBe(0);
+});

@@ -34,6 +34,8 @@ export interface PlaceOptions {
   readonly prune?: boolean;
   /** MACs other machines of the repo have locked: a new MAC avoids them. */
   readonly takenMacs?: ReadonlySet<string>;
+  /** vmgenid GUIDs other locks of the repo hold: a new one avoids them. */
+  readonly takenGuids?: ReadonlySet<string>;
 }
 
 export function place(machine: MachineSpec, locked: readonly PlacedDevice[], machineName: string, options: PlaceOptions = {}): PlaceResult {
@@ -45,7 +47,7 @@ export function place(machine: MachineSpec, locked: readonly PlacedDevice[], mac
   if (placed) {
     if (options.prune) prune(p);
     f.noChassis.push(...assignPins(p.drafts, machineName, options.takenMacs));
-    pinVmDevices([...p.drafts.values()], machineName);
+    pinVmDevices([...p.drafts.values()], machineName, options.takenGuids);
     devices = enumerate(p);
   }
   const diagnostics: Diagnostic[] = [];
