@@ -1,4 +1,4 @@
-/** The repo a machine belongs to (its git work tree, else its folder) and the locks of the other machines in it. */
+/** The repo a machine belongs to (its git work tree, else its folder), and the MACs, UUIDs and vmgenid GUIDs its locks hold. */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { takenValues, type LockedFile, type PlacedMachine } from '../compiler/index.js';
@@ -12,11 +12,10 @@ export function repoRoot(dir: string): string {
   }
 }
 
-/** Every lock under the repo of `machine`, except its own (`all`: its own too). */
-export function otherLocks(io: Pick<Io, 'cwd'>, machine: string, all = false): (LockedFile & { readonly machine: string })[] {
+/** Every lock under the repo of `machine`, its own included, with the machine it belongs to. */
+function repoLocks(io: Pick<Io, 'cwd'>, machine: string): (LockedFile & { readonly machine: string })[] {
   const out: (LockedFile & { readonly machine: string })[] = [];
   for (const m of findMachines([repoRoot(dirname(machine))])) {
-    if (m === machine && !all) continue;
     try {
       out.push({ machine: m, file: displayPath(io, lockPathOf(m)), text: readFileSync(lockPathOf(m), 'utf8') });
     } catch {
@@ -67,7 +66,7 @@ export class RepoValues {
     let locks = this.byRoot.get(root);
     if (!locks) {
       locks = new Map();
-      for (const lock of otherLocks(this.io, machine, true)) locks.set(lock.machine, this.recorded.get(lock.machine) ?? takenValues([lock]));
+      for (const lock of repoLocks(this.io, machine)) locks.set(lock.machine, this.recorded.get(lock.machine) ?? takenValues([lock]));
       for (const [m, v] of this.recorded) if (repoRoot(dirname(m)) === root) locks.set(m, v);
       this.byRoot.set(root, locks);
     }

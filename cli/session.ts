@@ -112,9 +112,12 @@ export class Session {
       host = more;
       compilation = compile({ ...input, host });
     }
-    // Something new to lock: new MACs and UUIDs avoid every value the repo's other locks hold.
-    if (compilation.ok && (compilation.lockText !== lockText || options.regenerate)) compilation = compile({ ...input, host, taken: this.repoValues.takenBy(full) });
-    if (compilation.ok && compilation.machine) this.repoValues.record(full, compilation.machine);
+    // Something new to lock: new MACs, UUIDs and GUIDs avoid every value the repo's other locks
+    // hold, and a machine locked later in this run avoids these.
+    if (compilation.ok && (compilation.lockText !== lockText || options.regenerate)) {
+      compilation = compile({ ...input, host, taken: this.repoValues.takenBy(full) });
+      if (compilation.ok && compilation.machine) this.repoValues.record(full, compilation.machine);
+    }
     return { path: full, shown, lockPath, lockShown, lockText, compilation, diagnostics: compilation.diagnostics };
   }
 
