@@ -12,6 +12,8 @@ export interface Io {
   stderr(text: string): void;
   /** Whether stdout/stderr are terminals (colour). */
   readonly isTTY: boolean;
+  /** The file a worker thread starts from (the CLI's own), when commands may compile on several threads (cli/parallel.ts). */
+  readonly workerEntry?: string;
 }
 
 export function processIo(): Io {
@@ -85,7 +87,7 @@ const ERRNO_WHY: Readonly<Record<string, string>> = {
 export function readText(path: string, shown: string, what = 'file', cwd = dirname(path), listings?: FolderListings): ReadResult {
   let fd: number | undefined;
   try {
-    const real = realpathSync(path);
+    const real = listings ? listings.realPath(path) : realpathSync(path);
     const root = listings ? listings.treeRoot(resolve(path), cwd) : realpathSync(treeOf(resolve(path), cwd));
     if (!inside(root, real)) return readFailure(what, shown, `it is a symbolic link to ${real}, outside ${root}`, 'machinec reads only files inside the git work tree (or folder) it works on; copy the file in instead of linking it');
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
@@ -174,6 +176,16 @@ export class FolderListings {
       this.dotFiles.set(dir, names);
     }
     return this.dotFiles.get(dir);
+  }
+
+  private readonly realDirs = new Map<string, string>();
+  /** `realpath(path)`, its folder's asked once in this run: for a file that is not a symlink, one `lstat`. */
+  realPath(path: string): string {
+    if (lstatSync(path).isSymbolicLink()) return realpathSync(path);
+    const dir = dirname(path);
+    let real = this.realDirs.get(dir);
+    if (real === undefined) this.realDirs.set(dir, (real = realpathSync(dir)));
+    return join(real, basename(path));
   }
 
   /** `realpath(treeOf(path, cwd))`, asked once per folder in this run (the same for every file in it). */
@@ -305,6 +317,19 @@ export function writeTogether(journal: string, writes: readonly { readonly path:
   writeAtomic(journal, JSON.stringify(entry));
   for (const w of writes) write(w.path, w.after);
   rmSync(journal, { force: true });
+}
+
+/**
+ * Whether `recoverWrites(source, listings)` could find anything to do: a dot-file beside FILE that
+ * is a temporary file of FILE or its lock, or FILE's journal. A worker thread (cli/parallel.ts)
+ * never recovers; it leaves such a machine to the main thread.
+ */
+export function mayNeedRecovery(source: string, listings: FolderListings): boolean {
+  const journal = basename(journalPathOf(source));
+  const names = new Set([basename(source), basename(lockPathOf(source)), journal]);
+  const listed = listings.dotFilesOf(dirname(source));
+  if (!listed) return true;
+  return listed.some((name) => name === journal || names.has(TEMP.exec(name)?.[1] ?? ''));
 }
 
 /**

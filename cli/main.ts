@@ -4,7 +4,7 @@ import { displayPath, FileWriteError, type Io } from './io.js';
 import { diagnose } from '../compiler/index.js';
 import { renderDiagnostic, renderDiagnostics } from './render-diagnostic.js';
 import { Session } from './session.js';
-import { buildCommand, checkCommand, lockCommand, planCommand, pruneCommand, runCommand } from './commands/build.js';
+import { buildCommand, checkCommand, commandShare, lockCommand, planCommand, pruneCommand, runCommand, type ShareTask } from './commands/build.js';
 import { diffCommand } from './commands/diff.js';
 import { renameCommand } from './commands/rename.js';
 
@@ -27,10 +27,24 @@ export function parseTimeout(text: string): number {
   return Math.round(seconds * 1000);
 }
 
+/** `--jobs N`: threads to compile on, 1 to 64. */
+export function parseJobs(text: string): number {
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= 64)) throw new UsageError(`--jobs takes a whole number of threads from 1 to 64, not ${JSON.stringify(text)}`);
+  return n;
+}
+
+const jobsOption = () => new Option('-j, --jobs <n>', 'compile on N threads (default: one per CPU); what it prints and writes is the same on any number').argParser(parseJobs);
+
 /** `--git REV`: a revision, never something git would read as an option. */
 export function parseRevision(text: string): string {
   if (text === '' || text.startsWith('-') || /[\x00-\x20\x7f:]/.test(text)) throw new UsageError(`--git takes a revision such as HEAD, main or a commit id, not ${JSON.stringify(text)}`);
   return text;
+}
+
+/** A worker thread's share of a command (cli/parallel.ts): the outcome of each of its machines. */
+export function serveWorker(task: unknown): Promise<unknown[]> {
+  return commandShare(task as ShareTask);
 }
 
 export async function main(argv: readonly string[], io: Io): Promise<number> {
@@ -97,8 +111,9 @@ async function commands(argv: readonly string[], io: Io): Promise<number> {
     .command('check')
     .description('report problems in machine files (and their locks) without building; for editors and hooks')
     .argument('[paths...]', '.machine files or folders (default: the current folder)')
+    .addOption(jobsOption())
     .action(async (paths: string[], o) => {
-      exit = await checkCommand(session(o), paths);
+      exit = await checkCommand(session(o), paths, { jobs: o.jobs });
     });
 
   program
@@ -138,13 +153,14 @@ async function commands(argv: readonly string[], io: Io): Promise<number> {
           return [...(all ?? []), v];
         }),
     )
+    .addOption(jobsOption())
     .addOption(qemuOption())
     .action(async (paths: string[], o) => {
       const what: string[] = o.regenerate ?? [];
       const bad = what.find((w) => w !== 'uuid' && !/^(mac|guid):[A-Za-z][A-Za-z0-9_.-]*$/.test(w));
       if (bad) throw new CommanderError(2, 'machinec.usage', `error: --regenerate takes mac:DEVICE, guid:DEVICE or uuid, not ${bad}`);
       const regenerate = what.length ? { macs: what.filter((w) => w.startsWith('mac:')).map((w) => w.slice(4)), guids: what.filter((w) => w.startsWith('guid:')).map((w) => w.slice(5)), uuid: what.includes('uuid') } : undefined;
-      exit = await lockCommand(session(o), paths, { locked: Boolean(o.locked), regenerate, update: o.update ?? [] });
+      exit = await lockCommand(session(o), paths, { locked: Boolean(o.locked), regenerate, update: o.update ?? [], jobs: o.jobs });
     });
 
   program

@@ -9,7 +9,7 @@ import { constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import { basename, join, resolve } from 'node:path';
-import { diagnose, firmwareChoice, NVRAM_FILE, stateFolder, TPM_SOCKET, TPM_STATE_DIR, type Diagnostic, type MachineSpec, type PlacedMachine } from '../compiler/index.js';
+import { diagnose, firmwareChoice, NVRAM_FILE, stateFolder, TPM_SOCKET, TPM_STATE_DIR, type Diagnostic, type MachineSpec, type PlacedMachine, type Span } from '../compiler/index.js';
 import { writeAtomic } from './io.js';
 import { isStopping, untilDone } from './signals.js';
 
@@ -142,13 +142,21 @@ export async function throwawayState(machine: PlacedMachine): Promise<{ dir: str
   return { dir, end };
 }
 
-/** A machine `check` looked at: where its state folder and its VARS file are. */
+/** A machine `check` looked at that keeps state (UEFI variables or a TPM): where its state folder and its VARS file are. */
 export interface StateOwner {
   readonly shown: string;
-  readonly spec: MachineSpec;
-  readonly machine: PlacedMachine;
-  /** The machine file's absolute path. */
-  readonly path: string;
+  readonly dir: string;
+  readonly nvram?: string;
+  /** Where `state = …` and `firmware { … }` are written, for the diagnostic. */
+  readonly stateSpan?: Span;
+  readonly firmwareSpan?: Span;
+}
+
+/** The state `machine` (its file at `path`, absolute) keeps, or undefined when it keeps none. */
+export function stateOwner(shown: string, path: string, spec: MachineSpec, machine: PlacedMachine): StateOwner | undefined {
+  if (!machine.firmware && !hasTpm(machine)) return undefined;
+  const paths = statePaths(spec, resolve(path, '..'));
+  return { shown, dir: paths.dir, nvram: paths.nvram, stateSpan: spec.properties.get('state')?.value?.span, firmwareSpan: spec.properties.get('firmware')?.value?.span };
 }
 
 /**
@@ -159,16 +167,14 @@ export function sharedState(owners: readonly StateOwner[]): Diagnostic[] {
   const out: Diagnostic[] = [];
   const seen = new Map<string, StateOwner>();
   for (const o of owners) {
-    if (!o.machine.firmware && !hasTpm(o.machine)) continue;
-    const paths = statePaths(o.spec, resolve(o.path, '..'));
-    for (const [what, key] of [['state folder', paths.dir], ['VARS file', paths.nvram]] as const) {
+    for (const [what, key] of [['state folder', o.dir], ['VARS file', o.nvram]] as const) {
       if (!key) continue;
       const first = seen.get(`${what} ${key}`);
       if (!first) {
         seen.set(`${what} ${key}`, o);
         continue;
       }
-      const span = o.spec.properties.get(what === 'state folder' ? 'state' : 'firmware')?.value?.span;
+      const span = what === 'state folder' ? o.stateSpan : o.firmwareSpan;
       out.push({ code: 'state-shared', severity: 'error', message: `${o.shown} and ${first.shown} share the ${what} ${key}`, file: o.shown, span, hint: 'two machines must not share UEFI variables or a TPM: give this one its own folder with `state = "…"` (or its own `nvram`)' });
       break;
     }

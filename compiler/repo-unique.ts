@@ -7,16 +7,25 @@
 import type { Diagnostic } from '../grammar/index.js';
 import { runRegistered, type Check } from './checks/registry.js';
 import { readLock } from './lockfile.js';
+import type { PlacedMachine } from './model.js';
+
+/** The MACs and vmgenid GUIDs of a lock (each with the device holding it), and its SMBIOS UUID. */
+export interface LockValues {
+  readonly macs: ReadonlyMap<string, string>;
+  readonly guids: ReadonlyMap<string, string>;
+  readonly uuid?: string;
+}
 
 export interface LockedFile {
   /** The lock as shown in messages. */
   readonly file: string;
   readonly text: string;
+  /** `lockValues` of the machine `text` holds, when the caller has it read already (a compilation's): not read from `text` again. */
+  readonly values?: LockValues;
 }
 
-/** Every MAC and the SMBIOS UUID locked in `text` (nothing when the lock does not read). */
-export function lockedValues(text: string, file: string): { macs: Map<string, string>; guids: Map<string, string>; uuid?: string } {
-  const lock = readLock(text, file).lock;
+/** Every MAC, vmgenid GUID and the SMBIOS UUID a locked machine holds. */
+export function lockValues(lock: Pick<PlacedMachine, 'uuid' | 'devices'> | undefined): LockValues {
   const macs = new Map<string, string>();
   const guids = new Map<string, string>();
   for (const d of lock?.devices ?? []) {
@@ -26,13 +35,15 @@ export function lockedValues(text: string, file: string): { macs: Map<string, st
   return { macs, guids, uuid: lock?.uuid };
 }
 
+const lockedValues = (l: LockedFile): LockValues => l.values ?? lockValues(readLock(l.text, l.file).lock);
+
 /** The values other locks of the repo hold: what a new MAC or UUID must avoid. */
 export function takenValues(others: readonly LockedFile[]): { macs: Set<string>; uuids: Set<string>; guids: Set<string> } {
   const macs = new Set<string>();
   const uuids = new Set<string>();
   const guids = new Set<string>();
   for (const o of others) {
-    const v = lockedValues(o.text, o.file);
+    const v = lockedValues(o);
     for (const mac of v.macs.keys()) macs.add(mac);
     for (const guid of v.guids.keys()) guids.add(guid);
     if (v.uuid) uuids.add(v.uuid);
@@ -55,7 +66,7 @@ function findShared(locks: readonly LockedFile[]): Shared[] {
   const uuids = new Map<string, string>();
   const guids = new Map<string, { file: string; id: string }>();
   for (const l of locks) {
-    const v = lockedValues(l.text, l.file);
+    const v = lockedValues(l);
     for (const [mac, id] of v.macs) {
       const first = macs.get(mac);
       if (!first) macs.set(mac, { file: l.file, id });

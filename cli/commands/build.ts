@@ -8,9 +8,10 @@ import { formatArgv, type ArgvFormat } from '../format-argv.js';
 import { findMachines, writeAtomic } from '../io.js';
 import { renderPlanMarkdown } from '../render-markdown.js';
 import { planJson, renderPlan, type PlanFormat } from '../render-plan.js';
-import type { CompiledFile, Session } from '../session.js';
-import { hasTpm, prepareState, sharedState, startSwtpm, statePaths, stopSwtpm, type StateOwner } from '../vm-state.js';
-import { diagnose, sharedValues, type Approval, type CompileInput, type LockedFile } from '../../compiler/index.js';
+import { Session, type CompiledFile } from '../session.js';
+import { hasTpm, prepareState, sharedState, startSwtpm, stateOwner, statePaths, stopSwtpm, type StateOwner } from '../vm-state.js';
+import { diagnose, lockValues, sharedValues, type Approval, type CompileInput, type LockedFile, type QemuInfo } from '../../compiler/index.js';
+import { defaultJobs, inOrder, workerIo, type WorkerOutcome, type WorkerTask } from '../parallel.js';
 
 export interface BuildOptions {
   readonly format: ArgvFormat;
@@ -45,27 +46,39 @@ export async function buildCommand(s: Session, file: string, opts: BuildOptions)
   return 0;
 }
 
-export async function checkCommand(s: Session, files: readonly string[]): Promise<number> {
-  let failed = 0;
+/** What `check` found in one machine: whether it failed, its lock, and the state it keeps. */
+interface CheckOutcome {
+  readonly failed: boolean;
+  readonly lock?: LockedFile;
+  readonly owner?: StateOwner;
+}
+
+/** One machine of `check`: compiled without asking QEMU, its diagnostics printed. `redo` only in a worker session. */
+async function checkOne(s: Session, file: string): Promise<CheckOutcome | 'redo'> {
+  const f = await s.compileFile(file, { qemu: false });
+  if (f.redo) return 'redo';
+  s.report(f.diagnostics);
+  const c = f.compilation;
+  return {
+    failed: hasErrors(f.diagnostics),
+    lock: f.lockText === undefined ? undefined : { file: f.lockShown, text: f.lockText, values: c && lockValues(c.previous) },
+    owner: c?.machine && stateOwner(f.shown, f.path, c.spec!, c.machine),
+  };
+}
+
+export async function checkCommand(s: Session, files: readonly string[], opts: { jobs?: number } = {}): Promise<number> {
   const machines = findMachines((files.length ? files : ['.']).map((p) => resolve(s.io.cwd, p)));
-  const locks: LockedFile[] = [];
-  const owners: StateOwner[] = [];
-  for (const file of machines) {
-    const f = await s.compileFile(file, { qemu: false });
-    s.report(f.diagnostics);
-    if (hasErrors(f.diagnostics)) failed++;
-    if (f.lockText !== undefined) locks.push({ file: f.lockShown, text: f.lockText });
-    if (f.compilation?.machine) owners.push({ shown: f.shown, spec: f.compilation.spec!, machine: f.compilation.machine, path: f.path });
-  }
-  failed += reportShared(s, locks);
-  const sharing = sharedState(owners);
+  const task = (share: readonly string[]): ShareTask => ({ kind: 'check', cwd: s.io.cwd, env: { ...s.io.env }, isTTY: s.io.isTTY, machines: share, qemuOption: s.qemuOption });
+  const outcomes = await inOrder(s, machines, opts.jobs ?? defaultJobs(), task, async (file) => (await checkOne(s, file)) as CheckOutcome);
+  let failed = outcomes.filter((o) => o.failed).length;
+  failed += reportShared(s, outcomes.flatMap((o) => (o.lock ? [o.lock] : [])));
+  const sharing = sharedState(outcomes.flatMap((o) => (o.owner ? [o.owner] : [])));
   s.report(sharing);
   failed += new Set(sharing.map((d) => d.file)).size;
   if (!machines.length) return s.fail('usage', 'no .machine files found', {}, 2);
   s.io.stderr(failed ? `${failed} of ${machines.length} machine${machines.length === 1 ? '' : 's'} failed the checks\n` : `${machines.length} machine${machines.length === 1 ? '' : 's'} checked, no problems\n`);
   return failed ? 1 : 0;
 }
-
 
 export interface PlanOptions {
   readonly format: PlanFormat;
@@ -108,33 +121,75 @@ function reportShared(s: Session, locks: readonly LockedFile[]): number {
   return new Set(shared.map((d) => d.file)).size;
 }
 
-export async function lockCommand(s: Session, paths: readonly string[], opts: { locked: boolean; regenerate?: CompileInput['regenerate']; update?: readonly Approval[] }): Promise<number> {
+export interface LockOptions {
+  readonly locked: boolean;
+  readonly regenerate?: CompileInput['regenerate'];
+  readonly update?: readonly Approval[];
+  /** Threads to compile on (cli/parallel.ts); the default is one per CPU. */
+  readonly jobs?: number;
+}
+
+type LockKind = 'current' | 'updated' | 'outdated' | 'failed';
+/** What `lock` did with one machine, and its lock as the run leaves it (for the repo-wide checks). */
+interface LockOutcome {
+  readonly kind: LockKind;
+  readonly lock?: LockedFile;
+}
+
+/** One machine of `lock`: compiled, its lock checked or written, what changed said. `redo` only in a worker session. */
+async function lockOne(s: Session, file: string, opts: LockOptions): Promise<LockOutcome | 'redo'> {
+  const f = await s.compileFile(file, { regenerate: opts.regenerate, update: opts.update });
+  if (f.redo) return 'redo';
+  s.report(f.diagnostics);
+  const c = f.compilation;
+  if (!c?.ok) return { kind: 'failed', lock: f.lockText === undefined ? undefined : { file: f.lockShown, text: f.lockText, values: c && lockValues(c.previous) } };
+  const lock: LockedFile = opts.locked && f.lockText !== undefined ? { file: f.lockShown, text: f.lockText, values: lockValues(c.previous) } : { file: f.lockShown, text: c.lockText!, values: lockValues(c.machine) };
+  if (opts.regenerate && c.lockText !== f.lockText) s.io.stderr(renderPlan(c.plan!, { color: s.color, title: `${f.lockShown}: regenerated` }));
+  if (c.lockText === f.lockText) return { kind: 'current', lock };
+  if (opts.locked) {
+    s.io.stderr(renderPlan(c.plan!, { color: s.color, title: `${f.lockShown}: ${f.lockText === undefined ? 'missing' : 'out of date'}` }));
+    return { kind: 'outdated', lock };
+  }
+  writeAtomic(f.lockPath, c.lockText!);
+  s.io.stderr(`${f.lockText === undefined ? 'wrote' : 'updated'} ${f.lockShown}\n`);
+  return { kind: 'updated', lock };
+}
+
+/** A worker thread's share of `lock` or `check` (cli/parallel.ts, started from cli/bin.ts). */
+export interface ShareTask extends WorkerTask {
+  readonly kind: 'lock' | 'check';
+  readonly qemuOption?: string;
+  /** The main thread's answer from QEMU (`lock`). */
+  readonly qemu?: QemuInfo;
+  readonly opts?: LockOptions;
+}
+
+export async function commandShare(task: ShareTask): Promise<WorkerOutcome<LockOutcome | CheckOutcome>[]> {
+  const printed: string[] = [];
+  const s = new Session(workerIo(task, printed), task.qemuOption, { qemu: task.qemu });
+  const outcomes: WorkerOutcome<LockOutcome | CheckOutcome>[] = [];
+  for (const file of task.machines) {
+    printed.length = 0;
+    s.sources.clear();
+    const asks = s.qemuAsks;
+    const result = task.kind === 'lock' ? await lockOne(s, file, task.opts!) : await checkOne(s, file);
+    outcomes.push(result === 'redo' ? { redo: true } : { out: printed.join(''), result, askedQemu: s.qemuAsks > asks, sources: [...s.sources] });
+  }
+  return outcomes;
+}
+
+export async function lockCommand(s: Session, paths: readonly string[], opts: LockOptions): Promise<number> {
   const machines = findMachines((paths.length ? paths : ['.']).map((p) => resolve(s.io.cwd, p)));
   if (!machines.length) return s.fail('usage', 'no .machine files found', {}, 2);
   if (opts.regenerate && machines.length !== 1) return s.fail('usage', '--regenerate names values of one machine: give one .machine file', {}, 2);
-  const tally = { current: 0, updated: 0, outdated: 0, failed: 0 };
-  const locks: LockedFile[] = [];
-  for (const file of machines) {
-    const f = await s.compileFile(file, { regenerate: opts.regenerate, update: opts.update });
-    s.report(f.diagnostics);
-    if (!f.compilation?.ok) {
-      tally.failed++;
-      if (f.lockText !== undefined) locks.push({ file: f.lockShown, text: f.lockText });
-      continue;
-    }
-    locks.push({ file: f.lockShown, text: opts.locked ? f.lockText ?? f.compilation.lockText! : f.compilation.lockText! });
-    if (opts.regenerate && f.compilation.lockText !== f.lockText) s.io.stderr(renderPlan(f.compilation.plan!, { color: s.color, title: `${f.lockShown}: regenerated` }));
-    if (f.compilation.lockText === f.lockText) tally.current++;
-    else if (opts.locked) {
-      tally.outdated++;
-      s.io.stderr(renderPlan(f.compilation.plan!, { color: s.color, title: `${f.lockShown}: ${f.lockText === undefined ? 'missing' : 'out of date'}` }));
-    } else {
-      writeAtomic(f.lockPath, f.compilation.lockText!);
-      tally.updated++;
-      s.io.stderr(`${f.lockText === undefined ? 'wrote' : 'updated'} ${f.lockShown}\n`);
-    }
-  }
-  tally.failed += reportShared(s, locks);
+  const local = async (file: string): Promise<LockOutcome> => (await lockOne(s, file, opts)) as LockOutcome;
+  // Workers get this thread's answer from QEMU (and this thread prints its note where a build first asks).
+  const qemu = await s.askQemu();
+  const task = (share: readonly string[]): ShareTask => ({ kind: 'lock', cwd: s.io.cwd, env: { ...s.io.env }, isTTY: s.io.isTTY, machines: share, qemuOption: s.qemuOption, qemu: qemu.info, opts });
+  const outcomes = await inOrder(s, machines, opts.jobs ?? defaultJobs(), task, local, qemu.note);
+  const tally: Record<LockKind, number> = { current: 0, updated: 0, outdated: 0, failed: 0 };
+  for (const o of outcomes) tally[o.kind]++;
+  tally.failed += reportShared(s, outcomes.flatMap((o) => (o.lock ? [o.lock] : [])));
   s.io.stderr(`${machines.length} machine${machines.length === 1 ? '' : 's'}: ${tally.current} up to date, ${opts.locked ? `${tally.outdated} out of date` : `${tally.updated} written`}, ${tally.failed} with errors\n`);
   return tally.failed || tally.outdated ? 1 : 0;
 }
