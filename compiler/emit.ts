@@ -9,8 +9,10 @@ import type { PlacedDevice, PlacedMachine } from './model.js';
 import { PCI_FUNCTIONS } from './chipsets.js';
 import { cpuArgs, displayArgs, firmwareArgs, machineOption, serialArgs, smbiosArgs, smpArg, vmBackend, type VmEmitOptions } from './vm-emit.js';
 
+const COMMAS = /,/g;
+
 /** QEMU's option parser splits on commas: a comma inside a value is written twice. */
-export const escapeOptionValue = (v: string): string => v.replace(/,/g, ',,');
+export const escapeOptionValue = (v: string): string => (v.includes(',') ? v.replace(COMMAS, ',,') : v);
 
 /** A plain value as QEMU spells it: booleans on/off, sizes in bytes. */
 export function scalar(v: Value): string | undefined {
@@ -24,8 +26,11 @@ export function scalar(v: Value): string | undefined {
   }
 }
 
-const option = (head: string, pairs: readonly (readonly [string, string])[]): string =>
-  [head, ...pairs.map(([k, v]) => `${k}=${escapeOptionValue(v)}`)].join(',');
+function option(head: string, pairs: readonly (readonly [string, string])[]): string {
+  let out = head;
+  for (const [k, v] of pairs) out += `,${k}=${escapeOptionValue(v)}`;
+  return out;
+}
 
 const typeOf = (v: Value): string => (v.kind === 'Block' ? v.type?.name ?? '' : scalar(v) ?? '');
 

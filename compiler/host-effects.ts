@@ -4,6 +4,7 @@
  * devices it opens or passes through. The plan lists them in their own section, so a reviewer
  * sees "runs /tmp/x.sh" at a glance, and `plan`/`diff` report every one that comes or goes.
  */
+import { splitAt } from './text.js';
 import type { PlacedMachine } from './model.js';
 
 export type HostEffectKind = 'runs' | 'writes' | 'reads' | 'connects' | 'listens' | 'device';
@@ -18,7 +19,7 @@ export interface HostEffect {
 
 /** An option value split at its commas, `,,` kept as a comma inside a part. */
 function optionParts(value: string): string[] {
-  if (!value.includes(',,')) return value.split(',');
+  if (!value.includes(',,')) return splitAt(value, ',');
   const parts: string[] = [];
   let cur = '';
   for (let i = 0; i < value.length; i++) {
@@ -36,10 +37,12 @@ function optionParts(value: string): string[] {
 
 /** `tap,id=net-nic0,ifname=tap0` → type tap and its key=value pairs; `,,` is a comma inside a value. */
 export function splitOption(value: string): { head: string; pairs: Map<string, string> } {
-  const [first, ...rest] = optionParts(value);
+  const parts = optionParts(value);
   const pairs = new Map<string, string>();
-  const head = first.includes('=') ? (rest.unshift(first), '') : first;
-  for (const p of rest) {
+  const from = parts[0].includes('=') ? 0 : 1; // a first part with `=` is a pair: no head
+  const head = from ? parts[0] : '';
+  for (let i = from; i < parts.length; i++) {
+    const p = parts[i];
     const eq = p.indexOf('=');
     pairs.set(eq < 0 ? p : p.slice(0, eq), eq < 0 ? '' : p.slice(eq + 1));
   }

@@ -13,17 +13,30 @@
 import type { Diagnostic, Span } from '../grammar/index.js';
 import { catalog } from './catalog.js';
 import { formatAddress } from './machine-spec.js';
+import { splitAt } from './text.js';
 import type { PlacedDevice } from './model.js';
 
-/** A value written without quotes. Anything else is written as a JSON string. */
-const BARE = /^[A-Za-z0-9_.:+-]+$/;
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
-export const quoteLockValue = (v: string): string => (BARE.test(v) ? v : JSON.stringify(v));
+/** Characters of a bare word: A-Z a-z 0-9 _ . : + - (by char code: a lock has hundreds of words). */
+const WORD_CHAR = new Uint8Array(128);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:+-') WORD_CHAR[c.charCodeAt(0)] = 1;
+
+/** A value written without quotes (a non-empty run of A-Z a-z 0-9 _ . : + -). Anything else is written as a JSON string. */
+export function isBareWord(v: string): boolean {
+  if (v.length === 0) return false;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c >= 128 || WORD_CHAR[c] === 0) return false;
+  }
+  return true;
+}
+
+export const quoteLockValue = (v: string): string => (isBareWord(v) ? v : JSON.stringify(v));
 
 /** A lock line's words: split at single spaces, a `"…"` JSON string (after `key=`) kept whole. Undefined when a quote is unclosed. */
 export function splitLockWords(line: string): string[] | undefined {
-  if (!line.includes('"')) return line.split(' ');
+  if (!line.includes('"')) return splitAt(line, ' ');
   const words: string[] = [];
   let word = '';
   for (let i = 0; i < line.length; i++) {
@@ -52,7 +65,7 @@ function closingQuote(line: string, open: number): number {
 
 /** A value as written: a bare word, or a JSON string without control characters. */
 export function lockValue(text: string): string | undefined {
-  if (!text.startsWith('"')) return BARE.test(text) ? text : undefined;
+  if (!text.startsWith('"')) return isBareWord(text) ? text : undefined;
   try {
     const v: unknown = JSON.parse(text);
     return typeof v === 'string' && !CONTROL.test(v) ? v : undefined;
@@ -66,9 +79,12 @@ export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 /** A bare QEMU machine type: `pc-q35-7.2`, never `pc-q35-7.2,kernel-irqchip=off`. */
 export const MACHINE_TYPE = /^(pc|q35|pc-(q35|i440fx)-\d+\.\d+|pc-\d+\.\d+)$/;
 
+const INTEGER = /^(0|[1-9]\d{0,5})$/;
 const integer = (min: number, max: number) => (v: string): string | undefined =>
-  /^(0|[1-9]\d{0,5})$/.test(v) && Number(v) >= min && Number(v) <= max ? undefined : `an integer from ${min} to ${max}`;
+  INTEGER.test(v) && Number(v) >= min && Number(v) <= max ? undefined : `an integer from ${min} to ${max}`;
 const onOff = (v: string): string | undefined => (v === 'on' || v === 'off' ? undefined : 'on or off');
+
+const ACPI_INDEX = /^[1-9]\d{0,9}$/;
 
 /** Every key a device line may carry, with what its value must be. */
 export const PIN_RULES: Readonly<Record<string, (value: string) => string | undefined>> = {
@@ -85,7 +101,7 @@ export const PIN_RULES: Readonly<Record<string, (value: string) => string | unde
   shpc: onOff,
   'io-reserve': (v) => (v === '0' ? undefined : '0'),
   // The VM devices' pins (vm-devices.ts): the NIC's acpi-index, vmgenid's GUID, the TPM's version.
-  'acpi-index': (v) => (/^[1-9]\d{0,9}$/.test(v) && Number(v) <= 0x7fffffff ? undefined : 'an integer from 1 to 2147483647'),
+  'acpi-index': (v) => (ACPI_INDEX.test(v) && Number(v) <= 0x7fffffff ? undefined : 'an integer from 1 to 2147483647'),
   guid: (v) => (UUID.test(v) ? undefined : 'a UUID (lower-case hex)'),
   version: (v) => (v === '2.0' ? undefined : '2.0 (machinec writes no other TPM version)'),
 };
@@ -112,9 +128,10 @@ export function lockConflicts(lines: readonly LockLine[], file: string): Diagnos
   const report = (l: LockLine, message: string, first?: LockLine, code = 'lock-conflict') =>
     out.push({ code, severity: 'error', message: `line ${l.line}: ${message}`, file, span: l.span, hint: REBUILD, related: first && [{ message: `line ${first.line} has it`, file, span: first.span }] });
   const held = new Map<string, LockLine>();
-  const claim = (l: LockLine, key: string, what: string) => {
+  // `what` is worded only when two lines hold the same thing.
+  const claim = (l: LockLine, key: string, what: () => string) => {
     const first = held.get(key);
-    if (first) report(l, `${l.device.id} ${what}, which ${first.device.id} (line ${first.line}) already has`, first);
+    if (first) report(l, `${l.device.id} ${what()}, which ${first.device.id} (line ${first.line}) already has`, first);
     else held.set(key, l);
   };
   for (const l of lines) {
@@ -125,21 +142,24 @@ export function lockConflicts(lines: readonly LockLine[], file: string): Diagnos
       continue;
     }
     if (d.auto && !AUTO_MODELS.has(d.model)) report(l, `${d.id} (${d.model}) is marked auto, but machinec creates only root ports and bridges`, undefined, 'lock-forged');
-    if (d.addr) claim(l, `addr ${d.bus} ${formatAddress(d.addr)}`, `is at ${d.bus} ${formatAddress(d.addr)}`);
+    if (d.addr) {
+      const addr = d.addr;
+      claim(l, `addr ${d.bus} ${addr.slot}.${addr.fn}`, () => `is at ${d.bus} ${formatAddress(addr)}`);
+    }
     const placeKey = PLACE_KEY[d.attachment];
     if (placeKey) {
       if (d.pins[placeKey] === undefined) report(l, `${d.id} on ${d.bus} has no ${placeKey}=`, undefined, 'lock-syntax');
-      else claim(l, `${placeKey} ${d.bus} ${d.pins[placeKey]}`, `has ${placeKey} ${d.pins[placeKey]} on ${d.bus}`);
+      else claim(l, `${placeKey} ${d.bus} ${d.pins[placeKey]}`, () => `has ${placeKey} ${d.pins[placeKey]} on ${d.bus}`);
     }
     if (d.model === 'pcie-root-port') {
-      if (d.pins.chassis !== undefined) claim(l, `rp-chassis ${d.pins.chassis}`, `has root port chassis ${d.pins.chassis}`);
-      if (d.pins['pcie-port'] !== undefined) claim(l, `rp-port ${d.pins['pcie-port']}`, `has PCIe port ${d.pins['pcie-port']}`);
+      if (d.pins.chassis !== undefined) claim(l, `rp-chassis ${d.pins.chassis}`, () => `has root port chassis ${d.pins.chassis}`);
+      if (d.pins['pcie-port'] !== undefined) claim(l, `rp-port ${d.pins['pcie-port']}`, () => `has PCIe port ${d.pins['pcie-port']}`);
     }
-    if (d.model === 'pci-bridge' && d.pins.chassis !== undefined) claim(l, `br-chassis ${d.pins.chassis}`, `has bridge chassis ${d.pins.chassis}`);
-    if (d.pins.mac !== undefined) claim(l, `mac ${d.pins.mac}`, `has MAC ${d.pins.mac}`);
+    if (d.model === 'pci-bridge' && d.pins.chassis !== undefined) claim(l, `br-chassis ${d.pins.chassis}`, () => `has bridge chassis ${d.pins.chassis}`);
+    if (d.pins.mac !== undefined) claim(l, `mac ${d.pins.mac}`, () => `has MAC ${d.pins.mac}`);
     if (d.secondaryBus !== undefined) {
       if (!spec.provides || (spec.provides !== 'pci' && spec.provides !== 'pcie-port')) report(l, `${d.id} (${d.model}) makes no bus, so it has no secondary= bus number`, undefined, 'lock-syntax');
-      else claim(l, `secondary ${d.secondaryBus}`, `has bus number ${d.secondaryBus}`);
+      else claim(l, `secondary ${d.secondaryBus}`, () => `has bus number ${d.secondaryBus}`);
     }
   }
   return out;

@@ -20,8 +20,9 @@
 import type { Diagnostic } from '../grammar/index.js';
 import { chipsetOfMachineType } from './chipsets.js';
 import { formatAddress, parseAddress } from './machine-spec.js';
-import { lockConflicts, lockValue, MACHINE_TYPE, PIN_RULES, quoteLockValue, splitLockWords, UUID, type LockLine } from './lock-schema.js';
+import { isBareWord, lockConflicts, lockValue, MACHINE_TYPE, PIN_RULES, quoteLockValue, splitLockWords, UUID, type LockLine } from './lock-schema.js';
 import type { Attachment, GuestAddress, PlacedDevice, PlacedMachine } from './model.js';
+import { hex2, splitAt } from './text.js';
 import { readVmLine, writeVmLines, type VmLinePins } from './vm-lock.js';
 
 export const LOCK_FORMAT = 2;
@@ -38,7 +39,7 @@ function upgradeV1Pins(model: string, pins: Record<string, string>): void {
 const ATTACHMENTS: readonly Attachment[] = ['pci', 'usb', 'scsi', 'ide', 'virtio-serial', 'hda', 'system'];
 
 export function formatGuestAddress(g: GuestAddress): string {
-  return `${g.bus.toString(16).padStart(2, '0')}:${formatAddress(g)}`;
+  return `${hex2(g.bus)}:${formatAddress(g)}`;
 }
 
 /** A file name as the lock's comment shows it: quoted and escaped when it holds a control character. */
@@ -54,16 +55,21 @@ export function writeLock(machine: PlacedMachine, source: string): string {
     ...writeVmLines(machine),
   ];
   for (const [opt, value] of machine.options ?? []) lines.push(value === '' ? `option ${opt}` : `option ${opt} ${quoteLockValue(value)}`);
-  for (const d of machine.devices) {
-    const words = [d.attachment, d.guest ? formatGuestAddress(d.guest) : '-', d.id, d.model, `bus=${d.bus}`];
-    if (d.addr) words.push(`addr=${formatAddress(d.addr)}`);
-    for (const key of Object.keys(d.pins).sort()) words.push(`${key}=${quoteLockValue(d.pins[key])}`);
-    if (d.secondaryBus !== undefined) words.push(`secondary=${d.secondaryBus}`);
-    if (d.props !== undefined) words.push(`props=${quoteLockValue(d.props)}`);
-    if (d.auto) words.push('auto');
-    lines.push(words.join(' '));
-  }
+  for (const d of machine.devices) lines.push(deviceLine(d));
   return lines.join('\n') + '\n';
+}
+
+/** `ATTACHMENT GUEST ID MODEL bus=… [addr=…] key=value… [secondary=…] [props=…] [auto]` */
+function deviceLine(d: PlacedDevice): string {
+  let line = `${d.attachment} ${d.guest ? formatGuestAddress(d.guest) : '-'} ${d.id} ${d.model} bus=${d.bus}`;
+  if (d.addr) line += ` addr=${formatAddress(d.addr)}`;
+  const keys = Object.keys(d.pins);
+  if (keys.length > 1) keys.sort();
+  for (const key of keys) line += ` ${key}=${quoteLockValue(d.pins[key])}`;
+  if (d.secondaryBus !== undefined) line += ` secondary=${d.secondaryBus}`;
+  if (d.props !== undefined) line += ` props=${quoteLockValue(d.props)}`;
+  if (d.auto) line += ' auto';
+  return line;
 }
 
 export interface ReadLockResult {
@@ -71,17 +77,18 @@ export interface ReadLockResult {
   readonly diagnostics: Diagnostic[];
 }
 
-const WORD = /^[A-Za-z0-9_.:+-]+$/;
 const REBUILD = 'the lock is generated: restore it from git (`git checkout -- FILE`) or delete it and run `machinec build` to lock the current placement anew';
 
 /** A line the reader refuses: the whole lock is refused with it (code `lock-syntax` unless said). */
-interface Refusal {
-  readonly refused: string;
-  readonly code?: string;
-  readonly hint?: string;
+class Refusal {
+  constructor(
+    readonly refused: string,
+    readonly code?: string,
+    readonly hint?: string,
+  ) {}
 }
-const refuse = (refused: string, code?: string, hint?: string): Refusal => ({ refused, code, hint });
-const isRefusal = (x: unknown): x is Refusal => typeof x === 'object' && x !== null && 'refused' in x;
+const refuse = (refused: string, code?: string, hint?: string): Refusal => new Refusal(refused, code, hint);
+const isRefusal = (x: unknown): x is Refusal => x instanceof Refusal;
 
 /** What has been read so far, line by line. */
 interface LockReading {
@@ -105,17 +112,20 @@ function readFormatLine(words: readonly string[]): number | Refusal {
 /** `machine NAME TYPE uuid=…` */
 function readMachineLine(words: readonly string[], n: number): LockReading['header'] | Refusal {
   const uuid = words[3]?.startsWith('uuid=') ? words[3].slice(5) : undefined;
-  if (words[0] !== 'machine' || words.length !== 4 || !uuid || !WORD.test(words[1]) || !chipsetOfMachineType(words[2])) return refuse(`line ${n}: expected \`machine NAME TYPE uuid=…\``);
+  if (words[0] !== 'machine' || words.length !== 4 || !uuid || !isBareWord(words[1]) || !chipsetOfMachineType(words[2])) return refuse(`line ${n}: expected \`machine NAME TYPE uuid=…\``);
   if (!MACHINE_TYPE.test(words[2])) return refuse(`line ${n}: ${words[2]} is not a bare QEMU machine type`);
   if (!UUID.test(uuid)) return refuse(`line ${n}: uuid=${uuid} is not a UUID (lower-case hex)`);
   return { name: words[1], type: words[2], uuid };
 }
 
+const OPTION_NAME = /^-[a-z][a-z0-9-]*$/;
+const NEVER_OPTION_LINES: ReadonlySet<string> = new Set(['-name', '-machine', '-uuid', '-device']);
+
 /** `option -NAME [VALUE]`: never one of the options the machine and device lines make. */
 function readOptionLine(words: readonly string[], n: number): [string, string] | Refusal {
   const value = words.length === 3 ? lockValue(words[2]) : '';
-  if (words.length > 3 || !/^-[a-z][a-z0-9-]*$/.test(words[1] ?? '') || value === undefined || (words.length === 3 && value === '')) return refuse(`line ${n}: expected \`option -NAME [VALUE]\``);
-  if (['-name', '-machine', '-uuid', '-device'].includes(words[1])) return refuse(`line ${n}: ${words[1]} is never an option line (it comes from the machine and device lines)`, 'lock-forged');
+  if (words.length > 3 || !OPTION_NAME.test(words[1] ?? '') || value === undefined || (words.length === 3 && value === '')) return refuse(`line ${n}: expected \`option -NAME [VALUE]\``);
+  if (NEVER_OPTION_LINES.has(words[1])) return refuse(`line ${n}: ${words[1]} is never an option line (it comes from the machine and device lines)`, 'lock-forged');
   return [words[1], value];
 }
 
@@ -139,6 +149,8 @@ function readPin(into: DeviceWords, key: string, value: string, w: string, model
   return undefined;
 }
 
+const BUS_NUMBER = /^[1-9]\d{0,2}$/;
+
 /** One `key=value` word (or `auto`) of a device line. */
 function readDeviceWord(into: DeviceWords, w: string, model: string, version: number, n: number): Refusal | undefined {
   if (w === 'auto') {
@@ -156,37 +168,40 @@ function readDeviceWord(into: DeviceWords, w: string, model: string, version: nu
     into.addr = parseAddress(value);
     if (!into.addr) return refuse(`line ${n}: bad address ${value}`);
   } else if (key === 'secondary') {
-    if (!/^[1-9]\d{0,2}$/.test(value) || Number(value) > 255) return refuse(`line ${n}: secondary=${value} is not a bus number (1 to 255)`);
+    if (!BUS_NUMBER.test(value) || Number(value) > 255) return refuse(`line ${n}: secondary=${value} is not a bus number (1 to 255)`);
     into.secondaryBus = Number(value);
   } else return readPin(into, key, value, w, model, version, n);
   return undefined;
 }
 
+const GUEST_ADDRESS = /^([0-9a-f]{2}):([0-9a-f]{2}\.[0-7])$/;
+
 /** The guest's bus:slot.fn of a PCI device line (the second word). */
 function readGuestAddress(attachment: string, guestText: string, n: number): GuestAddress | undefined | Refusal {
   if (attachment !== 'pci') return undefined;
-  const m = /^([0-9a-f]{2}):([0-9a-f]{2}\.[0-7])$/.exec(guestText);
+  const m = GUEST_ADDRESS.exec(guestText);
   const a = m && parseAddress(m[2]);
   if (!m || !a) return refuse(`line ${n}: bad guest address ${guestText}`);
-  return { bus: parseInt(m[1], 16), ...a };
+  return { bus: parseInt(m[1], 16), slot: a.slot, fn: a.fn };
 }
 
 /** `ATTACHMENT GUEST ID MODEL bus=… [addr=…] key=value… [auto]` */
 function readDeviceLine(words: readonly string[], n: number, r: LockReading): PlacedDevice | Refusal {
-  const [attachment, guestText, id, model, ...rest] = words;
-  if (!ATTACHMENTS.includes(attachment as Attachment) || !id || !model || !WORD.test(id) || !WORD.test(model)) return refuse(`line ${n}: not a device line`);
+  const [attachment, guestText, id, model] = words;
+  if (!ATTACHMENTS.includes(attachment as Attachment) || !id || !model || !isBareWord(id) || !isBareWord(model)) return refuse(`line ${n}: not a device line`);
   if (r.ids.has(id)) return refuse(`line ${n}: device ${id} is locked twice`);
   r.ids.add(id);
   const d: DeviceWords = { pins: {}, auto: false };
-  for (const w of rest) {
-    const refused = readDeviceWord(d, w, model, r.version!, n);
+  for (let i = 4; i < words.length; i++) {
+    const refused = readDeviceWord(d, words[i], model, r.version!, n);
     if (refused) return refused;
   }
   if (!d.bus || (attachment === 'pci') !== (d.addr !== undefined)) return refuse(`line ${n}: a device needs bus= (and addr= on PCI)`);
   const guest = readGuestAddress(attachment, guestText, n);
   if (isRefusal(guest)) return guest;
   if (r.version === 1) upgradeV1Pins(model, d.pins);
-  return { id, model, attachment: attachment as Attachment, bus: d.bus, addr: d.addr ?? undefined, guest, secondaryBus: d.secondaryBus, auto: d.auto, pins: d.pins, ...(d.props === undefined ? {} : { props: d.props }) };
+  const device: PlacedDevice = { id, model, attachment: attachment as Attachment, bus: d.bus, addr: d.addr ?? undefined, guest, secondaryBus: d.secondaryBus, auto: d.auto, pins: d.pins };
+  return d.props === undefined ? device : { ...device, props: d.props };
 }
 
 /** One line past the comments: the format, the machine, an option, a VM line (before the devices) or a device. */
@@ -215,26 +230,33 @@ function readLine(r: LockReading, words: readonly string[], n: number, span: Loc
   return undefined;
 }
 
+const CONFLICT_MARKER = /^(<<<<<<<|=======|>>>>>>>|\|\|\|\|\|\|\|)( |$)/;
+const isEmpty = (w: string): boolean => w === '';
+
 /** Why a raw line is refused before its words are read: cut short, conflict markers, bad quoting or spacing. */
 function refuseRaw(raw: string, line: string, n: number, last: boolean): Refusal | readonly string[] | undefined {
   // machinec ends every lock with a newline: a last line without one was cut short (a truncated
   // write or copy), and its last value may be cut too (`mac=52:54:00:81:f`), so it is not read.
   if (last && raw !== '') return refuse(`line ${n} is cut short: the lock does not end with a newline`, 'lock-truncated');
-  if (/^(<<<<<<<|=======|>>>>>>>|\|\|\|\|\|\|\|)( |$)/.test(line)) {
-    return refuse('the lock has git conflict markers', 'lock-conflict', 'never merge a lock by hand: take either side (`git checkout --ours FILE`), then run `machinec build` and review the plan');
+  // Every line machinec writes past the comments starts with a-z: no conflict marker, comment or blank.
+  const first = line.charCodeAt(0);
+  if (!(first >= 97 && first <= 122)) {
+    if (CONFLICT_MARKER.test(line)) {
+      return refuse('the lock has git conflict markers', 'lock-conflict', 'never merge a lock by hand: take either side (`git checkout --ours FILE`), then run `machinec build` and review the plan');
+    }
+    if (line.trim() === '' || line.startsWith('#')) return undefined;
   }
-  if (line.trim() === '' || line.startsWith('#')) return undefined;
   const words = splitLockWords(line);
   if (!words) return refuse(`line ${n}: a quoted value is not closed`);
-  if (words.some((w) => w === '')) return refuse(`unexpected spacing on line ${n}`);
+  if (words.some(isEmpty)) return refuse(`unexpected spacing on line ${n}`);
   return words;
 }
 
 /** Reads a lock strictly: any line it does not understand is an error, and a bad lock is never rewritten. */
 export function readLock(text: string, file: string): ReadLockResult {
-  const lines = text.split('\n');
+  const lines = splitAt(text, '\n');
   const fail = (lineStart: number, line: string, r: Refusal): ReadLockResult => ({
-    diagnostics: [{ code: r.code ?? 'lock-syntax', severity: 'error', message: r.refused, file, span: { start: lineStart, end: lineStart + Math.max(1, line.replace(/\r$/, '').length) }, hint: r.hint ?? REBUILD }],
+    diagnostics: [{ code: r.code ?? 'lock-syntax', severity: 'error', message: r.refused, file, span: { start: lineStart, end: lineStart + Math.max(1, (line.endsWith('\r') ? line.slice(0, -1) : line).length) }, hint: r.hint ?? REBUILD }],
   });
   const r: LockReading = { devices: [], options: [], deviceLines: [], vm: {}, ids: new Set() };
   let offset = 0;
@@ -242,7 +264,7 @@ export function readLock(text: string, file: string): ReadLockResult {
     const raw = lines[n];
     const start = offset;
     offset += raw.length + 1;
-    const line = raw.replace(/\r$/, '');
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     const words = refuseRaw(raw, line, n + 1, n === lines.length - 1);
     if (isRefusal(words)) return fail(start, line, words);
     const refused = words && readLine(r, words, n + 1, { start, end: start + Math.max(1, line.length) });

@@ -6,6 +6,7 @@ import type { DeviceNode, Identifier, MachineNode, Property, Span, Value } from 
 import { catalog, type ModelSpec } from './catalog.js';
 import { chipsetOfMachineType } from './chipsets.js';
 import type { Chipset, PciAddress } from './model.js';
+import { hex2 } from './text.js';
 
 export interface DeviceSpec {
   readonly id: string;
@@ -35,9 +36,23 @@ export interface MachineSpec {
   readonly topLevel: readonly DeviceSpec[];
 }
 
+const ADDRESS = /^([0-9a-fA-F]{1,2})(?:\.([0-7]))?$/;
+const hexDigit = (c: number): number => (c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1);
+
 /** `05.0` or `5` (function 0) in hex: slot 0..1f, function 0..7. Undefined when malformed. */
 export function parseAddress(text: string): PciAddress | undefined {
-  const m = /^([0-9a-fA-F]{1,2})(?:\.([0-7]))?$/.exec(text);
+  // `SS.F`, as every lock line and most sources write it, without a regexp.
+  if (text.length === 4 && text.charCodeAt(2) === 46) {
+    const hi = hexDigit(text.charCodeAt(0));
+    const lo = hexDigit(text.charCodeAt(1));
+    const fn = text.charCodeAt(3) - 48;
+    if (hi >= 0 && lo >= 0 && fn >= 0 && fn <= 7) {
+      const slot = hi * 16 + lo;
+      return slot < 32 ? { slot, fn } : undefined;
+    }
+    return undefined;
+  }
+  const m = ADDRESS.exec(text);
   if (!m) return undefined;
   const slot = parseInt(m[1], 16);
   return slot < 32 ? { slot, fn: m[2] ? Number(m[2]) : 0 } : undefined;
@@ -53,7 +68,7 @@ export function capacityOf(d: DeviceSpec): number | undefined {
 }
 
 export function formatAddress(a: PciAddress): string {
-  return `${a.slot.toString(16).padStart(2, '0')}.${a.fn}`;
+  return `${hex2(a.slot)}.${a.fn}`;
 }
 
 const nameOf = (v: Value | undefined): string | undefined => (v?.kind === 'Identifier' ? v.name : v?.kind === 'String' ? v.value : undefined);

@@ -4,6 +4,7 @@
  * than -name, -machine, -uuid and -device (backends, memory, CPUs, accelerators, display, …), and
  * each device's -device properties the device line does not already say.
  */
+import { escapeOptionValue } from './emit.js';
 import { splitOption } from './host-effects.js';
 import type { PlacedDevice, PlacedMachine } from './model.js';
 
@@ -13,7 +14,6 @@ const EXPLAINED = new Set(['id', 'bus', 'addr', 'multifunction', 'chassis', 'por
 /** Options the lock header already says. */
 const HEADER = new Set(['-name', '-machine', '-uuid']);
 
-const escape = (v: string): string => v.replace(/,/g, ',,');
 
 /** The argv as options and their values; an option followed by another option (or nothing) takes none. */
 export function argvPairs(argv: readonly string[]): [string, string][] {
@@ -37,8 +37,9 @@ export function recordArgv(machine: PlacedMachine, argv: readonly string[]): Pla
       continue;
     }
     const { pairs } = splitOption(value);
-    const extra = [...pairs].filter(([k]) => !EXPLAINED.has(k)).map(([k, v]) => `${k}=${escape(v)}`);
-    if (extra.length) props.set(pairs.get('id') ?? '', extra.join(','));
+    let extra = '';
+    for (const [k, v] of pairs) if (!EXPLAINED.has(k)) extra += `${extra ? ',' : ''}${k}=${escapeOptionValue(v)}`;
+    if (extra) props.set(pairs.get('id') ?? '', extra);
   }
   const devices: PlacedDevice[] = machine.devices.map((d) => (props.has(d.id) ? { ...d, props: props.get(d.id) } : d));
   return { ...machine, options, devices };
