@@ -5,13 +5,14 @@
  * booted in QEMU, and its guest view (query-pci: every bus number, slot, function, vendor:device
  * and the bus behind every bridge) equals the libvirt-started domain's.
  */
-import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compile, emit } from '../compiler/index.js';
+import { compile, emit, readLock } from '../compiler/index.js';
 import type { GuestPciDevice } from '../cli/qemu/guest-view.js';
 import { runCli } from './support/cli.js';
 import { guestView } from './support/qemu.js';
+import { expectWholeVm } from './support/libvirt-vm.js';
 import { domainName, libvirtDescribe, libvirtGuestView, removeDomain, virsh, virshWithin, writeQcow2 } from './support/libvirt.js';
 
 const T = 300_000;
@@ -86,6 +87,28 @@ libvirtDescribe('machinec import --libvirt on domains libvirt wrote', () => {
     expect(readFileSync(join(dir, 'web.machine'), 'utf8')).toContain(`imported by \`machinec import\` from libvirt domain ${name}`);
     virshWithin(240_000, 'start', name);
     expect(shape(await importedView('web'))).toEqual(shape(await libvirtGuestView(name)));
+  }, T);
+
+  test('the whole VM: OVMF with secure boot and its VARS, the CPU model with Hyper-V flags, SMBIOS, the vmgenid, ttyS0 and VNC come over, as the libvirt-started guest shows', async () => {
+    const display = 100 + Math.floor(Math.random() * 800);
+    mkdirSync(join(dir, 'vm.state'));
+    copyFileSync('/usr/share/OVMF/OVMF_VARS_4M.ms.fd', join(dir, 'vm.state', 'OVMF_VARS.fd'));
+    const whole = domain('q35', `<serial type='pty'><target type='isa-serial' port='0'><model name='isa-serial'/></target></serial><graphics type='vnc' port='${5900 + display}' autoport='no' listen='127.0.0.1'><listen type='address' address='127.0.0.1'/></graphics><video><model type='vga'/></video>${nic('virtio')}${disk('a.qcow2', 'virtio')}`)
+      .replace('</name>', "</name><genid>1b4e28ba-2fa1-11d2-883f-0016d3cca427</genid><sysinfo type='smbios'><system><entry name='manufacturer'>Acme</entry><entry name='product'>Desk-1</entry></system></sysinfo>")
+      .replace('hvm</type>', "hvm</type><loader readonly='yes' secure='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.secboot.fd</loader><nvram template='/usr/share/OVMF/OVMF_VARS_4M.ms.fd'>DIR/vm.state/OVMF_VARS.fd</nvram><smbios mode='sysinfo'/>")
+      .replace('<apic/>', "<apic/><hyperv mode='custom'><relaxed state='on'/><vapic state='on'/></hyperv><smm state='on'/>")
+      .replace('</features>', "</features><cpu mode='custom' match='exact' check='none'><model fallback='forbid'>Skylake-Client</model><topology sockets='1' dies='1' cores='2' threads='1'/></cpu><clock offset='utc'><timer name='hypervclock' present='yes'/></clock>");
+    const { name, written } = defineMinimal(whole);
+    writeFileSync(join(dir, 'domain.xml'), written);
+    const r = await runCli(['import', '--libvirt', 'domain.xml', '--name', 'win', '--timeout', '120'], dir);
+    expect(`${r.code}\n${r.stderr}`).toMatch(/^0\n/);
+    for (const carried of ['<loader>', '<cpu>', '<genid>', '<sysinfo>', '<serial>', '<graphics>']) expect(r.stderr).not.toContain(`${carried}: `);
+    const source = readFileSync(join(dir, 'win.machine'), 'utf8');
+    expect(source).toMatch(/firmware = uefi \{[^}]*secure-boot = true/);
+    expect(source).toContain(`display = vnc { listen = "127.0.0.1:${display}" }`);
+    expect(source).toContain('serial = pty');
+    virshWithin(240_000, 'start', name);
+    await expectWholeVm(name, source, readLock(readFileSync(join(dir, 'win.machine.lock'), 'utf8'), 'win.machine.lock').lock!);
   }, T);
 
   test('a domain with what machinec cannot carry is refused, naming each, and nothing is written', async () => {

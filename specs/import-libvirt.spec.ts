@@ -2,8 +2,12 @@
  * The libvirt domain XML reader of `machinec import --libvirt` without libvirt: strict XML (an
  * error with line and column, never a guess) and the QEMU command line a domain stands for.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseXml } from '../cli/import/libvirt-xml.js';
 import { libvirtCommandLine } from '../cli/import/libvirt.js';
+
+const here = import.meta.dirname ?? new URL('.', import.meta.url).pathname;
 
 describe('libvirt XML reader', () => {
   test('elements, both quotes, entities, comments, CDATA and the declaration', () => {
@@ -37,7 +41,31 @@ describe('libvirt domain → QEMU command line', () => {
       '-netdev', 'bridge,id=hostnet-wan,br=br0', '-device', 'virtio-net-pci,id=wan,netdev=hostnet-wan,mac=52:54:00:00:00:01,bus=pci1,addr=0x0.0x0,acpi-index=2',
       '-drive', 'if=none,id=drive-sata-disk0,file=/vm/a.qcow2,format=qcow2', '-device', 'ide-hd,id=sata-disk0,drive=drive-sata-disk0,bus=ide.3,serial=s1,bootindex=1',
     ]);
-    expect(r.notes).toEqual(['<graphics> (line 1): the display (write display = vnc { … } or spice { … }) is not carried over']);
+    expect(r.notes).toEqual(['<graphics> (line 1): vnc with a port libvirt picks is not carried over (machinec carries VNC and SPICE on a fixed port, and SDL)']);
+  });
+
+  test("the whole VM of `machinec export libvirt`'s own domains comes back as the QEMU options libvirt gives", () => {
+    const golden = (name: string) => libvirtCommandLine(readFileSync(join(here, 'export', 'libvirt', `${name}.xml`), 'utf8'));
+    const win = golden('windows11');
+    const after = (args: readonly string[], option: string) => args.filter((_, i) => args[i - 1] === option);
+    expect(after(win.args, '-machine')).toEqual(['pc-q35-7.2,smm=on']);
+    expect(after(win.args, '-drive').slice(0, 2)).toEqual(['if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.secboot.fd', 'if=pflash,format=raw,unit=1,file=/srv/vms/m.state/OVMF_VARS.fd']);
+    expect(after(win.args, '-global')).toEqual(['driver=cfi.pflash01,property=secure,value=on']);
+    expect(after(win.args, '-cpu')).toEqual(['Skylake-Client,hv-relaxed=on,hv-vapic=on,hv-time=on']);
+    expect(after(win.args, '-smbios')).toEqual(['type=1,manufacturer=Acme,product=Desk-1']);
+    expect(after(win.args, '-device')).toContain('vmgenid,id=genid,guid=3d5c6057-d2c3-4b5b-a0df-53f7808739bb');
+    expect(after(win.args, '-serial')).toEqual(['unix:/srv/vms/win11.serial,server=on,wait=off']);
+    expect(after(win.args, '-vnc')).toEqual(['127.0.0.1:1']);
+    // The TPM stays a note: libvirt keeps its state where machinec's swtpm does not look.
+    expect(win.notes).toEqual([expect.stringMatching(/^<tpm> \(line \d+\): the TPM/)]);
+    const server = golden('linux-server');
+    expect(after(server.args, '-cpu')).toEqual(['EPYC-Rome']);
+    expect(after(server.args, '-spice')).toEqual(['port=5930,addr=127.0.0.1,disable-ticketing=on']);
+    expect(after(server.args, '-fsdev')).toEqual(['local,id=fsdev-share,path=/srv/www,security_model=mapped-xattr']);
+    expect(after(server.args, '-device')).toContain('virtio-9p-pci,id=share,fsdev=fsdev-share,mount_tag=www,bus=rp4,addr=0x0.0x0');
+    expect(server.notes).toEqual([]);
+    // Only what the export sends to <qemu:commandline> is left: refused, as QEMU arguments are.
+    for (const r of [win, server]) expect(r.errors).toEqual([expect.stringMatching(/^<qemu:commandline> \(line \d+\): QEMU arguments/)]);
   });
 
   test('what machinec cannot carry is an error naming it', () => {

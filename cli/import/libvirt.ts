@@ -12,6 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { child, childrenNamed, parseXml, XmlError, type XmlNode } from './libvirt-xml.js';
+import { cpuArgs, firmwareArgs, genidArgs, graphicsArgs, serialArgs, smbiosArgs } from './libvirt-vm.js';
 
 export interface LibvirtCommandLine {
   /** The domain's name. */
@@ -281,12 +282,24 @@ function channel(r: Reader, n: XmlNode): void {
   r.later.push(['-chardev', `${chr.replace(/^(\w+)/, `$1,id=char${id}`)}`, '-device', `virtserialport,id=${id},chardev=char${id},bus=${owner}.0,nr=${a.attrs.port}${name}`]);
 }
 
+/** `<filesystem type='mount'>` (9p, libvirt's default driver): `-fsdev local` and `virtio-9p-pci` with its mount tag. */
+function filesystem(r: Reader, n: XmlNode): void {
+  const source = child(n, 'source')?.attrs.dir;
+  const tag = child(n, 'target')?.attrs.dir;
+  const driver = child(n, 'driver')?.attrs.type ?? 'path';
+  if ((n.attrs.type ?? 'mount') !== 'mount' || driver !== 'path' || !source || !tag) return void fail(r, n, 'a filesystem other than a 9p share of a folder (type mount, driver path) is not carried');
+  const id = idOf(r, n, next(r, 'fs'));
+  const place = pciPlace(r, n);
+  if (!place) return;
+  // libvirt's access modes are QEMU's security models: mapped is mapped-xattr, squash is none.
+  const model = ({ mapped: 'mapped-xattr', squash: 'none' } as Record<string, string>)[n.attrs.accessmode ?? ''] ?? n.attrs.accessmode ?? 'passthrough';
+  r.args.push('-fsdev', `local,id=fsdev-${id},path=${esc(source)},security_model=${model}${child(n, 'readonly') ? ',readonly=on' : ''}`, '-device', `virtio-9p-pci,id=${id},fsdev=fsdev-${id},mount_tag=${esc(tag)},${place}`);
+}
+
 /** Elements of <devices> that are not guest PCI devices machinec keeps, each with why. */
 const NOT_CARRIED: Readonly<Record<string, string>> = {
   emulator: '', console: '', audio: '',
-  serial: 'the serial console (write serial = … in the machine)',
-  graphics: 'the display (write display = vnc { … } or spice { … })',
-  tpm: 'the TPM (add a tpm-crb or tpm-tis device)',
+  tpm: 'the TPM (add a tpm-crb or tpm-tis device: machinec starts its own swtpm, libvirt keeps the state elsewhere)',
   panic: 'the panic notifier',
 };
 
@@ -297,13 +310,16 @@ function devices(r: Reader, list: XmlNode[]): void {
     if (d.name === 'disk') disk(r, d);
     else if (d.name === 'interface') nic(r, d);
     else if (['memballoon', 'rng', 'watchdog', 'video', 'input', 'sound', 'channel'].includes(d.name)) simple(r, d, videos[0]);
+    else if (d.name === 'filesystem') filesystem(r, d);
+    else if (d.name === 'serial') r.args.push(...(d === list.find((s) => s.name === 'serial') ? serialArgs(d, r.notes) : (r.notes.push(`${at(d)}: machinec carries one serial console (ttyS0)`), [])));
+    else if (d.name === 'graphics') r.args.push(...(d === list.find((g) => g.name === 'graphics') ? graphicsArgs(d, r.notes) : (r.notes.push(`${at(d)}: machinec carries one display`), [])));
     else if (d.name in NOT_CARRIED) {
       if (NOT_CARRIED[d.name]) r.notes.push(`${at(d)}: ${NOT_CARRIED[d.name]} is not carried over`);
     } else fail(r, d, `<${d.name}> is not a device machinec describes`);
   }
 }
 
-/** The domain's machine-wide part: machine type, memory, CPUs (with topology), UUID. */
+/** The domain's machine-wide part: machine type, memory, CPUs (with topology), UUID, firmware, the CPU model, SMBIOS, the vmgenid. */
 function head(r: Reader): void {
   const type = child(child(r.root, 'os'), 'type');
   const memory = child(r.root, 'memory');
@@ -314,13 +330,13 @@ function head(r: Reader): void {
   const vcpus = Number(child(r.root, 'vcpu')?.text ?? 1);
   const topo = child(child(r.root, 'cpu'), 'topology')?.attrs;
   const smp = topo ? `${vcpus},sockets=${topo.sockets ?? 1},dies=${topo.dies ?? 1},cores=${topo.cores ?? 1},threads=${topo.threads ?? 1}` : String(vcpus);
-  r.args.push('-machine', type?.attrs.machine ?? r.chipset, '-m', `${Math.floor(kib / 1024)}M`, '-smp', smp, '-nodefaults');
+  const firmware = firmwareArgs(r.root, r.notes);
+  r.args.push('-machine', `${type?.attrs.machine ?? r.chipset}${firmware.machine}`, '-m', `${Math.floor(kib / 1024)}M`, '-smp', smp, '-nodefaults');
   const uuid = child(r.root, 'uuid')?.text;
   if (uuid) r.args.push('-uuid', uuid);
-  for (const [el, what] of [['cpu', 'the CPU model'], ['genid', 'the vmgenid'], ['sysinfo', 'SMBIOS']] as const) if (child(r.root, el) && (el !== 'cpu' || child(child(r.root, el), 'model'))) r.notes.push(`<${el}>: ${what} is not carried over`);
+  r.args.push(...firmware.args, ...cpuArgs(r.root, r.notes), ...smbiosArgs(r.root, r.notes), ...genidArgs(r.root));
   // Without <acpi/> libvirt starts QEMU with ACPI off (no PIIX4 PM at 00:01.3 on pc, no ACPI tables).
   if (!child(child(r.root, 'features'), 'acpi')) fail(r, r.root, 'the domain has no <features><acpi/>: libvirt runs it with ACPI off, which machinec machines do not describe');
-  if (child(child(r.root, 'os'), 'loader')) r.notes.push('<loader>: the firmware is not carried over (write firmware = uefi { … })');
 }
 
 export function libvirtCommandLine(xml: string): LibvirtCommandLine {
