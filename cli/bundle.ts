@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
+import { parserTables } from '../grammar/index.js';
 import { generateMachine } from './bench.js';
 
 /**
@@ -46,7 +47,8 @@ const common: BuildOptions & { define: Record<string, string> } = {
   minifyWhitespace: true,
   legalComments: 'none',
   // grammar/tokens.ts: the bundled CLI skips chevrotain's grammar self-checks at start (the tests run them).
-  define: { MACHINEC_BUNDLED: 'true' },
+  // grammar/parser.ts: it builds its parser from tables made here (grammar/tables.ts), not by recording the grammar.
+  define: { MACHINEC_BUNDLED: 'true', MACHINEC_PARSER_TABLES: JSON.stringify(JSON.stringify(parserTables())) },
   // The language server's protocol packages stay outside too: only `machinec lsp` loads them.
   external: ['prettier', 'prettier/*', 'vscode-languageserver', 'vscode-languageserver/*', 'vscode-languageserver-textdocument'],
   logLevel: 'warning',

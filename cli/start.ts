@@ -9,11 +9,15 @@
  * never belong to another core. Code cached this way cannot call `import()` (V8 loses the
  * callback), so the core loads its lazy commands (dist/lazy/*.mjs) through `load` below.
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Script } from 'node:vm';
+
+// Node's builtins are required, not imported: importing one into an ES module makes its ES facade,
+// which reads every export (for node:fs that loads its streams and fs/promises with readline).
+const require = createRequire(import.meta.url);
+const { readFileSync, renameSync, writeFileSync } = require('node:fs') as typeof import('node:fs');
+const { dirname } = require('node:path') as typeof import('node:path');
+const { fileURLToPath, pathToFileURL } = require('node:url') as typeof import('node:url');
+const { Script } = require('node:vm') as typeof import('node:vm');
 
 /** Defined by cli/bundle.ts: the core's file name, next to this one. */
 declare const MACHINEC_CORE: string;

@@ -4,3 +4,5 @@ export { lineStarts, locate, type LineColumn } from './location.js';
 export { parse, type ParseResult } from './parse.js';
 export { reparse, type Parsed } from './reparse.js';
 export { scan, type Scan, type Token } from './scan.js';
+export { tables as parserTables } from './parser.js';
+export type { ParserTables } from './tables.js';

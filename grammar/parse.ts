@@ -46,6 +46,11 @@ function hintFor(e: IRecognitionException): string | undefined {
 }
 
 export function parse(text: string, file: string): ParseResult {
+  return parseWith((parser ??= new MachineParser()), text, file);
+}
+
+/** `parse` with a given parser (specs/parser-tables.spec.ts compares parsers built two ways). */
+export function parseWith(parser: MachineParser, text: string, file: string): ParseResult {
   const diagnostics: Diagnostic[] = [];
   const lexed = MachineLexer.tokenize(text);
   for (const e of lexed.errors) {
@@ -73,7 +78,6 @@ export function parse(text: string, file: string): ParseResult {
     });
     return { ast: buildFile(undefined, comments, text.length), diagnostics };
   }
-  parser ??= new MachineParser();
   parser.input = lexed.tokens;
   const cst = parser.file();
   for (const e of parser.errors) {

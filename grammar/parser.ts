@@ -10,7 +10,8 @@
  *   list      := '[' (value ','?)* ']'
  *   block     := '{' (property ','?)* '}'
  */
-import { CstParser, type CstNode, type IParserErrorMessageProvider, type TokenType, type IToken } from 'chevrotain';
+import { CstParser, VERSION, type CstNode, type IParserConfig, type IParserErrorMessageProvider, type IToken, type Rule, type TokenType } from 'chevrotain';
+import { loadTables, parserTables, type LoadedTables, type ParserTables } from './tables.js';
 import * as t from './tokens.js';
 
 const describe = (token: IToken): string => (token.tokenType === t.Identifier || token.image === '' ? token.image || 'end of file' : `'${token.image}'`);
@@ -32,10 +33,62 @@ const messages: IParserErrorMessageProvider = {
   },
 };
 
+const MAX_LOOKAHEAD = 3;
+
+/** Defined by cli/bundle.ts in the bundled CLI only: `tables()` of the grammar below (grammar/tables.ts), as JSON. */
+declare const MACHINEC_PARSER_TABLES: string | undefined;
+const bundledTables = typeof MACHINEC_PARSER_TABLES === 'undefined' ? undefined : (JSON.parse(MACHINEC_PARSER_TABLES) as ParserTables);
+
+/** chevrotain's grammar recorder (internal: not in its types), which a parser built from tables skips. */
+interface Recorder {
+  enableRecording(): void;
+  disableRecording(): void;
+  topLevelRuleRecord(name: string, impl: () => void): Rule;
+}
+const recorder = CstParser.prototype as unknown as Recorder;
+
 export class MachineParser extends CstParser {
-  constructor() {
-    super(t.allTokens, { recoveryEnabled: true, errorMessageProvider: messages, maxLookahead: 3, skipValidations: t.skipGrammarValidations });
+  private readonly loaded: LoadedTables | undefined;
+
+  /**
+   * `tables` (the bundled CLI's, else none): build the parser from them instead of recording and
+   * analysing the grammar; ignored when made with another chevrotain version.
+   */
+  constructor(tables: ParserTables | undefined = bundledTables) {
+    const loaded = tables?.chevrotain === VERSION ? loadTables(tables, t.allTokens, MAX_LOOKAHEAD) : undefined;
+    const config: IParserConfig = { recoveryEnabled: true, errorMessageProvider: messages, maxLookahead: MAX_LOOKAHEAD, skipValidations: t.skipGrammarValidations };
+    super(t.allTokens, loaded ? { ...config, lookaheadStrategy: loaded.lookaheadStrategy } : config);
+    this.loaded = loaded;
     this.performSelfAnalysis();
+  }
+
+  override performSelfAnalysis(): void {
+    if (!this.loaded) return super.performSelfAnalysis();
+    // chevrotain computes recovery's follow sets in its analysis only with recovery on: they are in the tables.
+    const recovery = this as unknown as { recoveryEnabled: boolean; resyncFollows: Record<string, TokenType[]> };
+    recovery.recoveryEnabled = false;
+    try {
+      super.performSelfAnalysis();
+    } finally {
+      recovery.recoveryEnabled = true;
+    }
+    recovery.resyncFollows = this.loaded.follows;
+  }
+
+  // The recorder's three steps, skipped when the recorded rules come from tables.
+  enableRecording(): void {
+    if (!this.loaded) recorder.enableRecording.call(this);
+  }
+
+  disableRecording(): void {
+    if (!this.loaded) recorder.disableRecording.call(this);
+  }
+
+  topLevelRuleRecord(name: string, impl: () => void): Rule {
+    if (!this.loaded) return recorder.topLevelRuleRecord.call(this, name, impl);
+    const rule = this.loaded.rules.get(name);
+    if (!rule) throw new Error(`grammar/parser.ts: the parser tables have no rule ${name}`);
+    return rule;
   }
 
   file = this.RULE('file', () => {
@@ -118,5 +171,8 @@ export class MachineParser extends CstParser {
     this.CONSUME(t.RCurly);
   });
 }
+
+/** What cli/bundle.ts builds the bundled parser from: the grammar above, recorded and analysed by chevrotain. */
+export const tables = (): ParserTables => parserTables(new MachineParser(undefined), VERSION, MAX_LOOKAHEAD);
 
 export type { CstNode };
