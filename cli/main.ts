@@ -34,7 +34,7 @@ export function parseJobs(text: string): number {
   return n;
 }
 
-const jobsOption = () => new Option('-j, --jobs <n>', 'compile on N threads (default: one per CPU); what it prints and writes is the same on any number').argParser(parseJobs);
+const jobsOption = () => new Option('-j, --jobs <n>', 'compile on N threads (default: one per two CPUs); what it prints and writes is the same on any number').argParser(parseJobs);
 
 /** `--git REV`: a revision, never something git would read as an option. */
 export function parseRevision(text: string): string {
