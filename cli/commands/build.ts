@@ -125,7 +125,7 @@ export interface LockOptions {
   readonly locked: boolean;
   readonly regenerate?: CompileInput['regenerate'];
   readonly update?: readonly Approval[];
-  /** Threads to compile on (cli/parallel.ts); the default is one per CPU. */
+  /** Threads to compile on (cli/parallel.ts); the default is one per two CPUs. */
   readonly jobs?: number;
 }
 
@@ -164,6 +164,7 @@ export interface ShareTask extends WorkerTask {
   readonly opts?: LockOptions;
 }
 
+/** Runs on a worker thread: each machine of its share, with what it printed and read, or `redo`. */
 export async function commandShare(task: ShareTask): Promise<WorkerOutcome<LockOutcome | CheckOutcome>[]> {
   const printed: string[] = [];
   const s = new Session(workerIo(task, printed), task.qemuOption, { qemu: task.qemu });
