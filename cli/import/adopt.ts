@@ -122,203 +122,235 @@ function mergedProps(dev: QtreeDevice): Map<string, string> {
 
 const guestText = (dev: QtreeDevice): string => /addr ([0-9a-f]{2}:[0-9a-f]{2}\.[0-7])/.exec(dev.info.join('\n'))?.[1] ?? '?';
 
-export function adopt(inspection: Inspection, backends: Backends, options: AdoptOptions): Adopted {
-  const chipset: Chipset | undefined = chipsetOfMachineType(inspection.machineType);
-  if (!chipset) throw new AdoptError(`machine type ${inspection.machineType} is not a pc or q35 machine`, [], 'machinec describes pc (i440FX) and q35 machines');
-  const chip = chipsets[chipset];
-  const unknown: string[] = [];
-  const problems: string[] = [];
-  const notes: string[] = [];
-  const all: Imp[] = [];
-  const top: Imp[] = [];
+const CHILD_KEY_PIN: Record<Exclude<Attachment, 'pci'>, string> = { usb: 'port', scsi: 'scsi-id', ide: 'unit', 'virtio-serial': 'nr', hda: 'cad', system: '' };
 
-  const host = inspection.qtree.devices.find((d) => d.buses.some((b) => b.name === chip.rootBus));
-  const rootBus = host?.buses.find((b) => b.name === chip.rootBus);
-  if (!rootBus) throw new AdoptError(`QEMU shows no ${chip.rootBus} bus`, []);
+/** What a walk of QEMU's tree gathers: the devices imported, and those that cannot be. */
+interface Walk {
+  readonly chipset: Chipset;
+  readonly chip: (typeof chipsets)[Chipset];
+  readonly inspection: Inspection;
+  readonly backends: Backends;
+  readonly unknown: string[];
+  readonly problems: string[];
+  readonly notes: string[];
+  readonly all: Imp[];
+  readonly top: Imp[];
+}
 
-  const backendProps = (imp: { model: string; spec: ModelSpec; where: string }, props: Map<string, string>): [string, string][] => {
-    const out: [string, string][] = [];
-    const b = imp.spec.backend;
-    if (b === 'netdev') {
-      const nd = props.get('netdev');
-      const net = nd ? backends.net(nd) : undefined;
-      if (!nd) problems.push(`${imp.where}: the NIC has no netdev; machinec gives every NIC one (it would be \`netdev = user\`)`);
-      else if (!net) problems.push(`${imp.where}: cannot tell what netdev ${nd} is`);
-      else if (!netdevTypes.includes(net.type)) problems.push(`${imp.where}: netdev type ${net.type} is not one machinec knows (${netdevTypes.join(', ')})`);
-      else out.push(['netdev', typedValue(net)]);
-    } else if (b === 'block' || b === 'cdrom') {
-      const drive = props.get('drive');
-      const blk = drive ? backends.block(drive) : undefined;
-      if (drive && !blk) problems.push(`${imp.where}: cannot tell which image drive ${drive} is`);
-      if (blk?.file !== undefined) {
-        out.push(['file', quote(blk.file)]);
-        const fmt = blk.format;
-        const allowed = b === 'cdrom' ? ['raw', 'qcow2'] : ['raw', 'qcow2', 'vmdk', 'vdi', 'vhdx', 'qed'];
-        if (fmt && !allowed.includes(fmt)) problems.push(`${imp.where}: image format ${fmt} is not one machinec writes (${allowed.join(', ')})`);
-        else {
-          // Without a format QEMU probes the image: so does import where the image is here, else the name decides, as in machinec.
-          const implied = /\.qcow2$/i.test(blk.file) ? 'qcow2' : 'raw';
-          const format = fmt ?? backends.probe?.(blk.file) ?? implied;
-          if (format !== implied) out.push(['format', format]);
-        }
-        if (blk.readonly && b === 'block') out.push(['readonly', 'true']);
-      } else if (b === 'block') problems.push(`${imp.where}: the disk has no image (machinec needs \`file = "…"\`)`);
-    } else if (b === 'fsdev') {
-      const id = props.get('fsdev');
-      const share = id ? backends.fsdev?.(id) : undefined;
-      if (!share) problems.push(`${imp.where}: cannot tell which folder fsdev ${id ?? '(none)'} shares`);
-      else {
-        out.push(['path', quote(share.path)], ['tag', quote(props.get('mount_tag') ?? id!)]);
-        if (share.readonly) out.push(['readonly', 'true']);
-      }
-    } else if (b === 'chardev') {
-      const c = props.get('chardev');
-      const chr = c ? backends.chardev(c) : undefined;
-      if (!chr || !chardevTypes.includes(chr.type)) problems.push(`${imp.where}: cannot carry chardev ${c ?? '(none)'}`);
-      else out.push(['chardev', typedValue(chr)]);
+/** A NIC's `netdev = …` from the netdev QEMU names. */
+function netdevProps(w: Walk, where: string, props: Map<string, string>, out: [string, string][]): void {
+  const nd = props.get('netdev');
+  const net = nd ? w.backends.net(nd) : undefined;
+  if (!nd) w.problems.push(`${where}: the NIC has no netdev; machinec gives every NIC one (it would be \`netdev = user\`)`);
+  else if (!net) w.problems.push(`${where}: cannot tell what netdev ${nd} is`);
+  else if (!netdevTypes.includes(net.type)) w.problems.push(`${where}: netdev type ${net.type} is not one machinec knows (${netdevTypes.join(', ')})`);
+  else out.push(['netdev', typedValue(net)]);
+}
+
+/** A disk's or CD-ROM's `file`, `format` and `readonly` from its drive. */
+function driveProps(w: Walk, where: string, disk: boolean, props: Map<string, string>, out: [string, string][]): void {
+  const drive = props.get('drive');
+  const blk = drive ? w.backends.block(drive) : undefined;
+  if (drive && !blk) w.problems.push(`${where}: cannot tell which image drive ${drive} is`);
+  if (blk?.file !== undefined) {
+    out.push(['file', quote(blk.file)]);
+    const fmt = blk.format;
+    const allowed = !disk ? ['raw', 'qcow2'] : ['raw', 'qcow2', 'vmdk', 'vdi', 'vhdx', 'qed'];
+    if (fmt && !allowed.includes(fmt)) w.problems.push(`${where}: image format ${fmt} is not one machinec writes (${allowed.join(', ')})`);
+    else {
+      // Without a format QEMU probes the image: so does import where the image is here, else the name decides, as in machinec.
+      const implied = /\.qcow2$/i.test(blk.file) ? 'qcow2' : 'raw';
+      const format = fmt ?? w.backends.probe?.(blk.file) ?? implied;
+      if (format !== implied) out.push(['format', format]);
     }
-    return out;
-  };
+    if (blk.readonly && disk) out.push(['readonly', 'true']);
+  } else if (disk) w.problems.push(`${where}: the disk has no image (machinec needs \`file = "…"\`)`);
+}
 
-  const pinsOf = (model: string, spec: ModelSpec, props: Map<string, string>, out: [string, string][]): Record<string, string> => {
-    const pins: Record<string, string> = {};
-    if (model === 'pcie-root-port') {
-      pins.chassis = props.get('chassis') ?? '0';
-      pins['pcie-port'] = props.get('port') ?? '0';
-    }
-    if (model === 'pci-bridge') pins.chassis = props.get('chassis_nr') ?? '0';
-    if (spec.pins?.includes('mac')) {
-      const mac = props.get('mac')?.toLowerCase();
-      if (mac) pins.mac = mac;
-    }
-    if (spec.pins?.includes('serial')) {
-      const serial = props.get('serial') ?? '';
-      if (LOCK_WORD.test(serial)) pins.serial = serial;
-      else out.push(['serial', quote(serial)]);
-    }
-    return pins;
-  };
+/** A 9p share's `path`, `tag` and `readonly` from its fsdev. */
+function fsdevProps(w: Walk, where: string, props: Map<string, string>, out: [string, string][]): void {
+  const id = props.get('fsdev');
+  const share = id ? w.backends.fsdev?.(id) : undefined;
+  if (!share) w.problems.push(`${where}: cannot tell which folder fsdev ${id ?? '(none)'} shares`);
+  else {
+    out.push(['path', quote(share.path)], ['tag', quote(props.get('mount_tag') ?? id!)]);
+    if (share.readonly) out.push(['readonly', 'true']);
+  }
+}
 
-  const childKeyPin: Record<Exclude<Attachment, 'pci'>, string> = { usb: 'port', scsi: 'scsi-id', ide: 'unit', 'virtio-serial': 'nr', hda: 'cad', system: '' };
+/** A virtio-serial port's `chardev = …`. */
+function chardevProps(w: Walk, where: string, props: Map<string, string>, out: [string, string][]): void {
+  const c = props.get('chardev');
+  const chr = c ? w.backends.chardev(c) : undefined;
+  if (!chr || !chardevTypes.includes(chr.type)) w.problems.push(`${where}: cannot carry chardev ${c ?? '(none)'}`);
+  else out.push(['chardev', typedValue(chr)]);
+}
 
-  const walkChildren = (bus: QtreeBus, parent: Imp | undefined, kind: Attachment, busIndex: number, chipsetBus?: string) => {
-    for (const dev of bus.devices) {
-      const spec = Object.hasOwn(catalog, dev.type) ? catalog[dev.type] : undefined;
-      const where = `${dev.type}${dev.id ? ` ${dev.id}` : ''} on ${parent ? (parent.qemuId || parent.model) : bus.name}`;
-      if (!spec || attachmentOf(spec.plug) !== kind) {
-        unknown.push(`${where} (${bus.type || bus.name} bus)`);
-        continue;
-      }
-      const props = mergedProps(dev);
-      // QEMU's own empty CD-ROM (no -nodefaults): not carried, like its floppy, serial and parallel ports.
-      if (!parent && !dev.id && dev.type === 'ide-cd' && /^ide\d-cd\d$/.test(props.get('drive') ?? '') && backends.block(props.get('drive')!)?.file === undefined) {
-        notes.push(`QEMU's default empty CD-ROM on ${bus.name} is not carried over (add \`device cdrom0: ide-cd\` to keep a CD drive)`);
-        continue;
-      }
-      const pin = childKeyPin[kind as Exclude<Attachment, 'pci'>];
-      let keyText: string | undefined;
-      if (kind === 'usb') keyText = /port ([0-9.]+)/.exec(dev.info.join('\n'))?.[1];
-      else keyText = props.get(pin === 'scsi-id' ? 'scsi-id' : pin);
-      if (!keyText || !/^\d+$/.test(keyText)) {
-        problems.push(`${where}: cannot read its ${pin} (${keyText ?? 'none'})`);
-        continue;
-      }
-      const sourceProps: [string, string][] = [];
-      const imp: Imp = { id: '', qemuId: dev.id, model: dev.type, spec, attachment: kind, parent, chipsetBus, busIndex, key: Number(keyText), pins: {}, props: sourceProps, children: [], explicit: false, where };
-      sourceProps.push(...backendProps(imp, props));
-      Object.assign(imp.pins, pinsOf(dev.type, spec, props, sourceProps), { [pin]: keyText });
-      // compiler/place.ts registers the chipset's IDE buses only after reading the lock, so a
-      // locked top-level IDE disk is placed anew and its locked serial regenerated: say it in the source.
-      if (!parent && imp.pins.serial !== undefined) {
-        if (imp.pins.serial) sourceProps.push(['serial', quote(imp.pins.serial)]);
-        delete imp.pins.serial;
-      }
-      all.push(imp);
-      (parent ? parent.children : top).push(imp);
+/** The source properties a device's backend gives it (netdev, image, share, chardev), a problem where it cannot be carried. */
+function backendProps(w: Walk, imp: { spec: ModelSpec; where: string }, props: Map<string, string>): [string, string][] {
+  const out: [string, string][] = [];
+  const b = imp.spec.backend;
+  if (b === 'netdev') netdevProps(w, imp.where, props, out);
+  else if (b === 'block' || b === 'cdrom') driveProps(w, imp.where, b === 'block', props, out);
+  else if (b === 'fsdev') fsdevProps(w, imp.where, props, out);
+  else if (b === 'chardev') chardevProps(w, imp.where, props, out);
+  return out;
+}
+
+/** The lock pins a device carries as QEMU has them (chassis, port, MAC, serial); a serial no lock word can hold goes into the source. */
+function pinsOf(model: string, spec: ModelSpec, props: Map<string, string>, out: [string, string][]): Record<string, string> {
+  const pins: Record<string, string> = {};
+  if (model === 'pcie-root-port') {
+    pins.chassis = props.get('chassis') ?? '0';
+    pins['pcie-port'] = props.get('port') ?? '0';
+  }
+  if (model === 'pci-bridge') pins.chassis = props.get('chassis_nr') ?? '0';
+  if (spec.pins?.includes('mac')) {
+    const mac = props.get('mac')?.toLowerCase();
+    if (mac) pins.mac = mac;
+  }
+  if (spec.pins?.includes('serial')) {
+    const serial = props.get('serial') ?? '';
+    if (LOCK_WORD.test(serial)) pins.serial = serial;
+    else out.push(['serial', quote(serial)]);
+  }
+  return pins;
+}
+
+/** Keeps an imported device, under its parent or at the top of the machine. */
+function keep(w: Walk, imp: Imp): void {
+  w.all.push(imp);
+  (imp.parent ? imp.parent.children : w.top).push(imp);
+}
+
+/** QEMU's own empty CD-ROM on the chipset's IDE (no -nodefaults): not carried, like its floppy, serial and parallel ports. */
+function isDefaultCdrom(w: Walk, dev: QtreeDevice, parent: Imp | undefined, props: Map<string, string>): boolean {
+  return !parent && !dev.id && dev.type === 'ide-cd' && /^ide\d-cd\d$/.test(props.get('drive') ?? '') && w.backends.block(props.get('drive')!)?.file === undefined;
+}
+
+/** The devices on a USB, SCSI, IDE, virtio-serial or HDA bus, each with its port, SCSI id, unit, nr or cad. */
+function walkChildren(w: Walk, bus: QtreeBus, parent: Imp | undefined, kind: Attachment, busIndex: number, chipsetBus?: string): void {
+  for (const dev of bus.devices) {
+    const spec = Object.hasOwn(catalog, dev.type) ? catalog[dev.type] : undefined;
+    const where = `${dev.type}${dev.id ? ` ${dev.id}` : ''} on ${parent ? (parent.qemuId || parent.model) : bus.name}`;
+    if (!spec || attachmentOf(spec.plug) !== kind) {
+      w.unknown.push(`${where} (${bus.type || bus.name} bus)`);
+      continue;
     }
-  };
-
-  const walkPci = (bus: QtreeBus, parent: Imp | undefined) => {
-    const devices = [...bus.devices].sort((a, b) => (a.props.get('addr') ?? '') < (b.props.get('addr') ?? '') ? -1 : 1);
-    for (const dev of devices) {
-      const addr = parseAddress(dev.props.get('addr') ?? '');
-      if (!addr) continue;
-      if (!parent && chip.builtins.some((b) => b.slot === addr.slot && b.fn === addr.fn)) {
-        // The chipset's own IDE/SATA: its disks become top-level devices.
-        for (const b of [...dev.buses].sort((x, y) => (x.name < y.name ? -1 : 1))) if (b.type === 'IDE') walkChildren(b, undefined, 'ide', 0, b.name);
-        continue;
-      }
-      const spec = Object.hasOwn(catalog, dev.type) ? catalog[dev.type] : undefined;
-      const where = `${dev.type}${dev.id ? ` ${dev.id}` : ''} at ${guestText(dev)}`;
-      if (!spec || attachmentOf(spec.plug) !== 'pci') {
-        unknown.push(where);
-        continue;
-      }
-      if (spec.chipsets && !spec.chipsets.includes(chipset)) {
-        unknown.push(`${where} (machinec has ${dev.type} on ${spec.chipsets.join(', ')} only)`);
-        continue;
-      }
-      const props = mergedProps(dev);
-      const sourceProps: [string, string][] = [];
-      const imp: Imp = { id: '', qemuId: dev.id, model: dev.type, spec, attachment: 'pci', parent, busIndex: 0, addr, pins: {}, props: sourceProps, children: [], explicit: false, where };
-      sourceProps.push(...backendProps(imp, props));
-      Object.assign(imp.pins, pinsOf(dev.type, spec, props, sourceProps));
-      if (dev.type === 'vfio-pci') sourceProps.push(['host', quote(props.get('host') ?? '')]);
-      if (props.get('multifunction') === 'true') notes.push(`${where} has multifunction=on: machinec sets it only where a slot has more than one function`);
-      all.push(imp);
-      (parent ? parent.children : top).push(imp);
-      if (spec.provides === 'pci' || spec.provides === 'pcie-port') {
-        for (const b of dev.buses) if (b.type === 'PCI' || b.type === 'PCIE') walkPci(b, imp);
-      } else if (spec.provides) {
-        const kind = spec.provides;
-        // A virtio controller's own bus (virtio-serial's vser.0) hangs off the virtio device behind its virtio-bus.
-        const isVirtio = (b: QtreeBus) => b.type.startsWith('virtio-bus') || b.name.startsWith('virtio-bus');
-        const own = dev.buses.flatMap((b) => (isVirtio(b) ? b.devices.flatMap((v) => v.buses) : [b]));
-        for (const b of own) {
-          if (isVirtio(b)) continue;
-          const index = Number(/\.(\d+)$/.exec(b.name)?.[1] ?? 0);
-          walkChildren(b, imp, kind as Attachment, index);
-        }
-      }
+    const props = mergedProps(dev);
+    if (isDefaultCdrom(w, dev, parent, props)) {
+      w.notes.push(`QEMU's default empty CD-ROM on ${bus.name} is not carried over (add \`device cdrom0: ide-cd\` to keep a CD drive)`);
+      continue;
     }
-  };
-  walkPci(rootBus, undefined);
+    const pin = CHILD_KEY_PIN[kind as Exclude<Attachment, 'pci'>];
+    let keyText: string | undefined;
+    if (kind === 'usb') keyText = /port ([0-9.]+)/.exec(dev.info.join('\n'))?.[1];
+    else keyText = props.get(pin === 'scsi-id' ? 'scsi-id' : pin);
+    if (!keyText || !/^\d+$/.test(keyText)) {
+      w.problems.push(`${where}: cannot read its ${pin} (${keyText ?? 'none'})`);
+      continue;
+    }
+    const sourceProps: [string, string][] = [];
+    const imp: Imp = { id: '', qemuId: dev.id, model: dev.type, spec, attachment: kind, parent, chipsetBus, busIndex, key: Number(keyText), pins: {}, props: sourceProps, children: [], explicit: false, where };
+    sourceProps.push(...backendProps(w, imp, props));
+    Object.assign(imp.pins, pinsOf(dev.type, spec, props, sourceProps), { [pin]: keyText });
+    // compiler/place.ts registers the chipset's IDE buses only after reading the lock, so a
+    // locked top-level IDE disk is placed anew and its locked serial regenerated: say it in the source.
+    if (!parent && imp.pins.serial !== undefined) {
+      if (imp.pins.serial) sourceProps.push(['serial', quote(imp.pins.serial)]);
+      delete imp.pins.serial;
+    }
+    keep(w, imp);
+  }
+}
 
-  // Machine devices off PCI (TPM, vmgenid): QEMU's qtree does not show them, its QOM tree does.
-  const system = (type: string, qemuId: string) => {
-    const spec = catalog[type];
-    const pins: Record<string, string> = type === 'vmgenid' ? (inspection.vmgenid ? { guid: inspection.vmgenid } : {}) : { version: '2.0' };
-    const imp: Imp = { id: '', qemuId, model: type, spec, attachment: 'system', busIndex: 0, key: 0, pins, props: [], children: [], explicit: false, where: `${type}${qemuId ? ` ${qemuId}` : ''}` };
-    all.push(imp);
-    top.push(imp);
-  };
+/** The buses a PCI device provides: PCI buses behind a bridge or root port, or a controller's own (USB, SCSI, virtio-serial…). */
+function walkBusesOf(w: Walk, dev: QtreeDevice, spec: ModelSpec, imp: Imp): void {
+  if (spec.provides === 'pci' || spec.provides === 'pcie-port') {
+    for (const b of dev.buses) if (b.type === 'PCI' || b.type === 'PCIE') walkPci(w, b, imp);
+  } else if (spec.provides) {
+    const kind = spec.provides;
+    // A virtio controller's own bus (virtio-serial's vser.0) hangs off the virtio device behind its virtio-bus.
+    const isVirtio = (b: QtreeBus) => b.type.startsWith('virtio-bus') || b.name.startsWith('virtio-bus');
+    const own = dev.buses.flatMap((b) => (isVirtio(b) ? b.devices.flatMap((v) => v.buses) : [b]));
+    for (const b of own) {
+      if (isVirtio(b)) continue;
+      const index = Number(/\.(\d+)$/.exec(b.name)?.[1] ?? 0);
+      walkChildren(w, b, imp, kind as Attachment, index);
+    }
+  }
+}
+
+/** The devices on a PCI bus in address order (the chipset's own IDE/SATA giving its disks), and what hangs off each. */
+function walkPci(w: Walk, bus: QtreeBus, parent: Imp | undefined): void {
+  const devices = [...bus.devices].sort((a, b) => (a.props.get('addr') ?? '') < (b.props.get('addr') ?? '') ? -1 : 1);
+  for (const dev of devices) {
+    const addr = parseAddress(dev.props.get('addr') ?? '');
+    if (!addr) continue;
+    if (!parent && w.chip.builtins.some((b) => b.slot === addr.slot && b.fn === addr.fn)) {
+      // The chipset's own IDE/SATA: its disks become top-level devices.
+      for (const b of [...dev.buses].sort((x, y) => (x.name < y.name ? -1 : 1))) if (b.type === 'IDE') walkChildren(w, b, undefined, 'ide', 0, b.name);
+      continue;
+    }
+    const spec = Object.hasOwn(catalog, dev.type) ? catalog[dev.type] : undefined;
+    const where = `${dev.type}${dev.id ? ` ${dev.id}` : ''} at ${guestText(dev)}`;
+    if (!spec || attachmentOf(spec.plug) !== 'pci') {
+      w.unknown.push(where);
+      continue;
+    }
+    if (spec.chipsets && !spec.chipsets.includes(w.chipset)) {
+      w.unknown.push(`${where} (machinec has ${dev.type} on ${spec.chipsets.join(', ')} only)`);
+      continue;
+    }
+    const props = mergedProps(dev);
+    const sourceProps: [string, string][] = [];
+    const imp: Imp = { id: '', qemuId: dev.id, model: dev.type, spec, attachment: 'pci', parent, busIndex: 0, addr, pins: {}, props: sourceProps, children: [], explicit: false, where };
+    sourceProps.push(...backendProps(w, imp, props));
+    Object.assign(imp.pins, pinsOf(dev.type, spec, props, sourceProps));
+    if (dev.type === 'vfio-pci') sourceProps.push(['host', quote(props.get('host') ?? '')]);
+    if (props.get('multifunction') === 'true') w.notes.push(`${where} has multifunction=on: machinec sets it only where a slot has more than one function`);
+    keep(w, imp);
+    walkBusesOf(w, dev, spec, imp);
+  }
+}
+
+/** A machine device off PCI (TPM, vmgenid), with its pinned version or generation id. */
+function keepSystem(w: Walk, type: string, qemuId: string): void {
+  const spec = catalog[type];
+  const pins: Record<string, string> = type === 'vmgenid' ? (w.inspection.vmgenid ? { guid: w.inspection.vmgenid } : {}) : { version: '2.0' };
+  const imp: Imp = { id: '', qemuId, model: type, spec, attachment: 'system', busIndex: 0, key: 0, pins, props: [], children: [], explicit: false, where: `${type}${qemuId ? ` ${qemuId}` : ''}` };
+  w.all.push(imp);
+  w.top.push(imp);
+}
+
+/**
+ * Devices created with -device that the walk did not reach: machine devices off PCI (QEMU's qtree does
+ * not show them, its QOM tree does) are kept, the others (not on PCI, or behind something unknown) are unknown.
+ */
+function walkPeripherals(w: Walk): void {
   const isSystem = (type: string) => Object.hasOwn(catalog, type) && attachmentOf(catalog[type].plug) === 'system';
   const machineLevel = (type: string) => type === 'isa-serial'; // the guest's ttyS0: the `serial` property
-  // Devices created with -device that the walk did not reach (not on PCI, or behind something unknown).
-  const importedIds = new Set(all.map((i) => i.qemuId).filter(Boolean));
-  for (const [id, type] of inspection.peripheral) {
-    if (importedIds.has(id) || unknown.some((u) => u.includes(` ${id}`))) continue;
-    if (isSystem(type)) system(type, id);
-    else if (!machineLevel(type)) unknown.push(`${type} ${id}`);
+  const importedIds = new Set(w.all.map((i) => i.qemuId).filter(Boolean));
+  for (const [id, type] of w.inspection.peripheral) {
+    if (importedIds.has(id) || w.unknown.some((u) => u.includes(` ${id}`))) continue;
+    if (isSystem(type)) keepSystem(w, type, id);
+    else if (!machineLevel(type)) w.unknown.push(`${type} ${id}`);
   }
   const anonLeft = new Map<string, number>();
-  for (const t of inspection.peripheralAnon) {
-    if (isSystem(t)) system(t, '');
+  for (const t of w.inspection.peripheralAnon) {
+    if (isSystem(t)) keepSystem(w, t, '');
     else if (!machineLevel(t)) anonLeft.set(t, (anonLeft.get(t) ?? 0) + 1);
   }
-  for (const i of all) if (!i.qemuId && i.attachment !== 'system' && anonLeft.get(i.model)) anonLeft.set(i.model, anonLeft.get(i.model)! - 1);
-  for (const u of unknown) {
+  for (const i of w.all) if (!i.qemuId && i.attachment !== 'system' && anonLeft.get(i.model)) anonLeft.set(i.model, anonLeft.get(i.model)! - 1);
+  for (const u of w.unknown) {
     const t = u.split(' ')[0];
     if (anonLeft.get(t)) anonLeft.set(t, anonLeft.get(t)! - 1);
   }
-  for (const [t, n] of anonLeft) for (let k = 0; k < n; k++) unknown.push(`${t} (created with -device, not on a bus machinec describes)`);
+  for (const [t, n] of anonLeft) for (let k = 0; k < n; k++) w.unknown.push(`${t} (created with -device, not on a bus machinec describes)`);
+}
 
-  if (unknown.length) {
-    throw new AdoptError(`${unknown.length} device${unknown.length === 1 ? '' : 's'} machinec cannot describe`, unknown, `machinec knows: ${Object.keys(catalog).sort().join(', ')}. Remove them from the command line (or ask for them in the catalog), then import again`);
-  }
-  if (problems.length) throw new AdoptError(`${problems.length} backend${problems.length === 1 ? '' : 's'} cannot be carried over`, problems);
-
-  // Ids: the command line's where it gave one, readable names otherwise.
+/** Ids: the command line's where it gave one, readable names otherwise (a note for each one renamed). */
+function assignIds(all: readonly Imp[], notes: string[]): void {
   const taken = new Set<string>();
   for (const i of all) {
     if (i.qemuId && QEMU_ID.test(i.qemuId) && !/^(pci|pcie)\.\d+$/.test(i.qemuId) && i.qemuId !== 'ide' && !taken.has(i.qemuId)) {
@@ -337,79 +369,105 @@ export function adopt(inspection: Inspection, backends: Backends, options: Adopt
     taken.add(i.id);
   }
   for (const i of all) if (i.qemuId && i.id !== i.qemuId) notes.push(`${i.where}: id ${i.qemuId} is not a machinec id; imported as ${i.id}`);
+}
 
-  /** The QEMU bus a device sits on, as machinec names it. */
-  const busOf = (i: Imp): string => {
-    if (i.attachment === 'system') return 'sysbus';
-    if (!i.parent) return i.attachment === 'pci' ? chip.rootBus : i.chipsetBus!;
-    const p = i.parent.spec.provides!;
-    return p === 'pci' || p === 'pcie-port' ? i.parent.id : `${i.parent.id}.${i.busIndex}`;
-  };
+/** The QEMU bus a device sits on, as machinec names it. */
+function busOf(w: Walk, i: Imp): string {
+  if (i.attachment === 'system') return 'sysbus';
+  if (!i.parent) return i.attachment === 'pci' ? w.chip.rootBus : i.chipsetBus!;
+  const p = i.parent.spec.provides!;
+  return p === 'pci' || p === 'pcie-port' ? i.parent.id : `${i.parent.id}.${i.busIndex}`;
+}
 
-  const render = (): string => {
-    const memMiB = Math.floor(inspection.memoryBytes / (1024 * 1024));
-    const memory = memMiB % 1024 === 0 ? `${memMiB / 1024}G` : `${memMiB}M`;
-    const props: [string, string][] = [['chipset', options.chipsetWord ?? chipset], ['memory', memory], ['cpus', String(inspection.cpus)]];
-    if (options.accel?.length) props.push(['accel', options.accel.length === 1 ? options.accel[0] : `[${options.accel.join(', ')}]`]);
-    if (options.uuidInSource) props.push(['uuid', quote(inspection.uuid)]);
-    const smp = inspection.smp;
-    if (options.topology && smp) props.push(['topology', `{ sockets = ${smp.sockets}, ${smp.dies > 1 ? `dies = ${smp.dies}, ` : ''}cores = ${smp.cores}, threads = ${smp.threads} }`]);
-    props.push(...(options.properties ?? []).map(([k, v]): [string, string] => [k, v]));
-    const width = Math.max(...props.map(([k]) => k.length));
-    const lines = [`// ${options.name}.machine: imported by \`machinec import\` from ${options.origin}`, `machine ${options.name} {`];
-    for (const [k, v] of props) lines.push(`  ${k.padEnd(width)} = ${v}`);
-    if (all.length) lines.push('');
-    const device = (i: Imp, indent: string) => {
-      const head = `${indent}device ${i.id}: ${i.model}${i.explicit && i.addr ? ` @ ${formatAddress(i.addr)}` : ''}`;
-      if (!i.children.length) {
-        lines.push(i.props.length ? `${head} { ${i.props.map(([k, v]) => `${k} = ${v}`).join(', ')} }` : head);
-        return;
-      }
-      lines.push(`${head} {`);
-      for (const [k, v] of i.props) lines.push(`${indent}  ${k} = ${v}`);
-      for (const c of i.children) device(c, indent + '  ');
-      lines.push(`${indent}}`);
-    };
-    for (const i of top) device(i, '  ');
-    lines.push('}');
-    return lines.join('\n') + '\n';
-  };
+/** The machine's own properties in source order: chipset, memory, cpus, accel, uuid, topology, then the options' (firmware, cpu…). */
+function machineProps(w: Walk, options: AdoptOptions): [string, string][] {
+  const memMiB = Math.floor(w.inspection.memoryBytes / (1024 * 1024));
+  const memory = memMiB % 1024 === 0 ? `${memMiB / 1024}G` : `${memMiB}M`;
+  const props: [string, string][] = [['chipset', options.chipsetWord ?? w.chipset], ['memory', memory], ['cpus', String(w.inspection.cpus)]];
+  if (options.accel?.length) props.push(['accel', options.accel.length === 1 ? options.accel[0] : `[${options.accel.join(', ')}]`]);
+  if (options.uuidInSource) props.push(['uuid', quote(w.inspection.uuid)]);
+  const smp = w.inspection.smp;
+  if (options.topology && smp) props.push(['topology', `{ sockets = ${smp.sockets}, ${smp.dies > 1 ? `dies = ${smp.dies}, ` : ''}cores = ${smp.cores}, threads = ${smp.threads} }`]);
+  props.push(...(options.properties ?? []).map(([k, v]): [string, string] => [k, v]));
+  return props;
+}
 
-  // Where machinec's own placement (without a lock) would put a device elsewhere, write its `@`:
-  // the source alone then still gives every device its place; the lock pins the rest.
-  let source = render();
-  for (let round = 0; ; round++) {
-    const c = compile({ file: `${options.name}.machine`, source, host: options.host });
-    if (!c.ok) throw new AdoptError('the imported machine does not compile (a machinec bug)', c.diagnostics.map((d) => `${d.code}: ${d.message}`), source);
-    const placed = new Map(c.machine!.devices.map((d) => [d.id, d]));
-    const off = all.find((i) => {
-      if (i.attachment !== 'pci') return false;
-      const p = placed.get(i.id);
-      return !p || p.bus !== busOf(i) || !p.addr || formatAddress(p.addr) !== formatAddress(i.addr!);
-    });
-    if (!off || round > all.length) break;
-    off.explicit = true;
-    source = render();
+/** A device's source lines (`@` only where it is explicit), its children nested inside. */
+function renderDevice(lines: string[], i: Imp, indent: string): void {
+  const head = `${indent}device ${i.id}: ${i.model}${i.explicit && i.addr ? ` @ ${formatAddress(i.addr)}` : ''}`;
+  if (!i.children.length) {
+    lines.push(i.props.length ? `${head} { ${i.props.map(([k, v]) => `${k} = ${v}`).join(', ')} }` : head);
+    return;
   }
+  lines.push(`${head} {`);
+  for (const [k, v] of i.props) lines.push(`${indent}  ${k} = ${v}`);
+  for (const c of i.children) renderDevice(lines, c, indent + '  ');
+  lines.push(`${indent}}`);
+}
 
-  // The lock: the placement, with the guest-visible values of the running VM.
+/** The `.machine` text of the imported machine. */
+function renderSource(w: Walk, options: AdoptOptions): string {
+  const props = machineProps(w, options);
+  const width = Math.max(...props.map(([k]) => k.length));
+  const lines = [`// ${options.name}.machine: imported by \`machinec import\` from ${options.origin}`, `machine ${options.name} {`];
+  for (const [k, v] of props) lines.push(`  ${k.padEnd(width)} = ${v}`);
+  if (w.all.length) lines.push('');
+  for (const i of w.top) renderDevice(lines, i, '  ');
+  lines.push('}');
+  return lines.join('\n') + '\n';
+}
+
+/** Compiles the imported source (without a lock); it failing is a machinec bug. */
+function compileImported(options: AdoptOptions, source: string): ReturnType<typeof compile> {
   const c = compile({ file: `${options.name}.machine`, source, host: options.host });
   if (!c.ok) throw new AdoptError('the imported machine does not compile (a machinec bug)', c.diagnostics.map((d) => `${d.code}: ${d.message}`), source);
-  const byId = new Map(all.map((i) => [i.id, i]));
+  return c;
+}
+
+/**
+ * Where machinec's own placement (without a lock) would put a device elsewhere, write its `@`:
+ * the source alone then still gives every device its place; the lock pins the rest.
+ */
+function placedSource(w: Walk, options: AdoptOptions): string {
+  let source = renderSource(w, options);
+  for (let round = 0; ; round++) {
+    const c = compileImported(options, source);
+    const placed = new Map(c.machine!.devices.map((d) => [d.id, d]));
+    const off = w.all.find((i) => {
+      if (i.attachment !== 'pci') return false;
+      const p = placed.get(i.id);
+      return !p || p.bus !== busOf(w, i) || !p.addr || formatAddress(p.addr) !== formatAddress(i.addr!);
+    });
+    if (!off || round > w.all.length) break;
+    off.explicit = true;
+    source = renderSource(w, options);
+  }
+  return source;
+}
+
+/** The lock: the placement, with the guest-visible values of the running VM. */
+function lockOf(w: Walk, options: AdoptOptions, source: string): string {
+  const c = compileImported(options, source);
+  const byId = new Map(w.all.map((i) => [i.id, i]));
   const devices: PlacedDevice[] = c.machine!.devices.map((d) => {
     const i = byId.get(d.id);
     if (!i) return d;
-    const keyPins = i.attachment === 'pci' || i.attachment === 'system' ? {} : { [childKeyPin[i.attachment as Exclude<Attachment, 'pci'>]]: String(i.key) };
+    const keyPins = i.attachment === 'pci' || i.attachment === 'system' ? {} : { [CHILD_KEY_PIN[i.attachment as Exclude<Attachment, 'pci'>]]: String(i.key) };
     const pins: Record<string, string> = {};
     const merged = { ...d.pins, ...i.pins, ...keyPins };
     for (const k of Object.keys(merged).sort()) pins[k] = merged[k];
-    return { ...d, bus: busOf(i), pins };
+    return { ...d, bus: busOf(w, i), pins };
   });
-  const machine: PlacedMachine = { ...c.machine!, machineType: inspection.machineType, uuid: inspection.uuid, devices };
-  let lock = writeLock(machine, `${options.name}.machine`);
+  const machine: PlacedMachine = { ...c.machine!, machineType: w.inspection.machineType, uuid: w.inspection.uuid, devices };
+  return writeLock(machine, `${options.name}.machine`);
+}
 
-  // The pair must build to exactly this lock, with every device where QEMU has it today. A build
-  // writes the lock in its own order (and records the options): the lock is the one the build writes.
+/**
+ * The pair must build to exactly this lock, with every device where QEMU has it today. A build
+ * writes the lock in its own order (and records the options): the lock is the one the build writes.
+ */
+function reproduced(w: Walk, options: AdoptOptions, source: string, written: string): { lock: string; machine: PlacedMachine } {
+  let lock = written;
   const build = (text: string) => compile({ file: `${options.name}.machine`, source, lock: { file: `${options.name}.machine.lock`, text }, host: options.host });
   const lines = (text: string) => text.split('\n').sort().join('\n');
   let again = build(lock);
@@ -421,14 +479,39 @@ export function adopt(inspection: Inspection, backends: Backends, options: Adopt
   if (!again.ok) drift.push(...again.diagnostics.map((d) => `${d.code}: ${d.message}`));
   else {
     if (again.lockText !== lock) drift.push('building the imported pair changes its lock');
-    for (const i of all) {
+    for (const i of w.all) {
       const p = again.machine!.devices.find((d) => d.id === i.id);
-      if (!p || p.bus !== busOf(i) || (i.addr && (!p.addr || formatAddress(p.addr) !== formatAddress(i.addr)))) drift.push(`${i.id} (${i.where}) would be placed at ${p ? `${p.bus} ${p.addr ? formatAddress(p.addr) : p.pins[childKeyPin[i.attachment as Exclude<Attachment, 'pci'>]] ?? ''}` : 'nowhere'}`);
+      if (!p || p.bus !== busOf(w, i) || (i.addr && (!p.addr || formatAddress(p.addr) !== formatAddress(i.addr)))) drift.push(`${i.id} (${i.where}) would be placed at ${p ? `${p.bus} ${p.addr ? formatAddress(p.addr) : p.pins[CHILD_KEY_PIN[i.attachment as Exclude<Attachment, 'pci'>]] ?? ''}` : 'nowhere'}`);
     }
-    drift.push(...compareViews(again.machine!, inspection.guest));
+    drift.push(...compareViews(again.machine!, w.inspection.guest));
   }
   if (drift.length) throw new AdoptError('the imported machine would not reproduce what the guest sees today', drift, 'nothing was written; this is a machinec limitation or bug: please report it with the command line');
-  return { source, lock, machine: again.machine!, notes };
+  return { lock, machine: again.machine! };
+}
+
+/** A running VM, as inspected, as a `.machine` and the lock that reproduce it: or an AdoptError saying why not. */
+export function adopt(inspection: Inspection, backends: Backends, options: AdoptOptions): Adopted {
+  const chipset: Chipset | undefined = chipsetOfMachineType(inspection.machineType);
+  if (!chipset) throw new AdoptError(`machine type ${inspection.machineType} is not a pc or q35 machine`, [], 'machinec describes pc (i440FX) and q35 machines');
+  const chip = chipsets[chipset];
+  const w: Walk = { chipset, chip, inspection, backends, unknown: [], problems: [], notes: [], all: [], top: [] };
+
+  const host = inspection.qtree.devices.find((d) => d.buses.some((b) => b.name === chip.rootBus));
+  const rootBus = host?.buses.find((b) => b.name === chip.rootBus);
+  if (!rootBus) throw new AdoptError(`QEMU shows no ${chip.rootBus} bus`, []);
+  walkPci(w, rootBus, undefined);
+  walkPeripherals(w);
+
+  const { unknown, problems } = w;
+  if (unknown.length) {
+    throw new AdoptError(`${unknown.length} device${unknown.length === 1 ? '' : 's'} machinec cannot describe`, unknown, `machinec knows: ${Object.keys(catalog).sort().join(', ')}. Remove them from the command line (or ask for them in the catalog), then import again`);
+  }
+  if (problems.length) throw new AdoptError(`${problems.length} backend${problems.length === 1 ? '' : 's'} cannot be carried over`, problems);
+  assignIds(w.all, w.notes);
+
+  const source = placedSource(w, options);
+  const { lock, machine } = reproduced(w, options, source, lockOf(w, options, source));
+  return { source, lock, machine, notes: w.notes };
 }
 
 /** What the placed machine says the guest sees, against what it does see: address, vendor:device and bus numbers. */
