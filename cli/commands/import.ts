@@ -21,7 +21,7 @@ import { cpuAliases } from '../qemu/cpu-models.js';
 import { untilDone } from '../signals.js';
 import { startSwtpm, stopSwtpm, throwawayState } from '../vm-state.js';
 import { connectQmp, findQemu, flattenQueryPci, QemuLaunchError, waitForStableGuestView, withQemu, type QmpClient, type QmpPciBus } from '../qemu/index.js';
-import { adopt, AdoptError, compareViews, type Backends, type Inspection } from '../import/adopt.js';
+import { adopt, AdoptError, compareViews, type Adopted, type Backends, type Inspection } from '../import/adopt.js';
 import { inspect, qmpBackends } from '../import/inspect.js';
 import { readCommandLine, type NetBackend, type ReadCommandLine } from '../import/qemu-args.js';
 import { allDevices } from '../import/qtree.js';
@@ -162,7 +162,15 @@ interface LibvirtSource {
   readonly notes: string[];
 }
 
-async function importInto(s: Session, command: readonly string[], opts: ImportOptions, scratch: string, libvirt?: LibvirtSource): Promise<number> {
+/** Where import writes: NAME.machine and NAME.machine.lock in --out. */
+interface Targets {
+  readonly outDir: string;
+  readonly sourcePath: string;
+  readonly lockPath: string;
+}
+
+/** The name and what to import checked, and the files to write not there yet: the files, or a failure's exit status. */
+function importTargets(s: Session, command: readonly string[], opts: ImportOptions): Targets | number {
   if (!NAME.test(opts.name)) return usage(s, `--name ${opts.name} is not a machine name`, 'a name starts with a letter and holds letters, digits, "-" and "_"');
   if (opts.qmp && command.length) return usage(s, 'give either --qmp SOCKET or a command line after --, not both', 'machinec import --qmp /run/vm.qmp --name NAME');
   if (!opts.qmp && !command.length) return usage(s, 'no QEMU command line to import', 'machinec import --name NAME -- qemu-system-x86_64 -machine q35 …');
@@ -174,49 +182,63 @@ async function importInto(s: Session, command: readonly string[], opts: ImportOp
       return s.fail('import-exists', `${displayPath(s.io, p)} already exists`, { hint: 'import never overwrites a machine: choose another --name or --out, or remove it first' });
     }
   }
+  return { outDir, sourcePath, lockPath };
+}
 
-  let inspection: Inspection;
-  let backends: Backends;
-  let read: ReadCommandLine | undefined;
-  const [first, ...rest] = command;
-  const binary = first && !first.startsWith('-') ? first : undefined;
-  const qemu = findQemu(binary) ?? s.qemuPath;
+/** What import read of the VM: QEMU's view of it, its backends, and the command line where it had one. */
+interface Inspected {
+  readonly inspection: Inspection;
+  readonly backends: Backends;
+  readonly read?: ReadCommandLine;
+}
+
+/** A running VM read over its QMP socket, never changed: what it shows, or a failure's exit status. */
+async function inspectRunning(s: Session, qmpPath: string, timeoutMs: number): Promise<Inspected | number> {
+  const sock = isAbsolute(qmpPath) ? qmpPath : resolve(s.io.cwd, qmpPath);
+  const qmp = await connectQmp(sock, { timeoutMs: Math.min(timeoutMs, 5_000) });
   try {
-    if (opts.qmp) {
-      const sock = isAbsolute(opts.qmp) ? opts.qmp : resolve(s.io.cwd, opts.qmp);
-      const qmp = await connectQmp(sock, { timeoutMs: Math.min(opts.timeoutMs, 5_000) });
-      try {
-        const status = await qmp.execute<{ status: string }>('query-status');
-        if (status.status === 'prelaunch') {
-          return s.fail('import-not-started', 'the VM has not run its firmware yet (started with -S and never continued): its bridges have no bus numbers', { hint: 'continue it (QMP `cont`) and import again; import only reads a running VM, it never changes it' });
-        }
-        await settled(qmp, opts.timeoutMs);
-        inspection = await inspect(qmp);
-        backends = await qmpBackends(qmp);
-      } finally {
-        await qmp.close();
-      }
-    } else {
-      if (!qemu) return s.fail('qemu-missing', 'qemu-system-x86_64 not found', { hint: 'install it (Debian: apt-get install qemu-system-x86) or give its path as the first word after --' }, 2);
-      read = readCommandLine(binary ? rest : command, s.io.cwd, scratch);
-      if (read.errors.length) return usage(s, read.errors.join('; '), 'give the command line as QEMU takes it, after --');
-      const args = read.inspectionArgs;
-      const swtpm = await inspectionSwtpm(read, scratch);
-      const release = untilDone(() => stopSwtpm(swtpm));
-      try {
-        inspection = await withQemu({ qemu, args, timeoutMs: opts.timeoutMs }, (h) => inspectLaunched(h.qmp, opts.timeoutMs));
-      } finally {
-        release();
-        stopSwtpm(swtpm);
-      }
-      backends = commandLineBackends(read, inspection, s.io.cwd);
+    const status = await qmp.execute<{ status: string }>('query-status');
+    if (status.status === 'prelaunch') {
+      return s.fail('import-not-started', 'the VM has not run its firmware yet (started with -S and never continued): its bridges have no bus numbers', { hint: 'continue it (QMP `cont`) and import again; import only reads a running VM, it never changes it' });
     }
+    await settled(qmp, timeoutMs);
+    const inspection = await inspect(qmp);
+    const backends = await qmpBackends(qmp);
+    return { inspection, backends };
+  } finally {
+    await qmp.close();
+  }
+}
+
+/** A QEMU command line run once for inspection (with a throwaway swtpm for its TPM): what it shows, or a failure's exit status. */
+async function inspectCommandLine(s: Session, qemu: string | undefined, args: readonly string[], timeoutMs: number, scratch: string): Promise<Inspected | number> {
+  if (!qemu) return s.fail('qemu-missing', 'qemu-system-x86_64 not found', { hint: 'install it (Debian: apt-get install qemu-system-x86) or give its path as the first word after --' }, 2);
+  const read = readCommandLine(args, s.io.cwd, scratch);
+  if (read.errors.length) return usage(s, read.errors.join('; '), 'give the command line as QEMU takes it, after --');
+  const swtpm = await inspectionSwtpm(read, scratch);
+  const release = untilDone(() => stopSwtpm(swtpm));
+  let inspection: Inspection;
+  try {
+    inspection = await withQemu({ qemu, args: read.inspectionArgs, timeoutMs }, (h) => inspectLaunched(h.qmp, timeoutMs));
+  } finally {
+    release();
+    stopSwtpm(swtpm);
+  }
+  return { inspection, backends: commandLineBackends(read, inspection, s.io.cwd), read };
+}
+
+/** The VM inspected over QMP or from its command line; not being able to is qemu-failed. */
+async function inspectVm(s: Session, opts: ImportOptions, qemu: string | undefined, args: readonly string[], scratch: string): Promise<Inspected | number> {
+  try {
+    return opts.qmp ? await inspectRunning(s, opts.qmp, opts.timeoutMs) : await inspectCommandLine(s, qemu, args, opts.timeoutMs, scratch);
   } catch (e) {
     const err = e as Error;
     return s.fail('qemu-failed', `could not inspect the VM: ${err instanceof QemuLaunchError ? err.message : err.message.split('\n')[0]}`, {}, 2);
   }
+}
 
-  let adopted;
+/** The inspected VM as a `.machine` and its lock, pinning what a build reads from the host: the pair, or import-failed's exit status. */
+async function adoptInspected(s: Session, opts: ImportOptions, { inspection, backends, read }: Inspected, qemu: string | undefined, libvirt?: LibvirtSource): Promise<Adopted | number> {
   try {
     const word = read?.machineWord;
     const versioned = word && word !== 'pc' && word !== 'q35' && word !== 'none' ? inspection.machineType : undefined;
@@ -229,41 +251,45 @@ async function importInto(s: Session, command: readonly string[], opts: ImportOp
       properties: read?.properties,
       topology: read ? read.topologyGiven : inspection.cpus > 1,
     };
-    adopted = adopt(inspection, backends, options);
+    const adopted = adopt(inspection, backends, options);
     // Built again with what a build reads from the host, the lock pins the firmware images and the CPU model's versioned name.
     const host = await hostFactsFor(adopted.source, opts.name, qemu);
-    if (host) adopted = adopt(inspection, backends, { ...options, host });
+    return host ? adopt(inspection, backends, { ...options, host }) : adopted;
   } catch (e) {
     if (!(e instanceof AdoptError)) throw e;
     s.fail('import-failed', `${e.message}${e.problems.length ? ':' : ''}${e.problems.map(listItem).join('')}`, { hint: e.hint });
     return nothingWritten(s);
   }
+}
 
-  // The proof before writing: the built machine, started for real, shows the guest what the VM does.
-  if (qemu) {
-    const c = compile({ file: `${opts.name}.machine`, source: adopted.source, lock: { file: `${opts.name}.machine.lock`, text: adopted.lock } });
-    let state: Awaited<ReturnType<typeof throwawayState>> | undefined;
-    try {
-      // With its own firmware (a throwaway copy of the VARS template) and TPM (a throwaway swtpm), as verify boots it.
-      state = await throwawayState(c.machine!);
-      const argv = emit(c.spec!, c.machine!, { standIns: { fileExists: () => false, resolveFile: (p) => p }, state: state.dir });
-      const built = await withQemu({ qemu, args: argv, timeoutMs: opts.timeoutMs }, async (h) => (await waitForStableGuestView(h.qmp, { timeoutMs: opts.timeoutMs })).devices);
-      const diff = compareViews(adopted.machine, built);
-      const original = new Map(inspection.guest.map((g) => [`${g.bus}:${g.slot}.${g.fn}`, `${g.vendor}:${g.device}`]));
-      for (const g of built) if (original.get(`${g.bus}:${g.slot}.${g.fn}`) !== `${g.vendor}:${g.device}`) diff.push(`${g.qdevId || 'a device'} differs from the original at ${g.bus}:${g.slot}.${g.fn}`);
-      if (built.length !== inspection.guest.length) diff.push(`the original has ${inspection.guest.length} PCI functions, the built machine ${built.length}`);
-      if (diff.length) {
-        s.fail('import-failed', `the built machine does not show the guest what the original does:${diff.map(listItem).join('')}`);
-        return nothingWritten(s);
-      }
-    } catch (e) {
-      s.fail('qemu-failed', `could not start the imported machine: ${(e as Error).message.split('\n')[0]}`);
+/** The proof before writing: the built machine, started for real, shows the guest what the VM does; a failure's exit status if not. */
+async function proveBuilt(s: Session, opts: ImportOptions, qemu: string, inspection: Inspection, adopted: Adopted): Promise<number | undefined> {
+  const c = compile({ file: `${opts.name}.machine`, source: adopted.source, lock: { file: `${opts.name}.machine.lock`, text: adopted.lock } });
+  let state: Awaited<ReturnType<typeof throwawayState>> | undefined;
+  try {
+    // With its own firmware (a throwaway copy of the VARS template) and TPM (a throwaway swtpm), as verify boots it.
+    state = await throwawayState(c.machine!);
+    const argv = emit(c.spec!, c.machine!, { standIns: { fileExists: () => false, resolveFile: (p) => p }, state: state.dir });
+    const built = await withQemu({ qemu, args: argv, timeoutMs: opts.timeoutMs }, async (h) => (await waitForStableGuestView(h.qmp, { timeoutMs: opts.timeoutMs })).devices);
+    const diff = compareViews(adopted.machine, built);
+    const original = new Map(inspection.guest.map((g) => [`${g.bus}:${g.slot}.${g.fn}`, `${g.vendor}:${g.device}`]));
+    for (const g of built) if (original.get(`${g.bus}:${g.slot}.${g.fn}`) !== `${g.vendor}:${g.device}`) diff.push(`${g.qdevId || 'a device'} differs from the original at ${g.bus}:${g.slot}.${g.fn}`);
+    if (built.length !== inspection.guest.length) diff.push(`the original has ${inspection.guest.length} PCI functions, the built machine ${built.length}`);
+    if (diff.length) {
+      s.fail('import-failed', `the built machine does not show the guest what the original does:${diff.map(listItem).join('')}`);
       return nothingWritten(s);
-    } finally {
-      state?.end();
     }
+    return undefined;
+  } catch (e) {
+    s.fail('qemu-failed', `could not start the imported machine: ${(e as Error).message.split('\n')[0]}`);
+    return nothingWritten(s);
+  } finally {
+    state?.end();
   }
+}
 
+/** Writes the lock, then the formatted source, and says what was imported and what was not carried over. */
+async function writeImported(s: Session, opts: ImportOptions, { outDir, sourcePath, lockPath }: Targets, adopted: Adopted, read?: ReadCommandLine, libvirt?: LibvirtSource): Promise<number> {
   mkdirSync(outDir, { recursive: true });
   const source = await formatted(adopted.source, sourcePath);
   writeAtomic(lockPath, adopted.lock);
@@ -276,4 +302,22 @@ async function importInto(s: Session, command: readonly string[], opts: ImportOp
   s.report(warnings);
   for (const n of adopted.notes) s.io.stderr(`note: ${n}\n`);
   return 0;
+}
+
+/** Import proper: check, inspect, adopt, prove, write. */
+async function importInto(s: Session, command: readonly string[], opts: ImportOptions, scratch: string, libvirt?: LibvirtSource): Promise<number> {
+  const targets = importTargets(s, command, opts);
+  if (typeof targets === 'number') return targets;
+  const [first, ...rest] = command;
+  const binary = first && !first.startsWith('-') ? first : undefined;
+  const qemu = findQemu(binary) ?? s.qemuPath;
+  const inspected = await inspectVm(s, opts, qemu, binary ? rest : command, scratch);
+  if (typeof inspected === 'number') return inspected;
+  const adopted = await adoptInspected(s, opts, inspected, qemu, libvirt);
+  if (typeof adopted === 'number') return adopted;
+  if (qemu) {
+    const failed = await proveBuilt(s, opts, qemu, inspected.inspection, adopted);
+    if (failed !== undefined) return failed;
+  }
+  return writeImported(s, opts, targets, adopted, inspected.read, libvirt);
 }
