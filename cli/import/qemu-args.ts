@@ -222,191 +222,240 @@ function finish(r: Reading, drives: Map<string, BlockBackend>, chardevs: Map<str
   return { properties, inspectionTpm: r.tpm ? socket : undefined };
 }
 
+/** A whole command line's state while it is read: the Reading, and the backends and words import carries. */
+interface CommandLineReading extends Reading {
+  readonly netdevs: Map<string, NetBackend>;
+  readonly drives: Map<string, BlockBackend>;
+  readonly nics: NetBackend[];
+  readonly chardevs: Map<string, NetBackend>;
+  /** cpu, display and smbios properties in command-line order. */
+  readonly vmProps: [string, string][];
+  readonly errors: string[];
+  hubBackend?: NetBackend;
+  machineWord?: string;
+  nodefaults: boolean;
+  uuidGiven: boolean;
+  accel?: string[];
+  driveCount: number;
+}
+
+/** `-drive` (and -hda…, -cdrom): the image noted, a null-co stand-in in the inspection run; pflash is firmware. */
+function readDrive(r: CommandLineReading, pairs: [string, string][]): void {
+  const id = get(pairs, 'id') ?? `machinec-drive${r.driveCount++}`;
+  const file = get(pairs, 'file');
+  const media = get(pairs, 'media');
+  const ro = get(pairs, 'readonly') ?? get(pairs, 'read-only');
+  if (get(pairs, 'if') === 'pflash') return readPflash(r, pairs);
+  if (get(pairs, 'if') === 'mtd' || get(pairs, 'if') === 'sd') {
+    r.notes.push(`-drive if=${get(pairs, 'if')} (firmware or flash image)`);
+    if (file && existsSync(r.abs(file))) r.out.push('-drive', kvText(pairs.map(([k, v]) => [k, k === 'file' ? r.abs(v) : v])));
+    return;
+  }
+  r.drives.set(id, { file, format: get(pairs, 'format'), readonly: ro === 'on' || ro === 'true' || undefined });
+  // Never open the real image: it may be locked by the running VM, or not be on this host.
+  const keep = pairs.filter(([k]) => ['if', 'index', 'bus', 'unit', 'media', 'serial', 'addr', 'werror', 'rerror'].includes(k));
+  const standIn: [string, string][] = [['id', id], ...keep];
+  if (file !== undefined && media !== 'cdrom') standIn.push(['driver', 'null-co']);
+  r.out.push('-drive', kvText(standIn));
+}
+
+/** `-machine`: the type word, accel, the pflash nodes and smm kept; other properties passed on and noted. */
+function readMachine(r: CommandLineReading, v: string): void {
+  const pairs = parseKv(v, 'type');
+  r.machineWord = get(pairs, 'type') ?? r.machineWord;
+  const a = get(pairs, 'accel');
+  if (a) r.accel = a.split(':');
+  const rest = pairs.filter(([k]) => k !== 'accel' && k !== 'kernel_irqchip' && k !== 'kernel-irqchip');
+  for (const [k, x] of rest) {
+    if (k === 'pflash0' || k === 'pflash1') r.fw.pflashNodes[Number(k[6])] = x;
+    if (k === 'smm') r.fw.smm = x === 'true' ? 'on' : x;
+  }
+  const extra = rest.filter(([k]) => !['type', 'pflash0', 'pflash1', 'smm'].includes(k));
+  if (extra.length) r.notes.push(`-machine ${kvText(extra)}`);
+  r.out.push('-machine', kvText(rest));
+}
+
+/** `-global`: cfi.pflash01's secure property is the firmware's Secure Boot; any other is noted. */
+function readGlobal(r: CommandLineReading, v: string): void {
+  const pairs = parseKv(v);
+  const secure = (get(pairs, 'driver') === 'cfi.pflash01' && get(pairs, 'property') === 'secure') ? get(pairs, 'value') : pairs[0]?.[0] === 'cfi.pflash01.secure' ? pairs[0][1] : undefined;
+  if (secure !== undefined && isOnWord(secure)) r.fw.secure = true;
+  else r.notes.push(`-global ${v}`);
+  r.out.push('-global', v);
+}
+
+/** `-smp`: whether it names the topology; maxcpus (CPU hotplug) is noted. */
+function readSmp(r: CommandLineReading, v: string): void {
+  const pairs = parseKv(v, 'cpus');
+  r.topologyGiven = pairs.some(([k]) => ['sockets', 'dies', 'cores', 'threads'].includes(k));
+  const max = get(pairs, 'maxcpus');
+  if (max !== undefined && max !== get(pairs, 'cpus')) r.notes.push(`-smp maxcpus=${max} is not carried over (machinec has no CPU hotplug)`);
+  r.out.push('-smp', v);
+}
+
+/** The machine's own options: -machine, -accel, -enable-kvm, -nodefaults, -uuid, -smp, -global, -bios. False for any other. */
+function readMachineOption(r: CommandLineReading, name: string, v: string): boolean {
+  switch (name) {
+    case 'machine':
+    case 'M': readMachine(r, v); return true;
+    case 'accel': r.accel = [...(r.accel ?? []), parseKv(v, 'accel')[0][1]]; return true;
+    case 'enable-kvm': r.accel = ['kvm']; return true;
+    case 'nodefaults':
+      r.nodefaults = true;
+      r.out.push('-nodefaults');
+      return true;
+    case 'uuid':
+      r.uuidGiven = true;
+      r.out.push('-uuid', v);
+      return true;
+    case 'smp': readSmp(r, v); return true;
+    case 'global': readGlobal(r, v); return true;
+    case 'bios':
+      if (existsSync(r.abs(v))) r.out.push('-bios', r.abs(v));
+      r.notes.push(`-bios ${v}`);
+      return true;
+    default: return false;
+  }
+}
+
+/** `-netdev`: the backend kept by id, a user netdev of that id in the inspection run. */
+function readNetdev(r: CommandLineReading, v: string): void {
+  const pairs = parseKv(v, 'type');
+  const id = get(pairs, 'id');
+  const type = pairs[0][1];
+  if (id) r.netdevs.set(id, { type, options: pairs.filter(([k]) => k !== 'id' && k !== 'type' && k !== 'fd' && k !== 'fds' && k !== 'vhostfd' && k !== 'vhostfds') });
+  r.out.push('-netdev', kvText([['type', 'user'], ['id', id ?? '']]).replace(/^type=/, ''));
+}
+
+/** `-nic`: the backend kept in NIC order, a user -nic with its model, MAC and id in the inspection run. */
+function readNic(r: CommandLineReading, v: string): void {
+  const pairs = parseKv(v, 'type');
+  const type = pairs[0][1];
+  if (type === 'none') {
+    r.out.push('-nic', 'none');
+    return;
+  }
+  const own = ['model', 'mac', 'id'];
+  r.nics.push({ type, id: get(pairs, 'id'), options: pairs.slice(1).filter(([k]) => !own.includes(k) && k !== 'fd' && k !== 'fds') });
+  r.out.push('-nic', kvText([['type', 'user'], ...pairs.slice(1).filter(([k]) => own.includes(k))]).replace(/^type=/, ''));
+}
+
+/** `-net`: the first hub backend kept, -net user in the inspection run; `-net nic` and `-net none` passed on. */
+function readNet(r: CommandLineReading, v: string): void {
+  const pairs = parseKv(v, 'type');
+  const type = pairs[0][1];
+  if (type === 'nic' || type === 'none') {
+    r.out.push('-net', v);
+    return;
+  }
+  r.hubBackend ??= { type, options: pairs.slice(1).filter(([k]) => k !== 'id' && k !== 'name' && k !== 'vlan' && k !== 'fd') };
+  r.out.push('-net', 'user');
+}
+
+/** `-blockdev`: the node's image and format (through its file node), a null-co node of that name in the inspection run. */
+function readBlockdev(r: CommandLineReading, v: string): void {
+  const pairs = blockdevPairs(v);
+  const node = get(pairs, 'node-name');
+  if (!node) {
+    r.errors.push(`-blockdev ${v}: no node-name`);
+    return;
+  }
+  const driver = get(pairs, 'driver');
+  const filename = get(pairs, 'filename') ?? get(pairs, 'file.filename');
+  const fileRef = get(pairs, 'file');
+  const ro = get(pairs, 'read-only');
+  const below = fileRef ? r.drives.get(fileRef) : undefined;
+  const isProtocol = driver === 'file' || driver === 'host_device' || driver === 'host_cdrom';
+  r.drives.set(node, {
+    file: filename ?? below?.file,
+    format: isProtocol ? (below ? undefined : 'raw') : driver,
+    readonly: ro === 'on' || ro === 'true' || below?.readonly || undefined,
+  });
+  r.blockdevAt.set(node, r.out.length + 1);
+  r.out.push('-blockdev', kvText([['driver', 'null-co'], ['node-name', node]]));
+}
+
+/** Backend options: -netdev, -nic, -net, -drive, -hda…-hdd, -cdrom, -blockdev. False for any other. */
+function readBackendOption(r: CommandLineReading, name: string, v: string): boolean {
+  switch (name) {
+    case 'netdev': readNetdev(r, v); return true;
+    case 'nic': readNic(r, v); return true;
+    case 'net': readNet(r, v); return true;
+    case 'drive': readDrive(r, parseKv(v, 'file')); return true;
+    case 'hda': case 'hdb': case 'hdc': case 'hdd':
+      readDrive(r, [['file', v], ['index', String('abcd'.indexOf(name[2]))], ['media', 'disk']]);
+      return true;
+    case 'cdrom': readDrive(r, [['file', v], ['index', '2'], ['media', 'cdrom']]); return true;
+    case 'blockdev': readBlockdev(r, v); return true;
+    default: return false;
+  }
+}
+
+/** `-chardev`: kept by id, itself in the inspection run where harmless, a null chardev otherwise. */
+function readChardev(r: CommandLineReading, v: string): void {
+  const pairs = parseKv(v, 'backend');
+  const id = get(pairs, 'id') ?? '';
+  r.chardevs.set(id, { type: pairs[0][1], options: pairs.slice(1).filter(([k]) => k !== 'id') });
+  r.chardevAt.set(id, r.out.length + 1);
+  r.out.push('-chardev', HARMLESS_CHARDEVS.has(pairs[0][1]) ? v : `null,id=${id}`);
+}
+
+/** Chardevs, ports and the guest-visible properties: -chardev, -serial, -parallel, -cpu, displays, -smbios, -tpmdev, shares, -device. False for any other. */
+function readDeviceOption(r: CommandLineReading, name: string, v: string): boolean {
+  switch (name) {
+    case 'chardev': readChardev(r, v); return true;
+    case 'serial':
+      r.serials.push(v);
+      r.out.push('-serial', v === 'none' ? 'none' : 'null');
+      return true;
+    case 'parallel': r.out.push(`-${name}`, v === 'none' ? 'none' : 'null'); return true;
+    case 'cpu': r.vmProps.push(['cpu', cpuProperty(v, r.notes) ?? '']); return true;
+    case 'vnc': r.vmProps.push(['display', vncProperty(v, r.notes)]); return true;
+    case 'display': r.vmProps.push(['display', displayProperty(v, r.notes) ?? '']); return true;
+    case 'spice': r.vmProps.push(['display', spiceProperty(parseKv(v), r.notes)]); return true;
+    case 'smbios': r.vmProps.push(['smbios', smbiosProperty(parseKv(v), r.notes) ?? '']); return true;
+    case 'tpmdev': readTpmdev(r, v); return true;
+    case 'fsdev': case 'virtfs': readShare(r, name, parseKv(v, 'fsdriver')); return true;
+    case 'device': {
+      const pairs = parseKv(v, 'driver');
+      if (pairs[0][1] === 'isa-serial' && get(pairs, 'chardev') && !get(pairs, 'index') && !get(pairs, 'iobase')) r.isaSerialChardevs.push(get(pairs, 'chardev')!);
+      r.out.push('-device', v);
+      return true;
+    }
+    default: return false;
+  }
+}
+
+/** Any other option: noted unless quiet, passed on to the inspection run unless dropped. */
+function passOn(r: CommandLineReading, o: QemuOption): void {
+  if (DROP.has(o.name)) {
+    if (!QUIET.has(o.name)) r.notes.push(`-${o.name}${o.value !== undefined ? ` ${o.value}` : ''}`);
+    return;
+  }
+  if (!QUIET.has(o.name)) r.notes.push(`-${o.name}${o.value !== undefined ? ` ${o.value}` : ''}`);
+  r.out.push(`-${o.name}`, ...(o.value !== undefined ? [o.value] : []));
+}
+
+/** An existing VM's command line read: what import carries into the .machine, and the harmless one it runs to inspect the VM. */
 export function readCommandLine(args: readonly string[], cwd: string, scratch?: string): ReadCommandLine {
   const { options, errors } = splitOptions(args);
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(cwd, p));
-  const r: Reading = { out: [], notes: [], fw: { secure: false, pflashNodes: [] }, chardevAt: new Map(), blockdevAt: new Map(), tpmChardevs: new Set(), fsdevs: new Map(), serials: [], isaSerialChardevs: [], topologyGiven: false, tpm: false, abs, scratch };
-  const { out } = r;
-  const notCarried = r.notes;
-  const netdevs = new Map<string, NetBackend>();
-  const drives = new Map<string, BlockBackend>();
-  const nics: NetBackend[] = [];
-  const chardevs = new Map<string, NetBackend>();
-  const vmProps: [string, string][] = [];
-  let hubBackend: NetBackend | undefined;
-  let machineWord: string | undefined;
-  let nodefaults = false;
-  let uuidGiven = false;
-  let accel: string[] | undefined;
-  let driveCount = 0;
-  const addDrive = (pairs: [string, string][]) => {
-    const id = get(pairs, 'id') ?? `machinec-drive${driveCount++}`;
-    const file = get(pairs, 'file');
-    const media = get(pairs, 'media');
-    const ro = get(pairs, 'readonly') ?? get(pairs, 'read-only');
-    if (get(pairs, 'if') === 'pflash') return readPflash(r, pairs);
-    if (get(pairs, 'if') === 'mtd' || get(pairs, 'if') === 'sd') {
-      notCarried.push(`-drive if=${get(pairs, 'if')} (firmware or flash image)`);
-      if (file && existsSync(abs(file))) out.push('-drive', kvText(pairs.map(([k, v]) => [k, k === 'file' ? abs(v) : v])));
-      return;
-    }
-    drives.set(id, { file, format: get(pairs, 'format'), readonly: ro === 'on' || ro === 'true' || undefined });
-    // Never open the real image: it may be locked by the running VM, or not be on this host.
-    const keep = pairs.filter(([k]) => ['if', 'index', 'bus', 'unit', 'media', 'serial', 'addr', 'werror', 'rerror'].includes(k));
-    const standIn: [string, string][] = [['id', id], ...keep];
-    if (file !== undefined && media !== 'cdrom') standIn.push(['driver', 'null-co']);
-    out.push('-drive', kvText(standIn));
+  const r: CommandLineReading = {
+    out: [], notes: [], fw: { secure: false, pflashNodes: [] }, chardevAt: new Map(), blockdevAt: new Map(), tpmChardevs: new Set(), fsdevs: new Map(), serials: [], isaSerialChardevs: [], topologyGiven: false, tpm: false, abs, scratch,
+    netdevs: new Map(), drives: new Map(), nics: [], chardevs: new Map(), vmProps: [], errors, nodefaults: false, uuidGiven: false, driveCount: 0,
   };
-
   for (const o of options) {
     const v = o.value ?? '';
-    switch (o.name) {
-      case 'machine':
-      case 'M': {
-        const pairs = parseKv(v, 'type');
-        machineWord = get(pairs, 'type') ?? machineWord;
-        const a = get(pairs, 'accel');
-        if (a) accel = a.split(':');
-        const rest = pairs.filter(([k]) => k !== 'accel' && k !== 'kernel_irqchip' && k !== 'kernel-irqchip');
-        for (const [k, x] of rest) {
-          if (k === 'pflash0' || k === 'pflash1') r.fw.pflashNodes[Number(k[6])] = x;
-          if (k === 'smm') r.fw.smm = x === 'true' ? 'on' : x;
-        }
-        const extra = rest.filter(([k]) => !['type', 'pflash0', 'pflash1', 'smm'].includes(k));
-        if (extra.length) notCarried.push(`-machine ${kvText(extra)}`);
-        out.push('-machine', kvText(rest));
-        break;
-      }
-      case 'accel':
-        accel = [...(accel ?? []), parseKv(v, 'accel')[0][1]];
-        break;
-      case 'enable-kvm':
-        accel = ['kvm'];
-        break;
-      case 'nodefaults':
-        nodefaults = true;
-        out.push('-nodefaults');
-        break;
-      case 'uuid':
-        uuidGiven = true;
-        out.push('-uuid', v);
-        break;
-      case 'netdev': {
-        const pairs = parseKv(v, 'type');
-        const id = get(pairs, 'id');
-        const type = pairs[0][1];
-        if (id) netdevs.set(id, { type, options: pairs.filter(([k]) => k !== 'id' && k !== 'type' && k !== 'fd' && k !== 'fds' && k !== 'vhostfd' && k !== 'vhostfds') });
-        out.push('-netdev', kvText([['type', 'user'], ['id', id ?? '']]).replace(/^type=/, ''));
-        break;
-      }
-      case 'nic': {
-        const pairs = parseKv(v, 'type');
-        const type = pairs[0][1];
-        if (type === 'none') { out.push('-nic', 'none'); break; }
-        const own = ['model', 'mac', 'id'];
-        nics.push({ type, id: get(pairs, 'id'), options: pairs.slice(1).filter(([k]) => !own.includes(k) && k !== 'fd' && k !== 'fds') });
-        out.push('-nic', kvText([['type', 'user'], ...pairs.slice(1).filter(([k]) => own.includes(k))]).replace(/^type=/, ''));
-        break;
-      }
-      case 'net': {
-        const pairs = parseKv(v, 'type');
-        const type = pairs[0][1];
-        if (type === 'nic' || type === 'none') { out.push('-net', v); break; }
-        hubBackend ??= { type, options: pairs.slice(1).filter(([k]) => k !== 'id' && k !== 'name' && k !== 'vlan' && k !== 'fd') };
-        out.push('-net', 'user');
-        break;
-      }
-      case 'drive':
-        addDrive(parseKv(v, 'file'));
-        break;
-      case 'hda': case 'hdb': case 'hdc': case 'hdd':
-        addDrive([['file', v], ['index', String('abcd'.indexOf(o.name[2]))], ['media', 'disk']]);
-        break;
-      case 'cdrom':
-        addDrive([['file', v], ['index', '2'], ['media', 'cdrom']]);
-        break;
-      case 'blockdev': {
-        const pairs = blockdevPairs(v);
-        const node = get(pairs, 'node-name');
-        if (!node) { errors.push(`-blockdev ${v}: no node-name`); break; }
-        const driver = get(pairs, 'driver');
-        const filename = get(pairs, 'filename') ?? get(pairs, 'file.filename');
-        const fileRef = get(pairs, 'file');
-        const ro = get(pairs, 'read-only');
-        const below = fileRef ? drives.get(fileRef) : undefined;
-        const isProtocol = driver === 'file' || driver === 'host_device' || driver === 'host_cdrom';
-        drives.set(node, {
-          file: filename ?? below?.file,
-          format: isProtocol ? (below ? undefined : 'raw') : driver,
-          readonly: ro === 'on' || ro === 'true' || below?.readonly || undefined,
-        });
-        r.blockdevAt.set(node, out.length + 1);
-        out.push('-blockdev', kvText([['driver', 'null-co'], ['node-name', node]]));
-        break;
-      }
-      case 'chardev': {
-        const pairs = parseKv(v, 'backend');
-        const id = get(pairs, 'id') ?? '';
-        chardevs.set(id, { type: pairs[0][1], options: pairs.slice(1).filter(([k]) => k !== 'id') });
-        r.chardevAt.set(id, out.length + 1);
-        out.push('-chardev', HARMLESS_CHARDEVS.has(pairs[0][1]) ? v : `null,id=${id}`);
-        break;
-      }
-      case 'serial':
-        r.serials.push(v);
-        out.push('-serial', v === 'none' ? 'none' : 'null');
-        break;
-      case 'parallel':
-        out.push(`-${o.name}`, v === 'none' ? 'none' : 'null');
-        break;
-      case 'bios':
-        if (existsSync(abs(v))) out.push('-bios', abs(v));
-        notCarried.push(`-bios ${v}`);
-        break;
-      case 'global': {
-        const pairs = parseKv(v);
-        const secure = (get(pairs, 'driver') === 'cfi.pflash01' && get(pairs, 'property') === 'secure') ? get(pairs, 'value') : pairs[0]?.[0] === 'cfi.pflash01.secure' ? pairs[0][1] : undefined;
-        if (secure !== undefined && isOnWord(secure)) r.fw.secure = true;
-        else notCarried.push(`-global ${v}`);
-        out.push('-global', v);
-        break;
-      }
-      case 'smp': {
-        const pairs = parseKv(v, 'cpus');
-        r.topologyGiven = pairs.some(([k]) => ['sockets', 'dies', 'cores', 'threads'].includes(k));
-        const max = get(pairs, 'maxcpus');
-        if (max !== undefined && max !== get(pairs, 'cpus')) notCarried.push(`-smp maxcpus=${max} is not carried over (machinec has no CPU hotplug)`);
-        out.push('-smp', v);
-        break;
-      }
-      case 'cpu': vmProps.push(['cpu', cpuProperty(v, notCarried) ?? '']); break;
-      case 'vnc': vmProps.push(['display', vncProperty(v, notCarried)]); break;
-      case 'display': vmProps.push(['display', displayProperty(v, notCarried) ?? '']); break;
-      case 'spice': vmProps.push(['display', spiceProperty(parseKv(v), notCarried)]); break;
-      case 'smbios': vmProps.push(['smbios', smbiosProperty(parseKv(v), notCarried) ?? '']); break;
-      case 'tpmdev': readTpmdev(r, v); break;
-      case 'fsdev': case 'virtfs': readShare(r, o.name, parseKv(v, 'fsdriver')); break;
-      case 'device': {
-        const pairs = parseKv(v, 'driver');
-        if (pairs[0][1] === 'isa-serial' && get(pairs, 'chardev') && !get(pairs, 'index') && !get(pairs, 'iobase')) r.isaSerialChardevs.push(get(pairs, 'chardev')!);
-        out.push('-device', v);
-        break;
-      }
-      default:
-        if (DROP.has(o.name)) {
-          if (!QUIET.has(o.name)) notCarried.push(`-${o.name}${o.value !== undefined ? ` ${o.value}` : ''}`);
-          break;
-        }
-        if (!QUIET.has(o.name)) notCarried.push(`-${o.name}${o.value !== undefined ? ` ${o.value}` : ''}`);
-        out.push(`-${o.name}`, ...(o.value !== undefined ? [o.value] : []));
-    }
+    if (!readMachineOption(r, o.name, v) && !readBackendOption(r, o.name, v) && !readDeviceOption(r, o.name, v)) passOn(r, o);
   }
-  const done = finish(r, drives, chardevs);
-  const displays = vmProps.filter(([k, x]) => k === 'display' && x);
+  const notCarried = r.notes;
+  const done = finish(r, r.drives, r.chardevs);
+  const displays = r.vmProps.filter(([k, x]) => k === 'display' && x);
   for (const d of displays.slice(1)) notCarried.push(`display ${d[1]} is not carried over: machinec has one display (the first, ${displays[0][1]})`);
-  const properties: [string, string][] = [...done.properties.filter(([k]) => k === 'firmware'), ...vmProps.filter(([k, x]) => x && (k !== 'display' || x === displays[0][1])), ...done.properties.filter(([k]) => k !== 'firmware')];
+  const properties: [string, string][] = [...done.properties.filter(([k]) => k === 'firmware'), ...r.vmProps.filter(([k, x]) => x && (k !== 'display' || x === displays[0][1])), ...done.properties.filter(([k]) => k !== 'firmware')];
   const once = properties.filter(([k], i) => properties.findIndex(([q]) => q === k) === i);
-  return { inspectionArgs: [...out, '-accel', 'tcg'], machineWord, nodefaults, uuidGiven, accel, netdevs, hubBackend, nics, drives, chardevs, properties: once, topologyGiven: r.topologyGiven, inspectionTpm: done.inspectionTpm, fsdevs: r.fsdevs, notCarried, errors };
+  const { machineWord, nodefaults, uuidGiven, accel, netdevs, hubBackend, nics, drives, chardevs } = r;
+  return { inspectionArgs: [...r.out, '-accel', 'tcg'], machineWord, nodefaults, uuidGiven, accel, netdevs, hubBackend, nics, drives, chardevs, properties: once, topologyGiven: r.topologyGiven, inspectionTpm: done.inspectionTpm, fsdevs: r.fsdevs, notCarried, errors };
 }
 
 const isOnWord = (v: string): boolean => v === 'on' || v === 'true' || v === 'yes';
