@@ -25,111 +25,150 @@ export class XmlError extends Error {
 const NAME = /[A-Za-z_][\w.:-]*/y;
 const ENTITIES: Readonly<Record<string, string>> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
 
-export function parseXml(text: string): XmlNode {
-  let pos = 0;
-  const where = (at = pos): [number, number] => {
-    const before = text.slice(0, at);
+/** A reader's place in the text, and the parts of XML it reads from there. */
+class XmlReader {
+  pos = 0;
+  constructor(readonly text: string) {}
+
+  /** 1-based line and column of an offset. */
+  where(at = this.pos): [number, number] {
+    const before = this.text.slice(0, at);
     const line = before.split('\n').length;
     return [line, at - before.lastIndexOf('\n')];
-  };
-  const fail = (message: string, at = pos): never => {
-    throw new XmlError(message, ...where(at));
-  };
-  const decode = (raw: string, at: number): string =>
-    raw.replace(/&([^;&\s]*);?/g, (m, ref: string) => {
-      if (!m.endsWith(';')) fail(`"&" starts no entity`, at);
+  }
+
+  /** Throws an XmlError at an offset. */
+  fail(message: string, at = this.pos): never {
+    throw new XmlError(message, ...this.where(at));
+  }
+
+  /** Text or an attribute value with its entities and character references replaced. */
+  decode(raw: string, at: number): string {
+    return raw.replace(/&([^;&\s]*);?/g, (m, ref: string) => {
+      if (!m.endsWith(';')) this.fail(`"&" starts no entity`, at);
       if (ENTITIES[ref]) return ENTITIES[ref];
       const code = /^#x([0-9a-fA-F]+)$/.exec(ref)?.[1] ?? /^#(\d+)$/.exec(ref)?.[1];
-      if (!code) return fail(`unknown entity &${ref};`, at);
+      if (!code) return this.fail(`unknown entity &${ref};`, at);
       return String.fromCodePoint(ref.startsWith('#x') ? parseInt(code, 16) : Number(code));
     });
-  const skipMisc = (): void => {
+  }
+
+  /** Skips the comment that starts here. */
+  comment(): void {
+    const end = this.text.indexOf('-->', this.pos + 4);
+    if (end < 0) this.fail('unterminated comment');
+    this.pos = end + 3;
+  }
+
+  /** Skips whitespace, comments and (at the very start) the XML declaration. */
+  skipMisc(): void {
+    const { text } = this;
     for (;;) {
-      while (/\s/.test(text[pos] ?? '')) pos++;
-      if (text.startsWith('<!--', pos)) {
-        const end = text.indexOf('-->', pos + 4);
-        if (end < 0) fail('unterminated comment');
-        pos = end + 3;
-      } else if (text.startsWith('<?xml', pos) && pos < 2) {
-        const end = text.indexOf('?>', pos);
-        if (end < 0) fail('unterminated XML declaration');
-        pos = end + 2;
+      while (/\s/.test(text[this.pos] ?? '')) this.pos++;
+      if (text.startsWith('<!--', this.pos)) this.comment();
+      else if (text.startsWith('<?xml', this.pos) && this.pos < 2) {
+        const end = text.indexOf('?>', this.pos);
+        if (end < 0) this.fail('unterminated XML declaration');
+        this.pos = end + 2;
       } else return;
     }
-  };
-  const name = (): string => {
-    NAME.lastIndex = pos;
-    const m = NAME.exec(text);
-    if (!m) return fail('expected a name');
-    pos += m[0].length;
+  }
+
+  /** An element or attribute name. */
+  name(): string {
+    NAME.lastIndex = this.pos;
+    const m = NAME.exec(this.text);
+    if (!m) return this.fail('expected a name');
+    this.pos += m[0].length;
     return m[0];
-  };
-  const element = (): XmlNode => {
-    const line = where()[0];
-    if (text[pos] !== '<') fail('expected "<"');
-    pos++;
-    const node: XmlNode = { name: name(), attrs: {}, children: [], text: '', line };
-    const attrs = node.attrs as Record<string, string>;
+  }
+
+  /** One `key="value"` (or single-quoted) attribute into `attrs`. */
+  attribute(attrs: Record<string, string>): void {
+    const { text } = this;
+    const at = this.pos;
+    const key = this.name();
+    if (Object.hasOwn(attrs, key)) this.fail(`attribute ${key} given twice`, at);
+    if (text[this.pos] !== '=') this.fail(`expected "=" after ${key}`);
+    const quote = text[++this.pos];
+    if (quote !== "'" && quote !== '"') this.fail('expected a quoted value');
+    const end = text.indexOf(quote, this.pos + 1);
+    if (end < 0) this.fail('unterminated attribute value');
+    const raw = text.slice(this.pos + 1, end);
+    if (raw.includes('<')) this.fail('"<" in an attribute value', this.pos + 1 + raw.indexOf('<'));
+    attrs[key] = this.decode(raw, this.pos + 1);
+    this.pos = end + 1;
+  }
+
+  /** A start tag's attributes, up to ">" (true: content follows) or "/>" (false: the element is empty). */
+  attributes(node: XmlNode): boolean {
+    const { text } = this;
     for (;;) {
-      const spaced = /\s/.test(text[pos] ?? '');
-      while (/\s/.test(text[pos] ?? '')) pos++;
-      if (text.startsWith('/>', pos)) {
-        pos += 2;
-        return node;
+      const spaced = /\s/.test(text[this.pos] ?? '');
+      while (/\s/.test(text[this.pos] ?? '')) this.pos++;
+      if (text.startsWith('/>', this.pos)) {
+        this.pos += 2;
+        return false;
       }
-      if (text[pos] === '>') {
-        pos++;
-        break;
+      if (text[this.pos] === '>') {
+        this.pos++;
+        return true;
       }
-      if (!spaced) fail('expected whitespace, ">" or "/>"');
-      const at = pos;
-      const key = name();
-      if (Object.hasOwn(attrs, key)) fail(`attribute ${key} given twice`, at);
-      if (text[pos] !== '=') fail(`expected "=" after ${key}`);
-      const quote = text[++pos];
-      if (quote !== "'" && quote !== '"') fail('expected a quoted value');
-      const end = text.indexOf(quote, pos + 1);
-      if (end < 0) fail('unterminated attribute value');
-      const raw = text.slice(pos + 1, end);
-      if (raw.includes('<')) fail('"<" in an attribute value', pos + 1 + raw.indexOf('<'));
-      attrs[key] = decode(raw, pos + 1);
-      pos = end + 1;
+      if (!spaced) this.fail('expected whitespace, ">" or "/>"');
+      this.attribute(node.attrs as Record<string, string>);
     }
+  }
+
+  /** An element's content up to its end tag: text, CDATA, comments and child elements. */
+  content(node: XmlNode): void {
+    const { text } = this;
     let own = '';
     for (;;) {
-      if (pos >= text.length) fail(`<${node.name}> is never closed`);
-      if (text.startsWith('</', pos)) {
-        pos += 2;
-        const close = name();
-        if (close !== node.name) fail(`</${close}> closes <${node.name}> (line ${line})`);
-        while (/\s/.test(text[pos] ?? '')) pos++;
-        if (text[pos++] !== '>') fail('expected ">"');
+      if (this.pos >= text.length) this.fail(`<${node.name}> is never closed`);
+      if (text.startsWith('</', this.pos)) {
+        this.pos += 2;
+        const close = this.name();
+        if (close !== node.name) this.fail(`</${close}> closes <${node.name}> (line ${node.line})`);
+        while (/\s/.test(text[this.pos] ?? '')) this.pos++;
+        if (text[this.pos++] !== '>') this.fail('expected ">"');
         node.text = own.trim();
-        return node;
+        return;
       }
-      if (text.startsWith('<!--', pos)) {
-        const end = text.indexOf('-->', pos + 4);
-        if (end < 0) fail('unterminated comment');
-        pos = end + 3;
-      } else if (text.startsWith('<![CDATA[', pos)) {
-        const end = text.indexOf(']]>', pos);
-        if (end < 0) fail('unterminated CDATA section');
-        own += text.slice(pos + 9, end);
-        pos = end + 3;
-      } else if (text.startsWith('<!', pos) || text.startsWith('<?', pos)) fail('DTDs and processing instructions are not read');
-      else if (text[pos] === '<') node.children.push(element());
+      if (text.startsWith('<!--', this.pos)) this.comment();
+      else if (text.startsWith('<![CDATA[', this.pos)) {
+        const end = text.indexOf(']]>', this.pos);
+        if (end < 0) this.fail('unterminated CDATA section');
+        own += text.slice(this.pos + 9, end);
+        this.pos = end + 3;
+      } else if (text.startsWith('<!', this.pos) || text.startsWith('<?', this.pos)) this.fail('DTDs and processing instructions are not read');
+      else if (text[this.pos] === '<') node.children.push(this.element());
       else {
-        const next = text.indexOf('<', pos);
+        const next = text.indexOf('<', this.pos);
         const end = next < 0 ? text.length : next;
-        own += decode(text.slice(pos, end), pos);
-        pos = end;
+        own += this.decode(text.slice(this.pos, end), this.pos);
+        this.pos = end;
       }
     }
-  };
-  skipMisc();
-  const root = element();
-  skipMisc();
-  if (pos < text.length) fail('text after the root element');
+  }
+
+  /** An element: its start tag, then its content and end tag unless it is empty (`<x/>`). */
+  element(): XmlNode {
+    const line = this.where()[0];
+    if (this.text[this.pos] !== '<') this.fail('expected "<"');
+    this.pos++;
+    const node: XmlNode = { name: this.name(), attrs: {}, children: [], text: '', line };
+    if (this.attributes(node)) this.content(node);
+    return node;
+  }
+}
+
+/** A whole document: its one root element, with only whitespace, comments and the declaration around it. */
+export function parseXml(text: string): XmlNode {
+  const reader = new XmlReader(text);
+  reader.skipMisc();
+  const root = reader.element();
+  reader.skipMisc();
+  if (reader.pos < text.length) reader.fail('text after the root element');
   return root;
 }
 
