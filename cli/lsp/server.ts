@@ -16,35 +16,44 @@ type Protocol = typeof Lsp;
 const KINDS: Record<CompletionKind, Lsp.CompletionItemKind> = { model: 7, property: 10, value: 20, device: 6, keyword: 14 };
 const SEVERITY: Record<Diagnostic['severity'], Lsp.DiagnosticSeverity> = { error: 1, warning: 2, note: 3 };
 
-export async function lspCommand(): Promise<number> {
-  const lsp: Protocol = await import('vscode-languageserver/node');
-  const { TextDocument: Doc } = await import('vscode-languageserver-textdocument');
-  const connection = lsp.createConnection(lsp.ProposedFeatures.all, new lsp.StreamMessageReader(process.stdin), new lsp.StreamMessageWriter(process.stdout));
-  const documents = new lsp.TextDocuments(Doc);
-  const open = new Map<string, OpenDocument>();
+/** The server's parts: the protocol package, its connection and documents, and the documents open in the editor. */
+interface Server {
+  readonly lsp: Protocol;
+  readonly Doc: typeof TextDocument;
+  readonly connection: Lsp.Connection;
+  readonly documents: Lsp.TextDocuments<TextDocument>;
+  readonly open: Map<string, OpenDocument>;
   /** Lock URIs that were given diagnostics, so they are cleared once fixed. */
-  const lockDiagnosed = new Set<string>();
-  const range = (d: TextDocument, span: Span | undefined): Lsp.Range => (span ? { start: d.positionAt(span.start), end: d.positionAt(span.end) } : { start: d.positionAt(0), end: d.positionAt(0) });
+  readonly lockDiagnosed: Set<string>;
+}
 
-  const toLsp = (d: Diagnostic, doc: TextDocument, uri: string): Lsp.Diagnostic => {
-    const here: Lsp.Location = { uri, range: range(doc, d.span) };
-    const related = [...(d.related ?? []).map((r) => ({ location: { uri, range: range(doc, r.span) }, message: r.message })), ...(d.hint ? [{ location: here, message: `hint: ${d.hint}` }] : [])];
-    const fix = quickFix(d);
-    return { range: here.range, severity: SEVERITY[d.severity], code: d.code, source: 'machinec', message: d.message, relatedInformation: related.length ? related : undefined, data: fix && { title: fix.title, newText: fix.newText } };
-  };
+/** A span of a document as an LSP range (its start where there is none). */
+const range = (d: TextDocument, span: Span | undefined): Lsp.Range => (span ? { start: d.positionAt(span.start), end: d.positionAt(span.end) } : { start: d.positionAt(0), end: d.positionAt(0) });
 
-  const publish = (doc: OpenDocument): void => {
-    checkDocument(doc);
-    const { source, lock } = diagnosticsByFile(doc);
-    void connection.sendDiagnostics({ uri: doc.uri, version: doc.document.version, diagnostics: source.map((d) => toLsp(d, doc.document, doc.uri)) });
-    if (!doc.lockUri || (!lock.length && !lockDiagnosed.has(doc.lockUri))) return;
-    const lockDoc = Doc.create(doc.lockUri, 'machine-lock', 0, doc.lockText ?? '');
-    void connection.sendDiagnostics({ uri: doc.lockUri, diagnostics: lock.map((d) => toLsp(d, lockDoc, doc.lockUri!)) });
-    if (lock.length) lockDiagnosed.add(doc.lockUri);
-    else lockDiagnosed.delete(doc.lockUri);
-  };
+/** A machinec diagnostic as LSP's: related spans and the hint as related information, its quick fix as data. */
+function toLsp(d: Diagnostic, doc: TextDocument, uri: string): Lsp.Diagnostic {
+  const here: Lsp.Location = { uri, range: range(doc, d.span) };
+  const related = [...(d.related ?? []).map((r) => ({ location: { uri, range: range(doc, r.span) }, message: r.message })), ...(d.hint ? [{ location: here, message: `hint: ${d.hint}` }] : [])];
+  const fix = quickFix(d);
+  return { range: here.range, severity: SEVERITY[d.severity], code: d.code, source: 'machinec', message: d.message, relatedInformation: related.length ? related : undefined, data: fix && { title: fix.title, newText: fix.newText } };
+}
 
-  connection.onInitialize(() => ({
+/** Checks a document and publishes its diagnostics, and its lock's (cleared once the lock is fixed). */
+function publish(server: Server, doc: OpenDocument): void {
+  const { connection, lockDiagnosed } = server;
+  checkDocument(doc);
+  const { source, lock } = diagnosticsByFile(doc);
+  void connection.sendDiagnostics({ uri: doc.uri, version: doc.document.version, diagnostics: source.map((d) => toLsp(d, doc.document, doc.uri)) });
+  if (!doc.lockUri || (!lock.length && !lockDiagnosed.has(doc.lockUri))) return;
+  const lockDoc = server.Doc.create(doc.lockUri, 'machine-lock', 0, doc.lockText ?? '');
+  void connection.sendDiagnostics({ uri: doc.lockUri, diagnostics: lock.map((d) => toLsp(d, lockDoc, doc.lockUri!)) });
+  if (lock.length) lockDiagnosed.add(doc.lockUri);
+  else lockDiagnosed.delete(doc.lockUri);
+}
+
+/** What the server offers, answered to `initialize`. */
+function capabilities(lsp: Protocol): Lsp.InitializeResult {
+  return {
     capabilities: {
       textDocumentSync: { openClose: true, change: lsp.TextDocumentSyncKind.Incremental, save: { includeText: false } },
       completionProvider: { triggerCharacters: [':', '=', ' ', '{'] },
@@ -55,20 +64,24 @@ export async function lspCommand(): Promise<number> {
       codeActionProvider: { codeActionKinds: [lsp.CodeActionKind.QuickFix] },
     },
     serverInfo: { name: 'machinec' },
-  }));
+  };
+}
 
+/** Documents opened, changed, saved and closed, and locks changed on disk: each publishes again. */
+function followDocuments(server: Server): void {
+  const { connection, documents, open } = server;
   // TextDocuments reports an open as a change too: the change publishes.
   documents.onDidChangeContent((e) => {
     let doc = open.get(e.document.uri);
     if (!doc) open.set(e.document.uri, (doc = openDocument(e.document)));
     doc.document = e.document;
-    publish(doc);
+    publish(server, doc);
   });
   documents.onDidSave((e) => {
     const doc = open.get(e.document.uri);
     if (!doc) return;
     readLockOf(doc);
-    publish(doc);
+    publish(server, doc);
   });
   documents.onDidClose((e) => {
     open.delete(e.document.uri);
@@ -78,18 +91,25 @@ export async function lspCommand(): Promise<number> {
     for (const doc of open.values()) {
       if (!e.changes.some((c) => c.uri === doc.lockUri)) continue;
       readLockOf(doc);
-      publish(doc);
+      publish(server, doc);
     }
   });
+}
 
-  const at = (p: Lsp.TextDocumentPositionParams): { doc: OpenDocument; offset: number } | undefined => {
-    const doc = open.get(p.textDocument.uri);
-    return doc && { doc, offset: doc.document.offsetAt(p.position) };
-  };
-  const context = (doc: OpenDocument) => ({ locked: doc.compilation?.previous, placed: doc.compilation?.machine, ast: doc.parsed?.result.ast });
+/** The open document a request points into, and the offset it points at. */
+function at(server: Server, p: Lsp.TextDocumentPositionParams): { doc: OpenDocument; offset: number } | undefined {
+  const doc = server.open.get(p.textDocument.uri);
+  return doc && { doc, offset: doc.document.offsetAt(p.position) };
+}
 
+/** What the editor API reads besides the text: the locked and placed machine, the syntax tree. */
+const context = (doc: OpenDocument) => ({ locked: doc.compilation?.previous, placed: doc.compilation?.machine, ast: doc.parsed?.result.ast });
+
+/** Completion and hover, from the compiler's editor API. */
+function answerCompletionAndHover(server: Server): void {
+  const { connection } = server;
   connection.onCompletion((p) => {
-    const here = at(p);
+    const here = at(server, p);
     if (!here) return [];
     const { span, items } = completionsAt(here.doc.document.getText(), here.offset, context(here.doc));
     const replace = range(here.doc.document, span);
@@ -104,31 +124,39 @@ export async function lspCommand(): Promise<number> {
   });
 
   connection.onHover((p) => {
-    const here = at(p);
+    const here = at(server, p);
     const h = here && hoverAt(here.doc.document.getText(), here.offset, context(here.doc));
     return h ? { contents: { kind: 'markdown', value: h.text }, range: range(here!.doc.document, h.span) } : null;
   });
+}
 
+/** Go to a device's definition, and rename a device everywhere. */
+function answerDefinitionAndRename(server: Server): void {
+  const { connection, lsp } = server;
   connection.onDefinition((p) => {
-    const here = at(p);
+    const here = at(server, p);
     const found = here?.doc.parsed && deviceIdAt(here.doc.parsed.result.ast, here.offset);
     return found ? { uri: here!.doc.uri, range: range(here!.doc.document, found.span) } : null;
   });
 
   connection.onPrepareRename((p) => {
-    const here = at(p);
+    const here = at(server, p);
     const found = here?.doc.parsed && deviceIdAt(here.doc.parsed.result.ast, here.offset);
     return found ? { range: range(here!.doc.document, found.span), placeholder: found.id } : null;
   });
 
   connection.onRenameRequest((p) => {
-    const here = at(p);
+    const here = at(server, p);
     if (!here) return null;
     const r = renameEdit(here.doc, here.offset, p.newName);
     if ('error' in r) throw new lsp.ResponseError(lsp.ErrorCodes.InvalidRequest, r.error);
     return r.edit;
   });
+}
 
+/** Formatting (as `machinec fmt`) and the quick fixes the diagnostics carry. */
+function answerEdits(server: Server): void {
+  const { connection, lsp, open } = server;
   connection.onDocumentFormatting(async (p) => {
     const doc = open.get(p.textDocument.uri);
     if (!doc) return [];
@@ -146,8 +174,21 @@ export async function lspCommand(): Promise<number> {
     }
     return actions;
   });
+}
 
-  documents.listen(connection);
+/** Serves LSP on stdin and stdout until the client says exit. */
+export async function lspCommand(): Promise<number> {
+  const lsp: Protocol = await import('vscode-languageserver/node');
+  const { TextDocument: Doc } = await import('vscode-languageserver-textdocument');
+  const connection = lsp.createConnection(lsp.ProposedFeatures.all, new lsp.StreamMessageReader(process.stdin), new lsp.StreamMessageWriter(process.stdout));
+  const server: Server = { lsp, Doc, connection, documents: new lsp.TextDocuments(Doc), open: new Map(), lockDiagnosed: new Set() };
+  connection.onInitialize(() => capabilities(lsp));
+  followDocuments(server);
+  answerCompletionAndHover(server);
+  answerDefinitionAndRename(server);
+  answerEdits(server);
+
+  server.documents.listen(connection);
   const closed = new Promise<number>((done) => connection.onExit(() => done(0)));
   connection.listen();
   return closed;
