@@ -73,17 +73,17 @@ function failure(e: unknown, io: Io): number {
   return 3;
 }
 
-async function commands(argv: readonly string[], io: Io): Promise<number> {
-  let exit = 0;
-  const session = (opts: { qemu?: string }) => new Session(io, opts.qemu);
-  const program = new Command('machinec')
-    .description('Compile .machine files into QEMU command lines whose devices never move in the guest.')
-    .version(VERSION, '-V, --version')
-    .exitOverride()
-    .showHelpAfterError('(run machinec --help for usage)')
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-    .enablePositionalOptions();
+/** What each group of command registrations needs: the program, the I/O, a Session for a command's options, where its exit status goes. */
+interface Cli {
+  readonly program: Command;
+  readonly io: Io;
+  session(opts: { qemu?: string }): Session;
+  exit(status: number): void;
+}
 
+/** build, run, check and plan: a machine compiled to its command line, started, checked, its changes shown. */
+function buildCommands(c: Cli): void {
+  const { program } = c;
   program
     .command('build')
     .description('compile FILE to a QEMU command line and write or update FILE.lock')
@@ -92,7 +92,7 @@ async function commands(argv: readonly string[], io: Io): Promise<number> {
     .option('--locked', 'never write the lock: fail with the plan when it is missing or would change')
     .addOption(qemuOption())
     .action(async (file: string, o) => {
-      exit = await buildCommand(session(o), file, { format: o.format, locked: Boolean(o.locked) });
+      c.exit(await buildCommand(c.session(o), file, { format: o.format, locked: Boolean(o.locked) }));
     });
 
   program
@@ -104,7 +104,7 @@ async function commands(argv: readonly string[], io: Io): Promise<number> {
     .addOption(new Option('--accel <accel>', "the accelerator for this run, instead of the machine's accel").choices(['kvm', 'tcg']))
     .addOption(qemuOption())
     .action(async (file: string, extra: string[], o) => {
-      exit = await runCommand(session(o), file, extra, { locked: Boolean(o.locked), accel: o.accel });
+      c.exit(await runCommand(c.session(o), file, extra, { locked: Boolean(o.locked), accel: o.accel }));
     });
 
   program
@@ -113,7 +113,7 @@ async function commands(argv: readonly string[], io: Io): Promise<number> {
     .argument('[paths...]', '.machine files or folders (default: the current folder)')
     .addOption(jobsOption())
     .action(async (paths: string[], o) => {
-      exit = await checkCommand(session(o), paths, { jobs: o.jobs });
+      c.exit(await checkCommand(c.session(o), paths, { jobs: o.jobs }));
     });
 
   program
@@ -125,9 +125,13 @@ async function commands(argv: readonly string[], io: Io): Promise<number> {
     .option('--diff', 'also print the unified diff of the lock')
     .addOption(qemuOption())
     .action(async (file: string, o) => {
-      exit = await planCommand(session(o), file, { format: o.json ? 'json' : o.format, diff: Boolean(o.diff) });
+      c.exit(await planCommand(c.session(o), file, { format: o.json ? 'json' : o.format, diff: Boolean(o.diff) }));
     });
+}
 
+/** diff, lock, prune and rename: locks compared, updated, pruned of empty ports and bridges, a device renamed in both. */
+function lockCommands(c: Cli): void {
+  const { program } = c;
   program
     .command('diff')
     .description('compare two locks as the guest sees them; exit 1 when an existing device moves, changes or goes')
@@ -136,7 +140,7 @@ async function commands(argv: readonly string[], io: Io): Promise<number> {
     .option('--json', 'machine-readable output (the same as --format json)')
     .addOption(planFormatOption())
     .action(async (locks: string[], o) => {
-      exit = await diffCommand(session(o), locks, { git: o.git === undefined ? undefined : parseRevision(o.git), format: o.json ? 'json' : o.format });
+      c.exit(await diffCommand(c.session(o), locks, { git: o.git === undefined ? undefined : parseRevision(o.git), format: o.json ? 'json' : o.format }));
     });
 
   program
@@ -160,7 +164,7 @@ async function commands(argv: readonly string[], io: Io): Promise<number> {
       const bad = what.find((w) => w !== 'uuid' && !/^(mac|guid):[A-Za-z][A-Za-z0-9_.-]*$/.test(w));
       if (bad) throw new CommanderError(2, 'machinec.usage', `error: --regenerate takes mac:DEVICE, guid:DEVICE or uuid, not ${bad}`);
       const regenerate = what.length ? { macs: what.filter((w) => w.startsWith('mac:')).map((w) => w.slice(4)), guids: what.filter((w) => w.startsWith('guid:')).map((w) => w.slice(5)), uuid: what.includes('uuid') } : undefined;
-      exit = await lockCommand(session(o), paths, { locked: Boolean(o.locked), regenerate, update: o.update ?? [], jobs: o.jobs });
+      c.exit(await lockCommand(c.session(o), paths, { locked: Boolean(o.locked), regenerate, update: o.update ?? [], jobs: o.jobs }));
     });
 
   program
@@ -170,7 +174,7 @@ async function commands(argv: readonly string[], io: Io): Promise<number> {
     .option('--dry-run', 'show the plan, write nothing')
     .addOption(qemuOption())
     .action(async (file: string, o) => {
-      exit = await pruneCommand(session(o), file, { dryRun: Boolean(o.dryRun) });
+      c.exit(await pruneCommand(c.session(o), file, { dryRun: Boolean(o.dryRun) }));
     });
 
   program
@@ -180,9 +184,13 @@ async function commands(argv: readonly string[], io: Io): Promise<number> {
     .argument('<old>', 'the current id')
     .argument('<new>', 'the new id')
     .action(async (file: string, from: string, to: string, o) => {
-      exit = await renameCommand(session(o), file, from, to);
+      c.exit(await renameCommand(c.session(o), file, from, to));
     });
+}
 
+/** graph, textconv and merge-lock: a machine drawn, a lock as git diffs and merges it. */
+function pictureAndGitCommands(c: Cli): void {
+  const { program } = c;
   program
     .command('graph')
     .description('draw the buses, root ports, bridges and devices of FILE (ids, models, guest addresses)')
@@ -190,7 +198,7 @@ async function commands(argv: readonly string[], io: Io): Promise<number> {
     .addOption(new Option('--format <format>', 'svg (standalone, for a browser), dot (Graphviz) or mermaid').choices(['svg', 'dot', 'mermaid']).default('svg'))
     .action(async (file: string, o) => {
       const { graphCommand } = await import('./commands/graph.js');
-      exit = await graphCommand(session(o), file, { format: o.format });
+      c.exit(await graphCommand(c.session(o), file, { format: o.format }));
     });
 
   program
@@ -199,7 +207,7 @@ async function commands(argv: readonly string[], io: Io): Promise<number> {
     .argument('<lock>', 'a .machine.lock file')
     .action(async (file: string, o) => {
       const { textconvCommand } = await import('./commands/git.js');
-      exit = await textconvCommand(session(o), file);
+      c.exit(await textconvCommand(c.session(o), file));
     });
 
   program
@@ -211,9 +219,13 @@ async function commands(argv: readonly string[], io: Io): Promise<number> {
     .argument('[path]', 'the path in the repository, for messages (%P)')
     .action(async (base: string, ours: string, theirs: string, path: string | undefined, o) => {
       const { mergeLockCommand } = await import('./commands/git.js');
-      exit = await mergeLockCommand(session(o), base, ours, theirs, path);
+      c.exit(await mergeLockCommand(c.session(o), base, ours, theirs, path));
     });
+}
 
+/** verify, import and export: the real QEMU asked, an existing VM adopted, a machine written for libvirt. */
+function qemuCommands(c: Cli): void {
+  const { program } = c;
   program
     .command('verify')
     .description('start the real QEMU with each machine and check the guest sees every device where the lock says')
@@ -223,7 +235,7 @@ async function commands(argv: readonly string[], io: Io): Promise<number> {
     .addOption(qemuOption())
     .action(async (files: string[], o) => {
       const { verifyCommand } = await import('./commands/verify.js');
-      exit = await verifyCommand(session(o), files, { json: Boolean(o.json), timeoutMs: o.timeout === undefined ? undefined : parseTimeout(o.timeout) });
+      c.exit(await verifyCommand(c.session(o), files, { json: Boolean(o.json), timeoutMs: o.timeout === undefined ? undefined : parseTimeout(o.timeout) }));
     });
 
   program
@@ -238,7 +250,7 @@ async function commands(argv: readonly string[], io: Io): Promise<number> {
     .argument('[command...]', 'qemu-system-x86_64 ARGS…, after --')
     .action(async (command: string[], o) => {
       const { importCommand } = await import('./commands/import.js');
-      exit = await importCommand(session(o), command, { name: o.name, out: o.out, qmp: o.qmp, libvirt: o.libvirt, libvirtDomain: o.libvirtDomain, timeoutMs: parseTimeout(o.timeout) });
+      c.exit(await importCommand(c.session(o), command, { name: o.name, out: o.out, qmp: o.qmp, libvirt: o.libvirt, libvirtDomain: o.libvirtDomain, timeoutMs: parseTimeout(o.timeout) }));
     });
 
   program
@@ -254,9 +266,13 @@ async function commands(argv: readonly string[], io: Io): Promise<number> {
     .addOption(qemuOption())
     .action(async (_engine: string, file: string, o) => {
       const { exportLibvirtCommand } = await import('./commands/export.js');
-      exit = await exportLibvirtCommand(session(o), file, { out: o.out, locked: Boolean(o.locked), name: o.name, accel: o.accel, qemuCommandline: Boolean(o.qemuCommandline) });
+      c.exit(await exportLibvirtCommand(c.session(o), file, { out: o.out, locked: Boolean(o.locked), name: o.name, accel: o.accel, qemuCommandline: Boolean(o.qemuCommandline) }));
     });
+}
 
+/** fmt and lsp: the formatter and the language server for editors. */
+function editorCommands(c: Cli): void {
+  const { program } = c;
   program
     .command('fmt')
     .description('format .machine files with the prettier plugin')
@@ -264,7 +280,7 @@ async function commands(argv: readonly string[], io: Io): Promise<number> {
     .option('--check', 'list files that are not formatted and exit 1; write nothing')
     .action(async (paths: string[], o) => {
       const { runFmt } = await import('./commands/fmt.js');
-      exit = await runFmt({ check: Boolean(o.check), paths, cwd: io.cwd, stdout: io.stdout, stderr: io.stderr });
+      c.exit(await runFmt({ check: Boolean(o.check), paths, cwd: c.io.cwd, stdout: c.io.stdout, stderr: c.io.stderr }));
     });
 
   program
@@ -273,8 +289,26 @@ async function commands(argv: readonly string[], io: Io): Promise<number> {
     .option('--stdio', 'talk over stdin and stdout (the only transport; editors pass it)')
     .action(async () => {
       const { lspCommand } = await import('./lsp/server.js');
-      exit = await lspCommand();
+      c.exit(await lspCommand());
     });
+}
+
+/** The machinec program, its commands registered in the order --help lists them; the exit status of the one that ran. */
+async function commands(argv: readonly string[], io: Io): Promise<number> {
+  let exit = 0;
+  const program = new Command('machinec')
+    .description('Compile .machine files into QEMU command lines whose devices never move in the guest.')
+    .version(VERSION, '-V, --version')
+    .exitOverride()
+    .showHelpAfterError('(run machinec --help for usage)')
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .enablePositionalOptions();
+  const c: Cli = { program, io, session: (opts) => new Session(io, opts.qemu), exit: (status) => { exit = status; } };
+  buildCommands(c);
+  lockCommands(c);
+  pictureAndGitCommands(c);
+  qemuCommands(c);
+  editorCommands(c);
 
   await program.parseAsync([...argv], { from: 'user' });
   return exit;
