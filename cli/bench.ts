@@ -440,47 +440,59 @@ interface Row {
   error?: string;
 }
 
-async function main(): Promise<void> {
-  const opts = args();
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
-  const dir = mkdtempSync(join(os.tmpdir(), 'machinec-bench-'));
-  const log = (s: string) => process.stderr.write(`${s}\n`);
-  const rows: Row[] = [];
-  let node: { wall: number; rssMb: number };
-  let uncached: number | undefined;
-  let breakdown: ColdBreakdown | undefined;
-  let lockLocked: LockLocked | undefined;
+type Verdict = (ok: boolean | undefined, what: string, measured: string) => void;
+
+/** What one run measures: a row per size, node alone, a build with an empty QEMU cache, the cold-start breakdown, lock --locked. */
+interface Measured {
+  readonly rows: Row[];
+  readonly node: { wall: number; rssMb: number };
+  readonly uncached?: number;
+  readonly breakdown?: ColdBreakdown;
+  readonly lockLocked?: LockLocked;
+}
+
+/** One size: its machine written, measured in process and as the CLI (the row says why where that failed). */
+function measureSize(dir: string, n: number, opts: ReturnType<typeof args>, log: (s: string) => void): Row {
+  const source = generateMachine(n);
+  const file = `bench${n}.machine`;
+  writeFileSync(join(dir, file), source);
+  const row: Row = { n, composition: composition(n), devicesPlaced: 0 };
   try {
-    node = measureNode(dir, opts.spawns);
+    row.inProcess = measureInProcess(source, opts.runs ?? (n >= 10000 ? 7 : n >= 1000 ? 11 : 21));
+    row.devicesPlaced = row.inProcess.devicesPlaced;
+    log(`${fmtN(n)}: in-process total ${ms(row.inProcess.total)} ms`);
+    row.cli = measureCli(dir, file, opts.spawns);
+    log(`${fmtN(n)}: CLI ${ms(row.cli.wall)} ms, ${row.cli.rssMb.toFixed(0)} MB`);
+  } catch (e) {
+    row.error = (e as Error).message;
+    log(`${fmtN(n)}: FAILED: ${row.error}`);
+  }
+  return row;
+}
+
+/** Every measurement that spawns, in a temp folder removed afterwards. */
+function measureAll(opts: ReturnType<typeof args>, log: (s: string) => void): Measured {
+  const dir = mkdtempSync(join(os.tmpdir(), 'machinec-bench-'));
+  const rows: Row[] = [];
+  try {
+    const node = measureNode(dir, opts.spawns);
     log(`node -e 0: ${ms(node.wall)} ms, ${node.rssMb.toFixed(0)} MB`);
-    for (const n of opts.sizes) {
-      const source = generateMachine(n);
-      const file = `bench${n}.machine`;
-      writeFileSync(join(dir, file), source);
-      const row: Row = { n, composition: composition(n), devicesPlaced: 0 };
-      rows.push(row);
-      try {
-        row.inProcess = measureInProcess(source, opts.runs ?? (n >= 10000 ? 7 : n >= 1000 ? 11 : 21));
-        row.devicesPlaced = row.inProcess.devicesPlaced;
-        log(`${fmtN(n)}: in-process total ${ms(row.inProcess.total)} ms`);
-        row.cli = measureCli(dir, file, opts.spawns);
-        log(`${fmtN(n)}: CLI ${ms(row.cli.wall)} ms, ${row.cli.rssMb.toFixed(0)} MB`);
-      } catch (e) {
-        row.error = (e as Error).message;
-        log(`${fmtN(n)}: FAILED: ${row.error}`);
-      }
-    }
+    for (const n of opts.sizes) rows.push(measureSize(dir, n, opts, log));
     const probe = rows.find((r) => r.cli);
-    if (probe) uncached = measureUncachedQemu(dir, `bench${probe.n}.machine`);
-    if (rows.some((r) => r.n === 100 && r.cli)) breakdown = measureColdBreakdown(dir, 'bench100.machine', opts.spawns);
-    lockLocked = measureLockLocked(dir, 500, 10, Math.min(5, opts.spawns));
+    const uncached = probe ? measureUncachedQemu(dir, `bench${probe.n}.machine`) : undefined;
+    const breakdown = rows.some((r) => r.n === 100 && r.cli) ? measureColdBreakdown(dir, 'bench100.machine', opts.spawns) : undefined;
+    const lockLocked = measureLockLocked(dir, 500, 10, Math.min(5, opts.spawns));
     log(`lock --locked, 500 × 10 devices: ${ms(lockLocked.wall)} ms (-j ${os.availableParallelism()}: ${ms(lockLocked.perCpu)} ms)`);
+    return { rows, node, uncached, breakdown, lockLocked };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
 
+/** The report's table: a row per size, then node alone, the uncached build and the device mix per size. */
+function tableLines({ rows, node, uncached }: Measured, spawns: number): string[] {
   const lines: string[] = [];
-  lines.push(`Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, ${os.platform()} ${os.release()}. Times in ms; in-process phases are warm medians; CLI is a new process each time (median of ${opts.spawns}), with the lock present, spawned alternately with \`node -e 0\` so both see the same load; CLI CPU is user + system (\`/usr/bin/time\`, 10 ms resolution).`);
+  lines.push(`Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, ${os.platform()} ${os.release()}. Times in ms; in-process phases are warm medians; CLI is a new process each time (median of ${spawns}), with the lock present, spawned alternately with \`node -e 0\` so both see the same load; CLI CPU is user + system (\`/usr/bin/time\`, 10 ms resolution).`);
   lines.push('');
   lines.push('| devices | placed (with auto ports/bridges) | parse | check | place | emit | total in-process | first build (no lock) | CLI wall | node -e 0 | CLI / node | CLI CPU | peak RSS (MB) |');
   lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
@@ -497,10 +509,12 @@ async function main(): Promise<void> {
   lines.push('');
   lines.push('Mix per size (q35): ' + rows.map((r) => `${fmtN(r.n)} = ${r.composition.pcie} PCIe endpoints (virtio-net/blk), ${r.composition.xhci} qemu-xhci + ${r.composition.usb} USB, ${r.composition.scsiControllers} virtio-scsi-pci + ${r.composition.scsiDisks} scsi-hd, ${r.composition.conventional} conventional PCI (VGA, e1000, rtl8139, i6300esb)`).join('; ') + '.');
   lines.push('');
+  return lines;
+}
 
+/** The verdicts on CLI wall and RSS at 100, 1,000 and 10,000 devices, and on linearity from each size to ten times it. */
+function sizeVerdicts(rows: readonly Row[], verdict: Verdict): void {
   const at = (n: number) => rows.find((r) => r.n === n && r.cli && r.inProcess);
-  const verdicts: string[] = [];
-  const verdict = (ok: boolean | undefined, what: string, measured: string) => verdicts.push(`- ${ok === undefined ? 'N/A ' : ok ? 'PASS' : 'MISS'} ${what}: ${measured}`);
   const r100 = at(100);
   verdict(r100 && r100.cli!.wall / r100.cli!.node <= 1.5, 'CLI wall at 100 devices ≤ 1.5 × node -e 0', r100 ? `${(r100.cli!.wall / r100.cli!.node).toFixed(2)}× (${ms(r100.cli!.wall)} vs ${ms(r100.cli!.node)} ms)` : 'not measured');
   const r1k = at(1000);
@@ -516,8 +530,20 @@ async function main(): Promise<void> {
     const cliRatio = big.cli!.wall / r.cli!.wall;
     verdict(ratio <= 12, `linearity ${fmtN(r.n)} → ${fmtN(big.n)}: in-process total ×${ratio.toFixed(1)} ≤ 12`, `×${ratio.toFixed(1)} (CLI wall ×${cliRatio.toFixed(1)})`);
   }
+}
+
+/** Measures, then prints the report (and writes it to --out): the table, then every verdict. */
+async function main(): Promise<void> {
+  const opts = args();
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+  const log = (s: string) => process.stderr.write(`${s}\n`);
+  const m = measureAll(opts, log);
+  const lines = tableLines(m, opts.spawns);
+  const verdicts: string[] = [];
+  const verdict: Verdict = (ok, what, measured) => verdicts.push(`- ${ok === undefined ? 'N/A ' : ok ? 'PASS' : 'MISS'} ${what}: ${measured}`);
+  sizeVerdicts(m.rows, verdict);
   lines.push(...editorRecheckLines(opts.sizes.includes(1000) ? measureEditorRecheck(1000, opts.runs ?? 21) : undefined, verdict));
-  lines.push(...coldStartLines(breakdown, lockLocked, verdict));
+  lines.push(...coldStartLines(m.breakdown, m.lockLocked, verdict));
   lines.push(...verdicts, '');
   const text = lines.join('\n');
   process.stdout.write(text);
