@@ -142,6 +142,14 @@ function deviceBackend(spec: MachineSpec, d: PlacedDevice, options: EmitOptions,
 }
 
 export function emit(spec: MachineSpec, placed: PlacedMachine, options: EmitOptions = {}): string[] {
+  return emitWithPairs(spec, placed, options).argv;
+}
+
+/** A `-device` value's properties as emit joined them (`splitOption` of the value gives them back). */
+export type DevicePairs = ReadonlyMap<string, readonly (readonly [string, string])[]>;
+
+/** The QEMU arguments, and the properties of each `-device` value emit made, so that recording them (records.ts) need not split them again. */
+export function emitWithPairs(spec: MachineSpec, placed: PlacedMachine, options: EmitOptions = {}): { argv: string[]; devicePairs: DevicePairs } {
   const standIns = options.standIns;
   const vmOpts = { state: options.state, standIns: standIns !== undefined };
   const argv = machineArgs(spec, placed, options, vmOpts);
@@ -152,6 +160,7 @@ export function emit(spec: MachineSpec, placed: PlacedMachine, options: EmitOpti
 
   const backends: string[] = [];
   const devices: string[] = [];
+  const devicePairs = new Map<string, [string, string][]>();
   for (const d of placed.devices) {
     if (standIns && d.model === 'vfio-pci') continue; // needs the host's device: verify reports it as not checked
     if (standIns && options.state === undefined && catalog[d.model]?.backend === 'tpm') continue; // no swtpm without a state folder
@@ -170,9 +179,11 @@ export function emit(spec: MachineSpec, placed: PlacedMachine, options: EmitOpti
       const v = scalar(p.value);
       if (v !== undefined) pairs.push([p.key.name, v]);
     }
-    devices.push('-device', option(d.model, pairs));
+    const value = option(d.model, pairs);
+    devices.push('-device', value);
+    devicePairs.set(value, pairs);
   }
-  return [...argv, ...backends, ...devices, ...(placed.qemuArgs ?? [])];
+  return { argv: [...argv, ...backends, ...devices, ...(placed.qemuArgs ?? [])], devicePairs };
 }
 
 /** The pinned values as QEMU device properties. */

@@ -8,7 +8,7 @@ import { assertRegistered } from './checks/all.js';
 import { runRegistered } from './checks/registry.js';
 import { runSourceChecks } from './checks/source.js';
 import { vmPinChecks } from './checks/vm-pins.js';
-import { emit } from './emit.js';
+import { emitWithPairs } from './emit.js';
 import { readLock, writeLock } from './lockfile.js';
 import { resolve, type MachineSpec } from './machine-spec.js';
 import type { PlacedMachine } from './model.js';
@@ -139,8 +139,8 @@ function compileUnsorted(input: CompileInput): Compilation {
     devices: placement.devices,
   };
   if (input.diagnosticsOnly) return { diagnostics, ok: true, spec, machine, previous };
-  const argv = emit(spec, machine);
-  const recorded = recordArgv(machine, argv);
+  const { argv, devicePairs } = emitWithPairs(spec, machine);
+  const recorded = recordArgv(machine, argv, devicePairs);
   // The plan is made when asked for: a build whose lock is current (`lock --locked` over a
   // folder, `check`) never shows it.
   let plan: Plan | undefined;

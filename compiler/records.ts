@@ -4,7 +4,7 @@
  * than -name, -machine, -uuid and -device (backends, memory, CPUs, accelerators, display, …), and
  * each device's -device properties the device line does not already say.
  */
-import { escapeOptionValue } from './emit.js';
+import { escapeOptionValue, type DevicePairs } from './emit.js';
 import { splitOption } from './host-effects.js';
 import type { PlacedDevice, PlacedMachine } from './model.js';
 
@@ -27,7 +27,7 @@ export function argvPairs(argv: readonly string[]): [string, string][] {
 }
 
 /** The placed machine with the argv's options and per-device properties recorded in it. */
-export function recordArgv(machine: PlacedMachine, argv: readonly string[]): PlacedMachine {
+export function recordArgv(machine: PlacedMachine, argv: readonly string[], made?: DevicePairs): PlacedMachine {
   const options: [string, string][] = [];
   const props = new Map<string, string>();
   for (const [opt, value] of argvPairs(argv)) {
@@ -36,7 +36,9 @@ export function recordArgv(machine: PlacedMachine, argv: readonly string[]): Pla
       options.push([opt, value]);
       continue;
     }
-    const { pairs } = splitOption(value);
+    // A value emit made: its properties as it joined them (the same Map as splitting it gives).
+    const known = made?.get(value);
+    const pairs = known ? new Map(known) : splitOption(value).pairs;
     let extra = '';
     for (const [k, v] of pairs) if (!EXPLAINED.has(k)) extra += `${extra ? ',' : ''}${k}=${escapeOptionValue(v)}`;
     if (extra) props.set(pairs.get('id') ?? '', extra);
