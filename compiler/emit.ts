@@ -145,8 +145,8 @@ export function emit(spec: MachineSpec, placed: PlacedMachine, options: EmitOpti
   return emitWithPairs(spec, placed, options).argv;
 }
 
-/** A `-device` value's properties as emit joined them (`splitOption` of the value gives them back). */
-export type DevicePairs = ReadonlyMap<string, readonly (readonly [string, string])[]>;
+/** Each `-device` value emit made, in order, with its properties as emit joined them (`splitOption` of the value gives them back). */
+export type DevicePairs = readonly { readonly value: string; readonly pairs: readonly (readonly [string, string])[] }[];
 
 /** The QEMU arguments, and the properties of each `-device` value emit made, so that recording them (records.ts) need not split them again. */
 export function emitWithPairs(spec: MachineSpec, placed: PlacedMachine, options: EmitOptions = {}): { argv: string[]; devicePairs: DevicePairs } {
@@ -160,7 +160,7 @@ export function emitWithPairs(spec: MachineSpec, placed: PlacedMachine, options:
 
   const backends: string[] = [];
   const devices: string[] = [];
-  const devicePairs = new Map<string, [string, string][]>();
+  const devicePairs: { value: string; pairs: [string, string][] }[] = [];
   for (const d of placed.devices) {
     if (standIns && d.model === 'vfio-pci') continue; // needs the host's device: verify reports it as not checked
     if (standIns && options.state === undefined && catalog[d.model]?.backend === 'tpm') continue; // no swtpm without a state folder
@@ -181,7 +181,7 @@ export function emitWithPairs(spec: MachineSpec, placed: PlacedMachine, options:
     }
     const value = option(d.model, pairs);
     devices.push('-device', value);
-    devicePairs.set(value, pairs);
+    devicePairs.push({ value, pairs });
   }
   return { argv: [...argv, ...backends, ...devices, ...(placed.qemuArgs ?? [])], devicePairs };
 }

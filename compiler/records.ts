@@ -30,6 +30,7 @@ export function argvPairs(argv: readonly string[]): [string, string][] {
 export function recordArgv(machine: PlacedMachine, argv: readonly string[], made?: DevicePairs): PlacedMachine {
   const options: [string, string][] = [];
   const props = new Map<string, string>();
+  let next = 0; // the next value of `made`: they come in argv order
   for (const [opt, value] of argvPairs(argv)) {
     if (HEADER.has(opt)) continue;
     if (opt !== '-device') {
@@ -37,7 +38,7 @@ export function recordArgv(machine: PlacedMachine, argv: readonly string[], made
       continue;
     }
     // A value emit made: its properties as it joined them (the same Map as splitting it gives).
-    const known = made?.get(value);
+    const known = made?.[next]?.value === value ? made[next++].pairs : undefined;
     const pairs = known ? new Map(known) : splitOption(value).pairs;
     let extra = '';
     for (const [k, v] of pairs) if (!EXPLAINED.has(k)) extra += `${extra ? ',' : ''}${k}=${escapeOptionValue(v)}`;
