@@ -20,19 +20,26 @@ export const MAX_MEMORY_BYTES = 2 ** 52;
 /** Most CPUs a machine type takes (QEMU 7.2: "The max CPUs supported by machine 'pc-q35-7.2' is 288", 255 for pc). */
 export const MAX_CPUS = { pc: 255, q35: 288 } as const;
 
-function* valuesOf(props: readonly Property[]): Generator<Value> {
-  for (const p of props) if (p.value) yield* valuesIn(p.value);
+function valuesOf(props: readonly Property[], out: Value[]): void {
+  for (const p of props) if (p.value) valuesIn(p.value, out);
 }
 
-function* valuesIn(v: Value): Generator<Value> {
-  yield v;
-  if (v.kind === 'List') for (const i of v.items) yield* valuesIn(i);
-  if (v.kind === 'Block') yield* valuesOf(v.properties);
+function valuesIn(v: Value, out: Value[]): void {
+  out.push(v);
+  if (v.kind === 'List') for (const i of v.items) valuesIn(i, out);
+  if (v.kind === 'Block') valuesOf(v.properties, out);
 }
 
-function* everyValue(ctx: SourceContext): Generator<Value> {
-  yield* valuesOf(ctx.machine.node?.properties ?? []);
-  for (const d of ctx.machine.devices) yield* valuesOf(d.node.properties);
+/** Every value of the machine and its devices, nested ones after their list or block, in source order: found once per resolved machine (two checks walk them). */
+const valuesOfMachine = new WeakMap<SourceContext['machine'], Value[]>();
+function everyValue(ctx: SourceContext): Value[] {
+  let out = valuesOfMachine.get(ctx.machine);
+  if (out) return out;
+  out = [];
+  valuesOf(ctx.machine.node?.properties ?? [], out);
+  for (const d of ctx.machine.devices) valuesOf(d.node.properties, out);
+  valuesOfMachine.set(ctx.machine, out);
+  return out;
 }
 
 const describeControl = (s: string): string => {

@@ -31,7 +31,9 @@ export function pinVmDevices(drafts: readonly PinDraft[], machineName: string, t
     }
     if (pins.includes('version')) d.pins.version ??= '2.0';
     const index = sourceValue(d, 'acpi-index');
-    if (!pins.includes('acpi-index') || !index) delete d.pins['acpi-index'];
+    if (!pins.includes('acpi-index') || !index) {
+      if (Object.hasOwn(d.pins, 'acpi-index')) delete d.pins['acpi-index']; // only when there: a delete is a runtime call
+    }
     else if (index.kind === 'Integer') d.pins['acpi-index'] = String(index.value);
     else if (d.pins['acpi-index'] && !used.has(d.pins['acpi-index'])) used.add(d.pins['acpi-index']);
     else autos.push(d);

@@ -159,6 +159,9 @@ function allowedProps(d: DeviceSpec): Record<string, PropSpec> {
   return allowed;
 }
 
+/** The names of the buses QEMU's chipsets create. */
+const BUS_NAME = /^(pci|pcie)\.\d+$/;
+
 export const sourceChecks: readonly Check<SourceContext>[] = [
   {
     id: 'duplicate-property',
@@ -263,7 +266,7 @@ export const sourceChecks: readonly Check<SourceContext>[] = [
     severity: 'error',
     run(ctx, report) {
       for (const d of ctx.machine.devices) {
-        if (/^(pci|pcie)\.\d+$/.test(d.id) || d.id === 'ide') report(`${d.id} is the name of a bus QEMU creates itself`, d.idSpan, 'choose another id: pci.N, pcie.N and ide (whose buses are ide.N) belong to the chipset');
+        if (BUS_NAME.test(d.id) || d.id === 'ide') report(`${d.id} is the name of a bus QEMU creates itself`, d.idSpan, 'choose another id: pci.N, pcie.N and ide (whose buses are ide.N) belong to the chipset');
       }
     },
   },
@@ -348,13 +351,13 @@ export const sourceChecks: readonly Check<SourceContext>[] = [
     run(ctx, report) {
       for (const d of ctx.machine.devices) {
         const backend = d.spec?.backend;
-        const props = new Set(d.node.properties.map((p) => p.key.name));
+        const has = (key: string): boolean => d.node.properties.some((p) => p.key.name === key);
         const need = backend === 'netdev' ? 'netdev' : backend === 'block' ? 'file' : backend === 'chardev' ? 'chardev' : undefined;
-        if (need && !props.has(need)) {
+        if (need && !has(need)) {
           const example = { netdev: 'netdev = user', file: 'file = "disk.qcow2"', chardev: 'chardev = pty' }[need];
           report(`${d.id} (${d.model}) needs a ${need === 'file' ? 'disk image' : need} backend`, d.idSpan, `add \`${example}\` to its block`);
         }
-        if (d.model === 'vfio-pci' && !props.has('host')) report(`${d.id} (vfio-pci) needs the host device to pass through`, d.idSpan, 'add `host = "0000:01:00.0"`');
+        if (d.model === 'vfio-pci' && !has('host')) report(`${d.id} (vfio-pci) needs the host device to pass through`, d.idSpan, 'add `host = "0000:01:00.0"`');
       }
     },
   },
