@@ -59,13 +59,23 @@ export function writeLock(machine: PlacedMachine, source: string): string {
   return lines.join('\n') + '\n';
 }
 
+/** An object's keys in code-unit order, as `sort()` gives them (by insertion: a device has a handful of pins, and `sort` copies). */
+function sortedKeys(o: Record<string, string>): string[] {
+  const keys = Object.keys(o);
+  for (let i = 1; i < keys.length; i++) {
+    const k = keys[i];
+    let j = i - 1;
+    for (; j >= 0 && keys[j] > k; j--) keys[j + 1] = keys[j];
+    keys[j + 1] = k;
+  }
+  return keys;
+}
+
 /** `ATTACHMENT GUEST ID MODEL bus=… [addr=…] key=value… [secondary=…] [props=…] [auto]` */
 function deviceLine(d: PlacedDevice): string {
   let line = `${d.attachment} ${d.guest ? formatGuestAddress(d.guest) : '-'} ${d.id} ${d.model} bus=${d.bus}`;
   if (d.addr) line += ` addr=${formatAddress(d.addr)}`;
-  const keys = Object.keys(d.pins);
-  if (keys.length > 1) keys.sort();
-  for (const key of keys) line += ` ${key}=${quoteLockValue(d.pins[key])}`;
+  for (const key of sortedKeys(d.pins)) line += ` ${key}=${quoteLockValue(d.pins[key])}`;
   if (d.secondaryBus !== undefined) line += ` secondary=${d.secondaryBus}`;
   if (d.props !== undefined) line += ` props=${quoteLockValue(d.props)}`;
   if (d.auto) line += ' auto';

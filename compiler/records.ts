@@ -26,6 +26,12 @@ export function argvPairs(argv: readonly string[]): [string, string][] {
   return out;
 }
 
+/** Whether a key is given twice (a Map keeps the first one's place and the last one's value). */
+function repeatsKey(pairs: readonly (readonly [string, string])[]): boolean {
+  for (let i = 1; i < pairs.length; i++) for (let j = 0; j < i; j++) if (pairs[i][0] === pairs[j][0]) return true;
+  return false;
+}
+
 /** The placed machine with the argv's options and per-device properties recorded in it. */
 export function recordArgv(machine: PlacedMachine, argv: readonly string[], made?: DevicePairs): PlacedMachine {
   const options: [string, string][] = [];
@@ -37,12 +43,16 @@ export function recordArgv(machine: PlacedMachine, argv: readonly string[], made
       options.push([opt, value]);
       continue;
     }
-    // A value emit made: its properties as it joined them (the same Map as splitting it gives).
+    // A value emit made: its properties as it joined them (what splitting it gives, without a Map when no key repeats).
     const known = made?.[next]?.value === value ? made[next++].pairs : undefined;
-    const pairs = known ? new Map(known) : splitOption(value).pairs;
+    const pairs: Iterable<readonly [string, string]> = known && !repeatsKey(known) ? known : known ? new Map(known) : splitOption(value).pairs;
     let extra = '';
-    for (const [k, v] of pairs) if (!EXPLAINED.has(k)) extra += `${extra ? ',' : ''}${k}=${escapeOptionValue(v)}`;
-    if (extra) props.set(pairs.get('id') ?? '', extra);
+    let id = '';
+    for (const [k, v] of pairs) {
+      if (k === 'id') id = v;
+      else if (!EXPLAINED.has(k)) extra += `${extra ? ',' : ''}${k}=${escapeOptionValue(v)}`;
+    }
+    if (extra) props.set(id, extra);
   }
   const devices: PlacedDevice[] = machine.devices.map((d) => (props.has(d.id) ? { ...d, props: props.get(d.id) } : d));
   return { ...machine, options, devices };
