@@ -11,6 +11,7 @@
 import { build, type BuildOptions, type Plugin } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +34,24 @@ const lazyCharCodeMap: Plugin = {
       const init = /function initCharCodeToOptimizedIndexMap\(\) \{\s*if \(isEmpty\(charCodeToOptimizedIdxMap\)\) \{\s*charCodeToOptimizedIdxMap = new Array\(65536\);\s*for \(let i = 0; i < 65536; i\+\+\) \{\s*charCodeToOptimizedIdxMap\[i\] = i > 255 \? 255 \+ ~~\(i \/ 255\) : i;\s*\}\s*\}\s*\}/;
       if (!lookup.test(source) || !init.test(source)) throw new Error(`${args.path}: chevrotain's charCode map is not where cli/bundle.ts expects it; update lazyCharCodeMap`);
       const contents = source.replace(lookup, '$1: 255 + ~~(charCode / 255);').replace(init, 'function initCharCodeToOptimizedIndexMap() {}');
+      return { contents, loader: 'js' };
+    });
+  },
+};
+
+/**
+ * Node's crypto costs about 11 M instructions to load (2% of a cold build) and a build only calls
+ * it to write several files together (the journal's digests) or to digest firmware: in the core it
+ * loads on its first use. The core imports a module whose every export is a getter that requires
+ * crypto then (esbuild's ES interop reads an export when it is used, not when it is imported).
+ */
+const lazyCrypto: Plugin = {
+  name: 'machinec-lazy-crypto',
+  setup(b) {
+    b.onResolve({ filter: /^node:crypto$/ }, (args) => ({ path: args.path, namespace: 'machinec-lazy-builtin' }));
+    b.onLoad({ filter: /.*/, namespace: 'machinec-lazy-builtin' }, () => {
+      const names = Object.keys(createRequire(import.meta.url)('node:crypto') as object);
+      const contents = `let loaded;\nconst load = () => (loaded ??= require("crypto"));\nfor (const name of ${JSON.stringify(names)}) Object.defineProperty(exports, name, { enumerable: true, get: () => load()[name] });\n`;
       return { contents, loader: 'js' };
     });
   },
@@ -91,7 +110,7 @@ const coreResult = await build({
   outfile: 'dist/core.cjs',
   format: 'cjs',
   write: false,
-  plugins: [lazyCharCodeMap, lazyImports],
+  plugins: [lazyCharCodeMap, lazyImports, lazyCrypto],
 });
 const coreOut = coreResult.outputFiles![0];
 // cli/start.ts wraps it in a function: no hashbang; strict, as the ES modules it comes from.

@@ -35,6 +35,9 @@ const load = (specifier: string): Promise<unknown> => import(new URL(specifier, 
 const module = { exports: {} };
 (script.runInThisContext() as (...args: unknown[]) => void)(module.exports, createRequire(core), module, core, dirname(core), load);
 
+// Whether this run used the cache (specs/bundle.spec.ts asks; nothing else prints it).
+if (process.env.MACHINEC_REPORT_CODE_CACHE === '1') process.stderr.write(`code cache: ${cachedData === undefined ? 'absent' : script.cachedDataRejected ? 'rejected' : 'accepted'}\n`);
+
 // `npm run build` makes the cache: a build run with this set writes what V8 compiled, at exit.
 if (process.env.MACHINEC_WRITE_CODE_CACHE === cacheFile) {
   process.on('exit', () => {
