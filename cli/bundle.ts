@@ -40,18 +40,21 @@ const lazyCharCodeMap: Plugin = {
 };
 
 /**
- * Node's crypto costs about 11 M instructions to load (2% of a cold build) and a build only calls
- * it to write several files together (the journal's digests) or to digest firmware: in the core it
- * loads on its first use. The core imports a module whose every export is a getter that requires
- * crypto then (esbuild's ES interop reads an export when it is used, not when it is imported).
+ * Node builtins a build seldom calls, loaded in the core on their first use: crypto (about 11 M
+ * instructions, 2% of a cold build; a build calls it only to write several files together or to
+ * digest firmware), child_process and net (QEMU and swtpm, which a build whose machine types are
+ * cached never starts) and worker_threads (`lock` and `check` over many machines; 12 M). The core
+ * imports a module whose every export is a getter that requires the builtin then (esbuild's ES
+ * interop reads an export when it is used, not when it is imported).
  */
-const lazyCrypto: Plugin = {
-  name: 'machinec-lazy-crypto',
+const LAZY_BUILTINS = ['crypto', 'child_process', 'net', 'worker_threads'];
+const lazyBuiltins: Plugin = {
+  name: 'machinec-lazy-builtins',
   setup(b) {
-    b.onResolve({ filter: /^node:crypto$/ }, (args) => ({ path: args.path, namespace: 'machinec-lazy-builtin' }));
-    b.onLoad({ filter: /.*/, namespace: 'machinec-lazy-builtin' }, () => {
-      const names = Object.keys(createRequire(import.meta.url)('node:crypto') as object);
-      const contents = `let loaded;\nconst load = () => (loaded ??= require("crypto"));\nfor (const name of ${JSON.stringify(names)}) Object.defineProperty(exports, name, { enumerable: true, get: () => load()[name] });\n`;
+    b.onResolve({ filter: new RegExp(`^node:(${LAZY_BUILTINS.join('|')})$`) }, (args) => ({ path: args.path, namespace: 'machinec-lazy-builtin' }));
+    b.onLoad({ filter: /.*/, namespace: 'machinec-lazy-builtin' }, (args) => {
+      const names = Object.keys(createRequire(import.meta.url)(args.path) as object);
+      const contents = `let loaded;\nconst load = () => (loaded ??= require(${JSON.stringify(args.path.slice(5))}));\nfor (const name of ${JSON.stringify(names)}) Object.defineProperty(exports, name, { enumerable: true, get: () => load()[name] });\n`;
       return { contents, loader: 'js' };
     });
   },
@@ -110,7 +113,7 @@ const coreResult = await build({
   outfile: 'dist/core.cjs',
   format: 'cjs',
   write: false,
-  plugins: [lazyCharCodeMap, lazyImports, lazyCrypto],
+  plugins: [lazyCharCodeMap, lazyImports, lazyBuiltins],
 });
 const coreOut = coreResult.outputFiles![0];
 // cli/start.ts wraps it in a function: no hashbang; strict, as the ES modules it comes from.

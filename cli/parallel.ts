@@ -12,6 +12,9 @@ import { Worker } from 'node:worker_threads';
 import type { Io } from './io.js';
 import type { Session } from './session.js';
 
+/** The argument a worker thread starts with (cli/bin.ts): not an option of the CLI. */
+export const WORKER_FLAG = '--machinec-worker-thread';
+
 /** Fewer machines than this per thread do not pay for a worker's start (~40 ms of CPU). */
 const MIN_SHARE = 40;
 
@@ -63,7 +66,7 @@ function inWorker<R>(entry: string, task: WorkerTask): Promise<WorkerOutcome<R>[
   return new Promise((done) => {
     let worker: Worker;
     try {
-      worker = new Worker(entry, { workerData: { machinecTask: task } });
+      worker = new Worker(entry, { argv: [WORKER_FLAG], workerData: { machinecTask: task } });
     } catch {
       done(undefined);
       return;
