@@ -319,6 +319,9 @@ export function writeTogether(journal: string, writes: readonly { readonly path:
   rmSync(journal, { force: true });
 }
 
+/** The files a killed writer of FILE can leave temporary files of: FILE, its lock and its journal. */
+const recoverable = (source: string): string[] => [source, lockPathOf(source), journalPathOf(source)];
+
 /**
  * Whether `recoverWrites(source, listings)` could find anything to do: a dot-file beside FILE that
  * is a temporary file of FILE or its lock, or FILE's journal. A worker thread (cli/parallel.ts)
@@ -326,7 +329,7 @@ export function writeTogether(journal: string, writes: readonly { readonly path:
  */
 export function mayNeedRecovery(source: string, listings: FolderListings): boolean {
   const journal = basename(journalPathOf(source));
-  const names = new Set([basename(source), basename(lockPathOf(source)), journal]);
+  const names = new Set(recoverable(source).map((p) => basename(p)));
   const listed = listings.dotFilesOf(dirname(source));
   if (!listed) return true;
   return listed.some((name) => name === journal || names.has(TEMP.exec(name)?.[1] ?? ''));
@@ -339,7 +342,7 @@ export function mayNeedRecovery(source: string, listings: FolderListings): boole
  */
 export function recoverWrites(source: string, listings?: FolderListings): string | undefined {
   const journal = journalPathOf(source);
-  removeStaleTempsListed([source, lockPathOf(source), journal], listings);
+  removeStaleTempsListed(recoverable(source), listings);
   if (listings && !listings.dotFilesOf(dirname(journal))?.includes(basename(journal))) return undefined;
   const text = currentText(journal);
   if (text === undefined) return undefined;

@@ -46,6 +46,13 @@ export async function buildCommand(s: Session, file: string, opts: BuildOptions)
   return 0;
 }
 
+/** The lock on disk for the repo-wide checks, with the values its compilation read from it (none when there is no lock). */
+const lockAsRead = (f: CompiledFile): LockedFile | undefined =>
+  f.lockText === undefined ? undefined : { file: f.lockShown, text: f.lockText, values: f.compilation && lockValues(f.compilation.previous) };
+
+/** A worker thread's share of `kind` over `machines`, in this session's folder, environment and colour. */
+const shareTask = (s: Session, kind: ShareTask['kind'], machines: readonly string[], more: Partial<ShareTask> = {}): ShareTask => ({ kind, cwd: s.io.cwd, env: { ...s.io.env }, isTTY: s.io.isTTY, machines, qemuOption: s.qemuOption, ...more });
+
 /** What `check` found in one machine: whether it failed, its lock, and the state it keeps. */
 interface CheckOutcome {
   readonly failed: boolean;
@@ -61,15 +68,14 @@ async function checkOne(s: Session, file: string): Promise<CheckOutcome | 'redo'
   const c = f.compilation;
   return {
     failed: hasErrors(f.diagnostics),
-    lock: f.lockText === undefined ? undefined : { file: f.lockShown, text: f.lockText, values: c && lockValues(c.previous) },
+    lock: lockAsRead(f),
     owner: c?.machine && stateOwner(f.shown, f.path, c.spec!, c.machine),
   };
 }
 
 export async function checkCommand(s: Session, files: readonly string[], opts: { jobs?: number } = {}): Promise<number> {
   const machines = findMachines((files.length ? files : ['.']).map((p) => resolve(s.io.cwd, p)));
-  const task = (share: readonly string[]): ShareTask => ({ kind: 'check', cwd: s.io.cwd, env: { ...s.io.env }, isTTY: s.io.isTTY, machines: share, qemuOption: s.qemuOption });
-  const outcomes = await inOrder(s, machines, opts.jobs ?? defaultJobs(), task, async (file) => (await checkOne(s, file)) as CheckOutcome);
+  const outcomes = await inOrder(s, machines, opts.jobs ?? defaultJobs(), (share) => shareTask(s, 'check', share), async (file) => (await checkOne(s, file)) as CheckOutcome);
   let failed = outcomes.filter((o) => o.failed).length;
   failed += reportShared(s, outcomes.flatMap((o) => (o.lock ? [o.lock] : [])));
   const sharing = sharedState(outcomes.flatMap((o) => (o.owner ? [o.owner] : [])));
@@ -142,8 +148,8 @@ async function lockOne(s: Session, file: string, opts: LockOptions): Promise<Loc
   if (f.redo) return 'redo';
   s.report(f.diagnostics);
   const c = f.compilation;
-  if (!c?.ok) return { kind: 'failed', lock: f.lockText === undefined ? undefined : { file: f.lockShown, text: f.lockText, values: c && lockValues(c.previous) } };
-  const lock: LockedFile = opts.locked && f.lockText !== undefined ? { file: f.lockShown, text: f.lockText, values: lockValues(c.previous) } : { file: f.lockShown, text: c.lockText!, values: lockValues(c.machine) };
+  if (!c?.ok) return { kind: 'failed', lock: lockAsRead(f) };
+  const lock: LockedFile = opts.locked && f.lockText !== undefined ? lockAsRead(f)! : { file: f.lockShown, text: c.lockText!, values: lockValues(c.machine) };
   if (opts.regenerate && c.lockText !== f.lockText) s.io.stderr(renderPlan(c.plan!, { color: s.color, title: `${f.lockShown}: regenerated` }));
   if (c.lockText === f.lockText) return { kind: 'current', lock };
   if (opts.locked) {
@@ -186,8 +192,7 @@ export async function lockCommand(s: Session, paths: readonly string[], opts: Lo
   const local = async (file: string): Promise<LockOutcome> => (await lockOne(s, file, opts)) as LockOutcome;
   // Workers get this thread's answer from QEMU (and this thread prints its note where a build first asks).
   const qemu = await s.askQemu();
-  const task = (share: readonly string[]): ShareTask => ({ kind: 'lock', cwd: s.io.cwd, env: { ...s.io.env }, isTTY: s.io.isTTY, machines: share, qemuOption: s.qemuOption, qemu: qemu.info, opts });
-  const outcomes = await inOrder(s, machines, opts.jobs ?? defaultJobs(), task, local, qemu.note);
+  const outcomes = await inOrder(s, machines, opts.jobs ?? defaultJobs(), (share) => shareTask(s, 'lock', share, { qemu: qemu.info, opts }), local, qemu.note);
   const tally: Record<LockKind, number> = { current: 0, updated: 0, outdated: 0, failed: 0 };
   for (const o of outcomes) tally[o.kind]++;
   tally.failed += reportShared(s, outcomes.flatMap((o) => (o.lock ? [o.lock] : [])));

@@ -7,10 +7,9 @@
  * what machinec cannot say is a note there. `machinec export libvirt` writes these elements
  * (compiler/export/libvirt-vm.ts): the names here are the same table read the other way.
  */
-import { child, childrenNamed, type XmlNode } from './libvirt-xml.js';
+import { escapeOptionValue as esc } from '../../compiler/index.js';
+import { at, child, childrenNamed, type XmlNode } from './libvirt-xml.js';
 
-const esc = (v: string): string => v.replace(/,/g, ',,');
-const at = (n: XmlNode): string => `<${n.name}> (line ${n.line})`;
 const on = (n: XmlNode | undefined): boolean => (n?.attrs.state ?? 'on') === 'on';
 
 /** libvirt 9.0's `<hyperv>` elements → QEMU's Hyper-V CPU flags. */

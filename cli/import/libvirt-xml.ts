@@ -172,6 +172,9 @@ export function parseXml(text: string): XmlNode {
   return root;
 }
 
+/** An element as messages name it: `<disk> (line 12)`. */
+export const at = (n: XmlNode): string => `<${n.name}> (line ${n.line})`;
+
 /** The first child element named `name`. */
 export const child = (n: XmlNode | undefined, name: string): XmlNode | undefined => n?.children.find((c) => c.name === name);
 export const childrenNamed = (n: XmlNode | undefined, name: string): XmlNode[] => n?.children.filter((c) => c.name === name) ?? [];

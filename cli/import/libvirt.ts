@@ -11,7 +11,8 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { child, childrenNamed, parseXml, XmlError, type XmlNode } from './libvirt-xml.js';
+import { escapeOptionValue as esc } from '../../compiler/index.js';
+import { at, child, childrenNamed, parseXml, XmlError, type XmlNode } from './libvirt-xml.js';
 import { cpuArgs, firmwareArgs, genidArgs, graphicsArgs, serialArgs, smbiosArgs } from './libvirt-vm.js';
 
 export interface LibvirtCommandLine {
@@ -44,8 +45,6 @@ interface Reader {
 }
 
 const num = (s: string | undefined): number | undefined => (s === undefined ? undefined : /^0x[0-9a-f]+$/i.test(s) ? parseInt(s, 16) : /^\d+$/.test(s) ? Number(s) : undefined);
-const esc = (v: string): string => v.replace(/,/g, ',,');
-const at = (n: XmlNode): string => `<${n.name}> (line ${n.line})`;
 
 function fail(r: Reader, n: XmlNode, why: string): undefined {
   r.errors.push(`${at(n)}: ${why}`);
