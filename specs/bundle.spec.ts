@@ -5,11 +5,11 @@
  *    with the same files and output as the in-process CLI.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateMachine } from '../cli/bench.js';
 import { runCli } from './support/cli.js';
+import { tempFolder } from './support/temp.js';
 
 const root = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..');
 const bin = join(root, 'dist', 'machinec.mjs');
@@ -24,7 +24,7 @@ describe('the built CLI', () => {
     expect(cores).toHaveLength(1);
     expect(dist).toContain(`${cores[0]}.v8cache`);
     expect(readFileSync(bin, 'utf8')).toContain(cores[0]);
-    const dir = mkdtempSync(join(tmpdir(), 'machinec-bundle-'));
+    const dir = tempFolder('machinec-bundle-');
     writeFileSync(join(dir, 'm.machine'), generateMachine(100));
     const r = built(['build', 'm.machine'], dir, { MACHINEC_REPORT_CODE_CACHE: '1' });
     expect(r.status).toBe(0);
@@ -33,7 +33,7 @@ describe('the built CLI', () => {
 
   test('rename (crypto, loaded on first use) writes what the in-process CLI writes', async () => {
     const source = 'machine m {\n  chipset = q35\n  device nic0: virtio-net-pci { netdev = user }\n}\n';
-    const dirs = [mkdtempSync(join(tmpdir(), 'machinec-bundle-')), mkdtempSync(join(tmpdir(), 'machinec-bundle-'))];
+    const dirs = [tempFolder('machinec-bundle-'), tempFolder('machinec-bundle-')];
     for (const d of dirs) writeFileSync(join(d, 'm.machine'), source);
     const lock = (d: string) => readFileSync(join(d, 'm.machine.lock'), 'utf8');
     expect(built(['build', 'm.machine'], dirs[0]).status).toBe(0);

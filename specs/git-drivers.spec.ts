@@ -8,17 +8,17 @@
  * - `diff=machinec` (`machinec textconv`): `git diff` shows devices as the guest sees them.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readLock } from '../compiler/index.js';
+import { tempFolder } from './support/temp.js';
 
 const here = import.meta.dirname ?? new URL('.', import.meta.url).pathname;
 const BIN = join(here, '..', 'dist', 'machinec.mjs');
 const env = { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@e', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@e', NO_COLOR: '1' };
 
 function repo(source: string) {
-  const dir = mkdtempSync(join(tmpdir(), 'machinec-git-'));
+  const dir = tempFolder('machinec-git-');
   const git = (...args: string[]) => execFileSync('git', args, { cwd: dir, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const machinec = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { cwd: dir, env, encoding: 'utf8' });
   git('init', '-q', '-b', 'main');

@@ -4,14 +4,14 @@
  * guest notices, one mermaid block; an empty plan is one line. The mermaid blocks are parsed by
  * mermaid itself in specs/mermaid.e2e.spec.ts.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderPlanMarkdown } from '../cli/render-markdown.js';
 import { build } from './lock/harness.js';
 import { expectGolden } from './support/golden.js';
 import { PLAN_CASES } from './support/plan-cases.js';
 import { runCli } from './support/cli.js';
+import { tempFolder } from './support/temp.js';
 
 const here = import.meta.dirname ?? new URL('.', import.meta.url).pathname;
 const golden = (name: string, text: string) => expectGolden(join(here, 'markdown', name), text);
@@ -38,7 +38,7 @@ describe('markdown plans', () => {
   });
 
   test('plan --format markdown and diff --format markdown through the CLI', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'machinec-md-'));
+    const dir = tempFolder('machinec-md-');
     writeFileSync(join(dir, 'm.machine'), PLAN_CASES.move.before);
     expect((await runCli(['build', 'm.machine'], dir)).code).toBe(0);
     writeFileSync(join(dir, 'old.lock'), (await import('node:fs')).readFileSync(join(dir, 'm.machine.lock')));
@@ -56,7 +56,7 @@ describe('markdown plans', () => {
 
 describe('markdown plans show the host side', () => {
   it('a user netdev turned into a tap with a script: the option change and "runs /tmp/x.sh" in their own sections', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'machinec-md-host-'));
+    const dir = tempFolder('machinec-md-host-');
     writeFileSync(join(dir, 't.machine'), 'machine t {\n  chipset = q35\n  device nic0: virtio-net-pci { netdev = user }\n}\n');
     expect((await runCli(['build', 't.machine', '--qemu', '/nonexistent/qemu'], dir)).code).toBe(0);
     writeFileSync(join(dir, 't.machine'), 'machine t {\n  chipset = q35\n  device nic0: virtio-net-pci { netdev = tap { ifname = "tap9", script = "/tmp/x.sh" } }\n}\n');

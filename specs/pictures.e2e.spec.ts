@@ -7,11 +7,11 @@
  *   screenshot is not blank, and every device id of the sample is in the page's text with a
  *   rendered (non-empty) box.
  */
-import { copyFileSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readLock } from '../compiler/index.js';
+import { tempFolder } from './support/temp.js';
 import { chromiumDescribe, dumpDom, inkPixels, screenshot } from './support/chromium.js';
 import { runCli } from './support/cli.js';
 
@@ -24,7 +24,7 @@ const blocksOf = (md: string): string[] => [...md.matchAll(/^```mermaid\n([\s\S]
 
 /** Parses each block with mermaid in Chromium: 'ok' or the parser's first line of error. */
 function mermaidParse(blocks: readonly string[]): string[] {
-  const dir = mkdtempSync(join(tmpdir(), 'machinec-mermaid-'));
+  const dir = tempFolder('machinec-mermaid-');
   copyFileSync(require.resolve('mermaid/dist/mermaid.min.js'), join(dir, 'mermaid.min.js'));
   writeFileSync(
     join(dir, 'parse.html'),
@@ -64,7 +64,7 @@ chromiumDescribe('pictures in headless Chromium', () => {
     const r = await runCli(['graph', name], samples);
     expect(r.code).toBe(0);
     const svg = r.stdout;
-    const dir = mkdtempSync(join(tmpdir(), 'machinec-graph-'));
+    const dir = tempFolder('machinec-graph-');
     const width = Number(/width="(\d+)"/.exec(svg)![1]);
     const height = Number(/height="(\d+)"/.exec(svg)![1]);
     writeFileSync(join(dir, 'graph.svg'), svg);

@@ -5,11 +5,11 @@
  * Real git, in a temporary repository.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { comparePlacements, readLock } from '../compiler/index.js';
 import { runCli } from './support/cli.js';
+import { tempFolder } from './support/temp.js';
 
 const ROUTER = `machine router {
   chipset = pc
@@ -24,7 +24,7 @@ const ROUTER = `machine router {
 
 describe('rename, then diff --git HEAD', () => {
   const setup = async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'machinec-rename-'));
+    const dir = tempFolder('machinec-rename-');
     const env = { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@e', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@e' };
     const git = (...args: string[]) => execFileSync('git', args, { cwd: dir, stdio: 'pipe', env });
     git('init', '-q');
