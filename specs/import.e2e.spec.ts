@@ -140,6 +140,22 @@ qemuDescribe('machinec import on real QEMU', () => {
     expect(flat(source)).toContain(flat(`device disk0: ide-hd { file = ${JSON.stringify(join(dir, 'old.img'))}, serial = "QM00001" }`));
   }, T);
 
+  test('SCSI disks are named in the order of their SCSI ids, whatever order the command line gives them', async () => {
+    const ids = [2, 0, 1];
+    const { source, lock } = await importAndProve((d) =>
+      ['-nodefaults', '-M', 'q35', '-device', 'virtio-scsi-pci,id=hba'].concat(
+        ...ids.map((id) => {
+          writeFileSync(join(d, `t${id}.raw`), Buffer.alloc(1024 * 1024));
+          return ['-blockdev', `driver=raw,node-name=b${id},file.driver=file,file.filename=${join(d, `t${id}.raw`)}`, '-device', `scsi-hd,drive=b${id},scsi-id=${id}`];
+        }),
+      ),
+    );
+    for (const id of ids) {
+      expect(flat(source)).toContain(flat(`device disk${id}: scsi-hd { file = ${JSON.stringify(join(dir, `t${id}.raw`))} }`));
+      expect(lock).toMatch(new RegExp(`^scsi - disk${id} scsi-hd bus=hba\\.0 scsi-id=${id} `, 'm'));
+    }
+  }, T);
+
   test('stand-ins: a tap NIC and a missing disk are inspected with user and null-co, and imported as written', async () => {
     const r = await runCli(['import', '--name', 'srv', '--', QEMU!, '-nodefaults', '-M', 'pc', '-netdev', 'tap,id=t0,ifname=tap9,script=no,downscript=no', '-device', 'virtio-net-pci,netdev=t0,addr=0x5', '-drive', 'file=/nowhere/srv.qcow2,if=none,id=d0', '-device', 'virtio-blk-pci,drive=d0,addr=0x6', '-daemonize', '-monitor', 'stdio', '-vnc', ':3'], dir);
     expect(r.stderr).not.toMatch(/error/);

@@ -228,24 +228,39 @@ function isDefaultCdrom(w: Walk, dev: QtreeDevice, parent: Imp | undefined, prop
   return !parent && !dev.id && dev.type === 'ide-cd' && /^ide\d-cd\d$/.test(props.get('drive') ?? '') && w.backends.block(props.get('drive')!)?.file === undefined;
 }
 
+/** A child's port, SCSI id, unit, nr or cad as QEMU shows it (undefined when it shows none). */
+function childKeyText(kind: Attachment, dev: QtreeDevice, props: Map<string, string>): string | undefined {
+  if (kind === 'usb') return /port ([0-9.]+)/.exec(dev.info.join('\n'))?.[1];
+  return props.get(CHILD_KEY_PIN[kind as Exclude<Attachment, 'pci'>]);
+}
+
+/**
+ * A bus's devices by their port, SCSI id, unit, nr or cad (QEMU's qtree lists the newest first),
+ * so the names import gives (disk0, disk1…) follow the guest's order, as PCI devices' follow their slots.
+ */
+function inKeyOrder(bus: QtreeBus, kind: Attachment): { dev: QtreeDevice; props: Map<string, string>; keyText: string | undefined }[] {
+  const keyed = bus.devices.map((dev) => {
+    const props = mergedProps(dev);
+    return { dev, props, keyText: childKeyText(kind, dev, props) };
+  });
+  const order = (k: string | undefined) => (k !== undefined && /^\d+$/.test(k) ? Number(k) : Infinity);
+  return keyed.sort((a, b) => order(a.keyText) - order(b.keyText));
+}
+
 /** The devices on a USB, SCSI, IDE, virtio-serial or HDA bus, each with its port, SCSI id, unit, nr or cad. */
 function walkChildren(w: Walk, bus: QtreeBus, parent: Imp | undefined, kind: Attachment, busIndex: number, chipsetBus?: string): void {
-  for (const dev of bus.devices) {
+  for (const { dev, props, keyText } of inKeyOrder(bus, kind)) {
     const spec = Object.hasOwn(catalog, dev.type) ? catalog[dev.type] : undefined;
     const where = `${dev.type}${dev.id ? ` ${dev.id}` : ''} on ${parent ? (parent.qemuId || parent.model) : bus.name}`;
     if (!spec || attachmentOf(spec.plug) !== kind) {
       w.unknown.push(`${where} (${bus.type || bus.name} bus)`);
       continue;
     }
-    const props = mergedProps(dev);
     if (isDefaultCdrom(w, dev, parent, props)) {
       w.notes.push(`QEMU's default empty CD-ROM on ${bus.name} is not carried over (add \`device cdrom0: ide-cd\` to keep a CD drive)`);
       continue;
     }
     const pin = CHILD_KEY_PIN[kind as Exclude<Attachment, 'pci'>];
-    let keyText: string | undefined;
-    if (kind === 'usb') keyText = /port ([0-9.]+)/.exec(dev.info.join('\n'))?.[1];
-    else keyText = props.get(pin === 'scsi-id' ? 'scsi-id' : pin);
     if (!keyText || !/^\d+$/.test(keyText)) {
       w.problems.push(`${where}: cannot read its ${pin} (${keyText ?? 'none'})`);
       continue;
