@@ -54,6 +54,9 @@ export function recordArgv(machine: PlacedMachine, argv: readonly string[], made
     }
     if (extra) props.set(id, extra);
   }
-  const devices: PlacedDevice[] = machine.devices.map((d) => (props.has(d.id) ? { ...d, props: props.get(d.id) } : d));
-  return { ...machine, options, devices };
+  const { devices: placed, ...header } = machine;
+  const devices: PlacedDevice[] = placed.map((d) => (props.has(d.id) ? { ...d, props: props.get(d.id) } : d));
+  // Not `{ ...machine, options, devices }`: storing `devices` again over the spread one makes V8
+  // generalize the field on every call and throw this function's optimized code away.
+  return { ...header, devices, options };
 }
