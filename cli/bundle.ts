@@ -20,8 +20,8 @@ import { generateMachine } from './bench.js';
 
 /**
  * Every chevrotain Lexer fills a 65,536-entry table (charCode -> first-char bucket) before its
- * first token: a sixth of the lexer's set-up on a cold start, and machinec's lexer (safeMode, see
- * grammar/tokens.ts) never reads it. The bundle computes the same bucket when asked instead
+ * first token: a sixth of the lexer's set-up on a cold start, and machinec's lexer (grammar/tokens.ts)
+ * reads it only for characters above 255. The bundle computes the same bucket when asked instead
  * (`i > 255 ? 255 + ~~(i / 255) : i`, the table's own formula). The build fails if chevrotain's
  * source no longer has the shape this rewrites, so an upgrade cannot silently skip it.
  */
