@@ -11,14 +11,15 @@ const isToken = (e: CstElement | undefined): e is IToken => e !== undefined && '
 const usable = (tok: IToken | undefined): tok is IToken =>
   tok !== undefined && !tok.isInsertedInRecovery && Number.isFinite(tok.startOffset);
 
-function tokenOf(node: CstNode, key: string, i = 0): IToken | undefined {
-  const e = node.children[key]?.[i];
+function tokenOf(node: CstNode, key: string): IToken | undefined {
+  const e = node.children[key]?.[0];
   return isToken(e) && usable(e) ? e : undefined;
 }
-function nodesOf(node: CstNode, key: string): CstNode[] {
-  return (node.children[key] ?? []).filter((e): e is CstNode => !isToken(e));
-}
+/** The nodes under a rule's name: chevrotain keeps tokens under token names and labels, so these are all CST nodes. */
+const nodesOf = (node: CstNode, key: string): readonly CstNode[] => (node.children[key] as CstNode[] | undefined) ?? [];
+const nodeOf = (node: CstNode, key: string): CstNode | undefined => node.children[key]?.[0] as CstNode | undefined;
 const tokenSpan = (tok: IToken): Span => ({ start: tok.startOffset, end: tokenEnd(tok) });
+const endOf = (tok: IToken | undefined): number | undefined => tok && tokenEnd(tok);
 
 /**
  * What a CST node covers, from its first to its last real token; null when it holds none.
@@ -50,10 +51,20 @@ function extentOf(node: CstNode): Span | null {
   return extent;
 }
 
-/** The span of everything a CST node covers, from its first to its last real token. */
-function spanOf(node: CstNode, fallback: number): Span {
+/**
+ * Whether the tree being built comes from a parse without errors. Then every node holds every
+ * token the grammar gives it, so its span runs from the first of them to the last, which its
+ * builder names (`spanFrom`): no walk over the tree. After error recovery a node may lack any of
+ * them or hold tokens recovery inserted, so its span is what extentOf finds among its real tokens.
+ * specs/ast-spans.spec.ts checks that both give the same tree on every parse without errors.
+ */
+let clean = false;
+
+/** The span of `node`: from `first` to `end` after a clean parse, else from its first to its last real token. */
+function spanFrom(node: CstNode, first: IToken | undefined, end: number | undefined): Span {
+  if (clean) return { start: first!.startOffset, end: end! };
   const extent = extentOf(node);
-  return extent ? { start: extent.start, end: extent.end } : { start: fallback, end: fallback };
+  return extent ? { start: extent.start, end: extent.end } : { start: 0, end: 0 };
 }
 
 function identifier(tok: IToken | undefined): ast.Identifier | undefined {
@@ -63,49 +74,56 @@ function identifier(tok: IToken | undefined): ast.Identifier | undefined {
 const UNITS: Record<string, number> = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
 
 export function unescapeString(image: string): string {
-  return image.slice(1, -1).replace(/\\(.)/g, (_, c: string) => ({ n: '\n', t: '\t', r: '\r' })[c as 'n'] ?? c);
+  const inner = image.slice(1, -1);
+  return inner.includes('\\') ? inner.replace(/\\(.)/g, (_, c: string) => ({ n: '\n', t: '\t', r: '\r' })[c as 'n'] ?? c) : inner;
 }
 
 function value(node: CstNode): ast.Value | undefined {
-  const span = spanOf(node, 0);
   const str = tokenOf(node, 'StringLiteral');
-  if (str) return { kind: 'String', value: unescapeString(str.image), span };
+  if (str) return { kind: 'String', value: unescapeString(str.image), span: spanFrom(node, str, tokenEnd(str)) };
   const size = tokenOf(node, 'Size');
   if (size) {
     const m = /^([0-9]+)([A-Za-z])?/.exec(size.image)!;
-    return { kind: 'Size', bytes: Number(m[1]) * UNITS[(m[2] ?? 'b').toLowerCase()], text: size.image, span };
+    return { kind: 'Size', bytes: Number(m[1]) * UNITS[(m[2] ?? 'b').toLowerCase()], text: size.image, span: spanFrom(node, size, tokenEnd(size)) };
   }
   const int = tokenOf(node, 'HexInteger') ?? tokenOf(node, 'Integer');
-  if (int) return { kind: 'Integer', value: Number(int.image), text: int.image, span };
-  if (tokenOf(node, 'True')) return { kind: 'Boolean', value: true, span };
-  if (tokenOf(node, 'False')) return { kind: 'Boolean', value: false, span };
-  const [list] = nodesOf(node, 'list');
+  if (int) return { kind: 'Integer', value: Number(int.image), text: int.image, span: spanFrom(node, int, tokenEnd(int)) };
+  const bool = tokenOf(node, 'True') ?? tokenOf(node, 'False');
+  if (bool) return { kind: 'Boolean', value: bool.tokenType.name === 'True', span: spanFrom(node, bool, tokenEnd(bool)) };
+  const list = nodeOf(node, 'list');
   if (list) {
-    const items = nodesOf(list, 'value').map(value).filter((v): v is ast.Value => v !== undefined);
-    return { kind: 'List', items, span };
+    const items: ast.Value[] = [];
+    for (const v of nodesOf(list, 'value')) {
+      const item = value(v);
+      if (item) items.push(item);
+    }
+    return { kind: 'List', items, span: spanFrom(node, tokenOf(list, 'LSquare'), endOf(tokenOf(list, 'RSquare'))) };
   }
-  const name = identifier(tokenOf(node, 'Identifier'));
-  const [block] = nodesOf(node, 'block');
-  if (!name && block) return { kind: 'Block', properties: nodesOf(block, 'property').map(property), span };
-  if (!name) return undefined;
+  const nameToken = tokenOf(node, 'Identifier');
+  const name = identifier(nameToken);
+  const block = nodeOf(node, 'block');
   if (!block) return name;
+  const span = spanFrom(node, nameToken ?? tokenOf(block, 'LCurly'), endOf(tokenOf(block, 'RCurly')));
+  if (!name) return { kind: 'Block', properties: nodesOf(block, 'property').map(property), span };
   return { kind: 'Block', type: name, properties: nodesOf(block, 'property').map(property), span };
 }
 
 function property(node: CstNode): ast.Property {
-  const [v] = nodesOf(node, 'value');
-  const span = spanOf(node, 0);
-  const key = identifier(tokenOf(node, 'key')) ?? { kind: 'Identifier', name: '', span };
-  return { kind: 'Property', key, value: v && value(v), span };
+  const v = nodeOf(node, 'value');
+  const val = v && value(v);
+  const keyToken = tokenOf(node, 'key');
+  const span = spanFrom(node, keyToken, val?.span.end);
+  const key = identifier(keyToken) ?? { kind: 'Identifier', name: '', span };
+  return { kind: 'Property', key, value: val, span };
 }
 
-function members(node: CstNode): { properties: ast.Property[]; devices: ast.DeviceNode[]; members: (ast.Property | ast.DeviceNode)[] } {
-  const properties: ast.Property[] = [];
-  const devices: ast.DeviceNode[] = [];
-  const all: (ast.Property | ast.DeviceNode)[] = [];
+type Member = ast.Property | ast.DeviceNode;
+
+/** The members of a machine or device body, in the three arrays its AST node holds. */
+function collectMembers(node: CstNode, properties: ast.Property[], devices: ast.DeviceNode[], all: Member[]): void {
   for (const m of nodesOf(node, 'member')) {
-    const [d] = nodesOf(m, 'device');
-    const [p] = nodesOf(m, 'property');
+    const d = nodeOf(m, 'device');
+    const p = nodeOf(m, 'property');
     if (d) {
       const dev = device(d);
       devices.push(dev);
@@ -116,23 +134,31 @@ function members(node: CstNode): { properties: ast.Property[]; devices: ast.Devi
       all.push(prop);
     }
   }
-  return { properties, devices, members: all };
 }
 
 function device(node: CstNode): ast.DeviceNode {
   const addr = tokenOf(node, 'AddressLiteral');
+  const model = tokenOf(node, 'model');
+  const properties: ast.Property[] = [];
+  const devices: ast.DeviceNode[] = [];
+  const members: Member[] = [];
+  collectMembers(node, properties, devices, members);
   return {
     kind: 'Device',
     id: identifier(tokenOf(node, 'id')),
-    model: identifier(tokenOf(node, 'model')),
+    model: identifier(model),
     address: addr && { kind: 'Address', text: addr.image, span: tokenSpan(addr) },
     hasBody: tokenOf(node, 'LCurly') !== undefined,
-    ...members(node),
-    span: spanOf(node, 0),
+    properties,
+    devices,
+    members,
+    span: spanFrom(node, tokenOf(node, 'Device'), endOf(tokenOf(node, 'RCurly') ?? addr ?? model)),
   };
 }
 
-export function buildFile(cst: CstNode | undefined, comments: readonly IToken[], length: number): ast.MachineFile {
+/** The file's tree; `parsedClean`: the CST comes from a parse without errors (see `clean`). */
+export function buildFile(cst: CstNode | undefined, comments: readonly IToken[], length: number, parsedClean: boolean): ast.MachineFile {
+  clean = parsedClean;
   try {
     return buildTree(cst, comments, length);
   } finally {
@@ -140,17 +166,20 @@ export function buildFile(cst: CstNode | undefined, comments: readonly IToken[],
   }
 }
 
+function machine(m: CstNode): ast.MachineNode {
+  const properties: ast.Property[] = [];
+  const devices: ast.DeviceNode[] = [];
+  const members: Member[] = [];
+  const name = identifier(tokenOf(m, 'name'));
+  collectMembers(m, properties, devices, members);
+  return { kind: 'Machine', name, properties, devices, members, span: spanFrom(m, tokenOf(m, 'Machine'), endOf(tokenOf(m, 'RCurly'))) };
+}
+
 function buildTree(cst: CstNode | undefined, comments: readonly IToken[], length: number): ast.MachineFile {
-  const [m] = cst ? nodesOf(cst, 'machine') : [];
-  const machine: ast.MachineNode | undefined = m && {
-    kind: 'Machine',
-    name: identifier(tokenOf(m, 'name')),
-    ...members(m),
-    span: spanOf(m, 0),
-  };
+  const m = cst && nodeOf(cst, 'machine');
   return {
     kind: 'File',
-    machine,
+    machine: m && machine(m),
     comments: comments.map((c) => ({ kind: 'Comment', text: c.image, block: c.image.startsWith('/*'), span: tokenSpan(c) })),
     span: { start: 0, end: length },
   };

@@ -76,7 +76,7 @@ export function parseWith(parser: MachineParser, text: string, file: string): Pa
       span: { start: deep.startOffset, end: deep.startOffset + 1 },
       hint: 'devices, lists and blocks nest a few levels in a real machine: check for unclosed or repeated `{` and `[`',
     });
-    return { ast: buildFile(undefined, comments, text.length), diagnostics };
+    return { ast: buildFile(undefined, comments, text.length, false), diagnostics };
   }
   parser.input = lexed.tokens;
   const cst = parser.file();
@@ -86,5 +86,5 @@ export function parseWith(parser: MachineParser, text: string, file: string): Pa
     const end = at + tok.image.length;
     diagnostics.push({ code: 'syntax-error', severity: 'error', message: e.message, file, span: { start: at, end: Math.max(end, at) }, hint: hintFor(e) });
   }
-  return { ast: buildFile(cst, comments, text.length), diagnostics };
+  return { ast: buildFile(cst, comments, text.length, parser.errors.length === 0), diagnostics };
 }

@@ -16,16 +16,7 @@ import { parseWith } from '../grammar/parse.js';
 import { MachineParser, tables } from '../grammar/parser.js';
 import { allTokens } from '../grammar/tokens.js';
 import { runCli } from './support/cli.js';
-
-const root = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..');
-
-function machineFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const path = join(dir, e.name);
-    if (e.isDirectory()) return e.name === 'node_modules' ? [] : machineFiles(path);
-    return e.name.endsWith('.machine') ? [path] : [];
-  });
-}
+import { corpusFiles, root } from './support/machine-files.js';
 
 const recorded = new MachineParser(undefined);
 const fromTables = new MachineParser(tables());
@@ -80,7 +71,7 @@ describe('a parser built from tables is the recorded parser', () => {
     expect(asked).toBeGreaterThan(10 * types.length ** 3);
   });
 
-  const files = [...machineFiles(join(root, 'specs')), ...machineFiles(join(root, 'samples'))].sort();
+  const files = corpusFiles();
   test('there are files to parse', () => {
     expect(files.length).toBeGreaterThan(100);
   });
