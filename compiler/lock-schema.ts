@@ -37,28 +37,28 @@ export const quoteLockValue = (v: string): string => (isBareWord(v) ? v : JSON.s
 /** A lock line's words: split at single spaces, a `"…"` JSON string (after `key=`) kept whole. Undefined when a quote is unclosed. */
 export function splitLockWords(line: string): string[] | undefined {
   if (!line.includes('"')) return splitAt(line, ' ');
+  // Every word is the text between two unquoted spaces: sliced, not built a character at a time.
   const words: string[] = [];
-  let word = '';
+  let start = 0;
   for (let i = 0; i < line.length; i++) {
-    const c = line[i];
-    if (c === ' ') {
-      words.push(word);
-      word = '';
-    } else if (c === '"') {
-      const end = closingQuote(line, i);
-      if (end < 0) return undefined;
-      word += line.slice(i, end + 1);
-      i = end;
-    } else word += c;
+    const c = line.charCodeAt(i);
+    if (c === 32) {
+      words.push(line.slice(start, i));
+      start = i + 1;
+    } else if (c === 34) {
+      i = closingQuote(line, i);
+      if (i < 0) return undefined;
+    }
   }
-  words.push(word);
+  words.push(line.slice(start));
   return words;
 }
 
 function closingQuote(line: string, open: number): number {
   for (let i = open + 1; i < line.length; i++) {
-    if (line[i] === '\\') i++;
-    else if (line[i] === '"') return i;
+    const c = line.charCodeAt(i);
+    if (c === 92) i++;
+    else if (c === 34) return i;
   }
   return -1;
 }
@@ -79,9 +79,21 @@ export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 /** A bare QEMU machine type: `pc-q35-7.2`, never `pc-q35-7.2,kernel-irqchip=off`. */
 export const MACHINE_TYPE = /^(pc|q35|pc-(q35|i440fx)-\d+\.\d+|pc-\d+\.\d+)$/;
 
-const INTEGER = /^(0|[1-9]\d{0,5})$/;
-const integer = (min: number, max: number) => (v: string): string | undefined =>
-  INTEGER.test(v) && Number(v) >= min && Number(v) <= max ? undefined : `an integer from ${min} to ${max}`;
+/** `0` or up to six digits without a leading zero (`/^(0|[1-9]\d{0,5})$/`, by char code): its value, else -1. */
+function smallInteger(v: string): number {
+  if (v.length === 0 || v.length > 6 || (v.length > 1 && v.charCodeAt(0) === 48)) return -1;
+  let n = 0;
+  for (let i = 0; i < v.length; i++) {
+    const d = v.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+const integer = (min: number, max: number) => (v: string): string | undefined => {
+  const n = smallInteger(v);
+  return n >= 0 && n >= min && n <= max ? undefined : `an integer from ${min} to ${max}`;
+};
 const onOff = (v: string): string | undefined => (v === 'on' || v === 'off' ? undefined : 'on or off');
 
 const ACPI_INDEX = /^[1-9]\d{0,9}$/;
@@ -106,6 +118,11 @@ export const PIN_RULES: Readonly<Record<string, (value: string) => string | unde
   version: (v) => (v === '2.0' ? undefined : '2.0 (machinec writes no other TPM version)'),
 };
 
+/** PIN_RULES as a map: a device line looks up every key it has. */
+const PIN_RULE_MAP: ReadonlyMap<string, (value: string) => string | undefined> = new Map(Object.entries(PIN_RULES));
+/** The rule of a pin key, if machinec writes that key. */
+export const pinRule = (key: string): ((value: string) => string | undefined) | undefined => PIN_RULE_MAP.get(key);
+
 /** The key that places a device on a controller's bus, by attachment. */
 const PLACE_KEY: Readonly<Record<string, string>> = { usb: 'port', scsi: 'scsi-id', ide: 'unit', 'virtio-serial': 'nr', hda: 'cad' };
 
@@ -118,6 +135,13 @@ export interface LockLine {
   readonly span: Span;
 }
 
+/** The map `outer` holds under `key`, made when it is first asked for. */
+function mapIn<K, V>(outer: Map<string, Map<K, V>>, key: string): Map<K, V> {
+  let inner = outer.get(key);
+  if (!inner) outer.set(key, (inner = new Map()));
+  return inner;
+}
+
 /**
  * What a lock says that machinec would never write: errors naming the line. `rule` checks of
  * single lines come from the reader; these look at the lines together.
@@ -127,13 +151,17 @@ export function lockConflicts(lines: readonly LockLine[], file: string): Diagnos
   const REBUILD = 'the lock is generated: restore it from git (`git checkout -- FILE`), or delete it and run `machinec build` to lock the placement anew (and review the plan)';
   const report = (l: LockLine, message: string, first?: LockLine, code = 'lock-conflict') =>
     out.push({ code, severity: 'error', message: `line ${l.line}: ${message}`, file, span: l.span, hint: REBUILD, related: first && [{ message: `line ${first.line} has it`, file, span: first.span }] });
-  const held = new Map<string, LockLine>();
-  // `what` is worded only when two lines hold the same thing.
-  const claim = (l: LockLine, key: string, what: () => string) => {
+  // What each line holds, one map per kind of place (no key strings built per line); `what` is
+  // worded only when two lines hold the same thing.
+  const claim = <K>(held: Map<K, LockLine>, key: K, l: LockLine, what: () => string) => {
     const first = held.get(key);
     if (first) report(l, `${l.device.id} ${what()}, which ${first.device.id} (line ${first.line}) already has`, first);
     else held.set(key, l);
   };
+  const addrs = new Map<string, Map<number, LockLine>>();
+  const places = new Map<string, Map<string, Map<string, LockLine>>>();
+  const [rpChassis, rpPorts, bridgeChassis, macs] = [new Map<string, LockLine>(), new Map<string, LockLine>(), new Map<string, LockLine>(), new Map<string, LockLine>()];
+  const secondaries = new Map<number, LockLine>();
   for (const l of lines) {
     const d = l.device;
     const spec = catalog[d.model];
@@ -144,22 +172,23 @@ export function lockConflicts(lines: readonly LockLine[], file: string): Diagnos
     if (d.auto && !AUTO_MODELS.has(d.model)) report(l, `${d.id} (${d.model}) is marked auto, but machinec creates only root ports and bridges`, undefined, 'lock-forged');
     if (d.addr) {
       const addr = d.addr;
-      claim(l, `addr ${d.bus} ${addr.slot}.${addr.fn}`, () => `is at ${d.bus} ${formatAddress(addr)}`);
+      claim(mapIn(addrs, d.bus), addr.slot * 8 + addr.fn, l, () => `is at ${d.bus} ${formatAddress(addr)}`);
     }
     const placeKey = PLACE_KEY[d.attachment];
     if (placeKey) {
-      if (d.pins[placeKey] === undefined) report(l, `${d.id} on ${d.bus} has no ${placeKey}=`, undefined, 'lock-syntax');
-      else claim(l, `${placeKey} ${d.bus} ${d.pins[placeKey]}`, () => `has ${placeKey} ${d.pins[placeKey]} on ${d.bus}`);
+      const place = d.pins[placeKey];
+      if (place === undefined) report(l, `${d.id} on ${d.bus} has no ${placeKey}=`, undefined, 'lock-syntax');
+      else claim(mapIn(mapIn(places, placeKey), d.bus), place, l, () => `has ${placeKey} ${place} on ${d.bus}`);
     }
     if (d.model === 'pcie-root-port') {
-      if (d.pins.chassis !== undefined) claim(l, `rp-chassis ${d.pins.chassis}`, () => `has root port chassis ${d.pins.chassis}`);
-      if (d.pins['pcie-port'] !== undefined) claim(l, `rp-port ${d.pins['pcie-port']}`, () => `has PCIe port ${d.pins['pcie-port']}`);
+      if (d.pins.chassis !== undefined) claim(rpChassis, d.pins.chassis, l, () => `has root port chassis ${d.pins.chassis}`);
+      if (d.pins['pcie-port'] !== undefined) claim(rpPorts, d.pins['pcie-port'], l, () => `has PCIe port ${d.pins['pcie-port']}`);
     }
-    if (d.model === 'pci-bridge' && d.pins.chassis !== undefined) claim(l, `br-chassis ${d.pins.chassis}`, () => `has bridge chassis ${d.pins.chassis}`);
-    if (d.pins.mac !== undefined) claim(l, `mac ${d.pins.mac}`, () => `has MAC ${d.pins.mac}`);
+    if (d.model === 'pci-bridge' && d.pins.chassis !== undefined) claim(bridgeChassis, d.pins.chassis, l, () => `has bridge chassis ${d.pins.chassis}`);
+    if (d.pins.mac !== undefined) claim(macs, d.pins.mac, l, () => `has MAC ${d.pins.mac}`);
     if (d.secondaryBus !== undefined) {
       if (!spec.provides || (spec.provides !== 'pci' && spec.provides !== 'pcie-port')) report(l, `${d.id} (${d.model}) makes no bus, so it has no secondary= bus number`, undefined, 'lock-syntax');
-      else claim(l, `secondary ${d.secondaryBus}`, () => `has bus number ${d.secondaryBus}`);
+      else claim(secondaries, d.secondaryBus, l, () => `has bus number ${d.secondaryBus}`);
     }
   }
   return out;

@@ -20,7 +20,7 @@
 import type { Diagnostic } from '../grammar/index.js';
 import { chipsetOfMachineType } from './chipsets.js';
 import { formatAddress, parseAddress } from './machine-spec.js';
-import { isBareWord, lockConflicts, lockValue, MACHINE_TYPE, PIN_RULES, quoteLockValue, splitLockWords, UUID, type LockLine } from './lock-schema.js';
+import { isBareWord, lockConflicts, lockValue, MACHINE_TYPE, pinRule, quoteLockValue, splitLockWords, UUID, type LockLine } from './lock-schema.js';
 import type { Attachment, GuestAddress, PlacedDevice, PlacedMachine } from './model.js';
 import { hex2, splitAt } from './text.js';
 import { readVmLine, writeVmLines, type VmLinePins } from './vm-lock.js';
@@ -37,6 +37,7 @@ function upgradeV1Pins(model: string, pins: Record<string, string>): void {
 }
 
 const ATTACHMENTS: readonly Attachment[] = ['pci', 'usb', 'scsi', 'ide', 'virtio-serial', 'hda', 'system'];
+const ATTACHMENT_SET: ReadonlySet<string> = new Set(ATTACHMENTS);
 
 export function formatGuestAddress(g: GuestAddress): string {
   return `${hex2(g.bus)}:${formatAddress(g)}`;
@@ -151,7 +152,7 @@ interface DeviceWords {
 /** A device line's pin `key=value`, judged by its rule (format 1's root port `port=` as `pcie-port=`). */
 function readPin(into: DeviceWords, key: string, value: string, w: string, model: string, version: number, n: number): Refusal | undefined {
   const ruleKey = version === 1 && model === 'pcie-root-port' && key === 'port' ? 'pcie-port' : key;
-  const rule = Object.hasOwn(PIN_RULES, ruleKey) ? PIN_RULES[ruleKey] : undefined;
+  const rule = pinRule(ruleKey);
   const problem = rule ? rule(value) : `${key}= is not a key machinec writes`;
   if (problem) return refuse(`line ${n}: ${key}=${w.slice(key.length + 1)}: ${rule ? `expected ${problem}` : problem}`);
   if (Object.hasOwn(into.pins, key)) return refuse(`line ${n}: ${key}= is given twice`);
@@ -184,21 +185,31 @@ function readDeviceWord(into: DeviceWords, w: string, model: string, version: nu
   return undefined;
 }
 
-const GUEST_ADDRESS = /^([0-9a-f]{2}):([0-9a-f]{2}\.[0-7])$/;
+/** A lower-case hex digit's value (the lock writes no other), else -1. */
+const lowerHex = (c: number): number => (c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1);
 
-/** The guest's bus:slot.fn of a PCI device line (the second word). */
+/** The guest's bus:slot.fn of a PCI device line (the second word): `BB:SS.F`, lower-case hex, by char code. */
 function readGuestAddress(attachment: string, guestText: string, n: number): GuestAddress | undefined | Refusal {
   if (attachment !== 'pci') return undefined;
-  const m = GUEST_ADDRESS.exec(guestText);
-  const a = m && parseAddress(m[2]);
-  if (!m || !a) return refuse(`line ${n}: bad guest address ${guestText}`);
-  return { bus: parseInt(m[1], 16), slot: a.slot, fn: a.fn };
+  const g = guestText;
+  const b1 = lowerHex(g.charCodeAt(0));
+  const b0 = lowerHex(g.charCodeAt(1));
+  const s1 = lowerHex(g.charCodeAt(3));
+  const s0 = lowerHex(g.charCodeAt(4));
+  const fn = g.charCodeAt(6) - 48;
+  const slot = s1 * 16 + s0;
+  if (g.length !== 7 || g.charCodeAt(2) !== 58 || g.charCodeAt(5) !== 46 || b1 < 0 || b0 < 0 || s1 < 0 || s0 < 0 || !(fn >= 0 && fn <= 7) || slot >= 32) return refuse(`line ${n}: bad guest address ${guestText}`);
+  return { bus: b1 * 16 + b0, slot, fn };
 }
 
 /** `ATTACHMENT GUEST ID MODEL bus=… [addr=…] key=value… [auto]` */
 function readDeviceLine(words: readonly string[], n: number, r: LockReading): PlacedDevice | Refusal {
-  const [attachment, guestText, id, model] = words;
-  if (!ATTACHMENTS.includes(attachment as Attachment) || !id || !model || !isBareWord(id) || !isBareWord(model)) return refuse(`line ${n}: not a device line`);
+  // By index, not destructured: an array pattern runs the iterator protocol, per line until optimised.
+  const attachment = words[0];
+  const guestText = words[1];
+  const id = words[2];
+  const model = words[3];
+  if (!ATTACHMENT_SET.has(attachment) || !id || !model || !isBareWord(id) || !isBareWord(model)) return refuse(`line ${n}: not a device line`);
   if (r.ids.has(id)) return refuse(`line ${n}: device ${id} is locked twice`);
   r.ids.add(id);
   const d: DeviceWords = { pins: {}, auto: false };
@@ -210,12 +221,13 @@ function readDeviceLine(words: readonly string[], n: number, r: LockReading): Pl
   const guest = readGuestAddress(attachment, guestText, n);
   if (isRefusal(guest)) return guest;
   if (r.version === 1) upgradeV1Pins(model, d.pins);
-  const device: PlacedDevice = { id, model, attachment: attachment as Attachment, bus: d.bus, addr: d.addr ?? undefined, guest, secondaryBus: d.secondaryBus, auto: d.auto, pins: d.pins };
-  return d.props === undefined ? device : { ...device, props: d.props };
+  const a = attachment as Attachment;
+  if (d.props === undefined) return { id, model, attachment: a, bus: d.bus, addr: d.addr ?? undefined, guest, secondaryBus: d.secondaryBus, auto: d.auto, pins: d.pins };
+  return { id, model, attachment: a, bus: d.bus, addr: d.addr ?? undefined, guest, secondaryBus: d.secondaryBus, auto: d.auto, pins: d.pins, props: d.props };
 }
 
 /** One line past the comments: the format, the machine, an option, a VM line (before the devices) or a device. */
-function readLine(r: LockReading, words: readonly string[], n: number, span: LockLine['span']): Refusal | undefined {
+function readLine(r: LockReading, words: readonly string[], n: number, start: number, length: number): Refusal | undefined {
   if (r.version === undefined) {
     const version = readFormatLine(words);
     if (isRefusal(version)) return version;
@@ -235,13 +247,12 @@ function readLine(r: LockReading, words: readonly string[], n: number, span: Loc
     const device = readDeviceLine(words, n, r);
     if (isRefusal(device)) return device;
     r.devices.push(device);
-    r.deviceLines.push({ device, line: n, span });
+    r.deviceLines.push({ device, line: n, span: { start, end: start + Math.max(1, length) } });
   }
   return undefined;
 }
 
 const CONFLICT_MARKER = /^(<<<<<<<|=======|>>>>>>>|\|\|\|\|\|\|\|)( |$)/;
-const isEmpty = (w: string): boolean => w === '';
 
 /** Why a raw line is refused before its words are read: cut short, conflict markers, bad quoting or spacing. */
 function refuseRaw(raw: string, line: string, n: number, last: boolean): Refusal | readonly string[] | undefined {
@@ -258,7 +269,7 @@ function refuseRaw(raw: string, line: string, n: number, last: boolean): Refusal
   }
   const words = splitLockWords(line);
   if (!words) return refuse(`line ${n}: a quoted value is not closed`);
-  if (words.some(isEmpty)) return refuse(`unexpected spacing on line ${n}`);
+  for (let i = 0; i < words.length; i++) if (words[i] === '') return refuse(`unexpected spacing on line ${n}`);
   return words;
 }
 
@@ -274,10 +285,10 @@ export function readLock(text: string, file: string): ReadLockResult {
     const raw = lines[n];
     const start = offset;
     offset += raw.length + 1;
-    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    const line = raw.charCodeAt(raw.length - 1) === 13 ? raw.slice(0, -1) : raw;
     const words = refuseRaw(raw, line, n + 1, n === lines.length - 1);
     if (isRefusal(words)) return fail(start, line, words);
-    const refused = words && readLine(r, words, n + 1, { start, end: start + Math.max(1, line.length) });
+    const refused = words && readLine(r, words, n + 1, start, line.length);
     if (refused) return fail(start, line, refused);
   }
   if (r.version === undefined || !r.header) return fail(0, lines[0] ?? '', refuse('the lock is empty or cut short'));
