@@ -85,12 +85,32 @@ const ERRNO_WHY: Readonly<Record<string, string>> = {
  * never appear in a diagnostic.
  */
 export function readText(path: string, shown: string, what = 'file', cwd = dirname(path), listings?: FolderListings): ReadResult {
-  let fd: number | undefined;
+  const fd = listings ? openUnlinked(path) : undefined;
+  return readOpened(path, shown, what, cwd, listings, typeof fd === 'number' ? fd : undefined);
+}
+
+/**
+ * `open(path)` when its last part is not a symlink (O_NOFOLLOW): the descriptor, else the errno
+ * code. A run reads two files per machine, and the `lstat` this spares is a syscall each; any
+ * failure (a symlink, a missing file, permissions) is read again the long way, for its diagnostic.
+ */
+function openUnlinked(path: string): number | string {
+  if (!constants.O_NOFOLLOW) return 'ENOSYS';
   try {
-    const real = listings ? listings.realPath(path) : realpathSync(path);
+    return openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY | constants.O_NOFOLLOW);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code ?? 'EIO';
+  }
+}
+
+/** `readText`, from `opened` when given (the path opened by `openUnlinked`: not a symlink), closing it. */
+function readOpened(path: string, shown: string, what: string, cwd: string, listings: FolderListings | undefined, opened: number | undefined): ReadResult {
+  let fd = opened;
+  try {
+    const real = opened !== undefined ? listings!.realPathUnlinked(path) : listings ? listings.realPath(path) : realpathSync(path);
     const root = listings ? listings.treeRoot(resolve(path), cwd) : realpathSync(treeOf(resolve(path), cwd));
     if (!inside(root, real)) return readFailure(what, shown, `it is a symbolic link to ${real}, outside ${root}`, 'machinec reads only files inside the git work tree (or folder) it works on; copy the file in instead of linking it');
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+    fd ??= openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
     const st = fstatSync(fd);
     if (st.isDirectory()) return readFailure(what, shown, ERRNO_WHY.EISDIR);
     if (!st.isFile()) return readFailure(what, shown, 'it is not a regular file (a FIFO, socket or device)', 'machinec reads regular files only');
@@ -110,6 +130,12 @@ export function readText(path: string, shown: string, what = 'file', cwd = dirna
 
 /** A file that may be absent: undefined when it does not exist, else read as `readText` does. */
 export function readIfExists(path: string, shown: string, what: string, cwd?: string, listings?: FolderListings): ReadResult | undefined {
+  if (listings) {
+    // The open says whether it exists (ENOENT as lstat says it); a failure other than that is read the long way.
+    const fd = openUnlinked(path);
+    if (fd === 'ENOENT') return undefined;
+    if (typeof fd === 'number') return readOpened(path, shown, what, cwd ?? dirname(path), listings, fd);
+  }
   try {
     lstatSync(path);
   } catch (e) {
@@ -181,7 +207,11 @@ export class FolderListings {
   private readonly realDirs = new Map<string, string>();
   /** `realpath(path)`, its folder's asked once in this run: for a file that is not a symlink, one `lstat`. */
   realPath(path: string): string {
-    if (lstatSync(path).isSymbolicLink()) return realpathSync(path);
+    return lstatSync(path).isSymbolicLink() ? realpathSync(path) : this.realPathUnlinked(path);
+  }
+
+  /** `realpath(path)` of a path whose last part is not a symlink (opened with O_NOFOLLOW): its folder's, asked once in this run. */
+  realPathUnlinked(path: string): string {
     const dir = dirname(path);
     let real = this.realDirs.get(dir);
     if (real === undefined) this.realDirs.set(dir, (real = realpathSync(dir)));
