@@ -1,6 +1,7 @@
 /**
  * The built CLI (dist/machinec.mjs, cli/bundle.ts) as a cold start runs it:
- *  - its core's V8 code cache is named after the core and a cold build uses it (V8 accepts it);
+ *  - its core's V8 code cache is named after the core and a cold build uses it (V8 accepts it),
+ *    and so does each worker thread of `-j`;
  *  - what the bundle loads lazily works when called: crypto (the journal's digests of `rename`),
  *    with the same files and output as the in-process CLI.
  */
@@ -29,6 +30,16 @@ describe('the built CLI', () => {
     const r = built(['build', 'm.machine'], dir, { MACHINEC_REPORT_CODE_CACHE: '1' });
     expect(r.status).toBe(0);
     expect(r.stderr).toMatch(/^code cache: accepted\n/);
+  });
+
+  test('worker threads (-j) take the code cache too: they compile the core under the V8 flags the main thread set (cli/start.ts)', () => {
+    const dir = tempFolder('machinec-bundle-');
+    for (let i = 0; i < 120; i++) writeFileSync(join(dir, `m${i}.machine`), generateMachine(10).replace('machine bench10', `machine m${i}`));
+    expect(built(['lock', '.'], dir).status).toBe(0);
+    const r = built(['lock', '--locked', '-j', '3', '.'], dir, { MACHINEC_REPORT_CODE_CACHE: '1' });
+    expect(r.status).toBe(0);
+    const reports = r.stderr.split('\n').filter((l) => l.startsWith('code cache: '));
+    expect(reports).toEqual(Array(3).fill('code cache: accepted')); // the main thread and two workers (40 machines a share)
   });
 
   test('rename (crypto, loaded on first use) writes what the in-process CLI writes', async () => {
