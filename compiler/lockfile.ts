@@ -48,16 +48,12 @@ const shownName = (name: string): string => (/[\u0000-\u001f\u007f-\u009f\u2028\
 
 export function writeLock(machine: PlacedMachine, source: string): string {
   const sourceName = shownName(source);
-  const lines = [
-    `# ${sourceName}.lock: written by machinec. Do not edit; commit it beside ${sourceName}.`,
-    `# Every address and value the guest can see is pinned here. Review changes with \`machinec plan\`.`,
-    `lockfile ${LOCK_FORMAT}`,
-    `machine ${machine.name} ${machine.machineType} uuid=${machine.uuid}`,
-    ...writeVmLines(machine),
-  ];
-  for (const [opt, value] of machine.options ?? []) lines.push(value === '' ? `option ${opt}` : `option ${opt} ${quoteLockValue(value)}`);
-  for (const d of machine.devices) lines.push(deviceLine(d));
-  return lines.join('\n') + '\n';
+  // One string, a line at a time: no array of lines to spread and join.
+  let text = `# ${sourceName}.lock: written by machinec. Do not edit; commit it beside ${sourceName}.\n# Every address and value the guest can see is pinned here. Review changes with \`machinec plan\`.\nlockfile ${LOCK_FORMAT}\nmachine ${machine.name} ${machine.machineType} uuid=${machine.uuid}\n`;
+  for (const line of writeVmLines(machine)) text += `${line}\n`;
+  for (const [opt, value] of machine.options ?? []) text += value === '' ? `option ${opt}\n` : `option ${opt} ${quoteLockValue(value)}\n`;
+  for (const d of machine.devices) text += `${deviceLine(d)}\n`;
+  return text;
 }
 
 /** An object's keys in code-unit order, as `sort()` gives them (by insertion: a device has a handful of pins, and `sort` copies). */
