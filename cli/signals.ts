@@ -2,7 +2,8 @@
  * SIGINT, SIGTERM and SIGHUP while machinec has QEMU (or a helper) running: every registered
  * cleanup runs (it forwards the signal or asks QEMU to quit, waits for the process, removes its
  * temporary folder), then machinec exits with the child's status when a cleanup gives one
- * (`run`), else 128 + the signal's number. No QEMU is left with parent 1, no folder behind.
+ * (`run`), else 128 + the signal's number. No QEMU is left with parent 1, no folder behind. A
+ * second signal while they wait kills what they wait for (`run`: QEMU, with SIGKILL).
  */
 import { constants } from 'node:os';
 
@@ -23,18 +24,33 @@ export const childStatus = (code: number | null, signal: NodeJS.Signals | null):
 /** True once a signal arrived: nothing new may start (a QEMU started now would outlive machinec). */
 export const isStopping = (): boolean => stopping;
 
-/** Registers a cleanup until the returned function is called; one registered while stopping still runs. */
-export function untilDone(cleanup: Cleanup): () => void {
+/** What a second signal does while the first one's cleanups still wait: end the child outright. */
+export type Force = () => void;
+const forces = new Set<Force>();
+
+/**
+ * Registers a cleanup until the returned function is called; one registered while stopping still
+ * runs. `force` runs on a second signal that arrives while the cleanups still wait (a QEMU that
+ * does not end on SIGTERM: a stopped or deadlocked process), so machinec can always be ended.
+ */
+export function untilDone(cleanup: Cleanup, force?: Force): () => void {
   if (!installed) {
     installed = true;
     for (const s of SIGNALS) process.on(s, () => void stop(s));
   }
   cleanups.add(cleanup);
-  return () => void cleanups.delete(cleanup);
+  if (force) forces.add(force);
+  return () => {
+    cleanups.delete(cleanup);
+    if (force) forces.delete(force);
+  };
 }
 
 async function stop(signal: NodeJS.Signals): Promise<void> {
-  if (stopping) return;
+  if (stopping) {
+    for (const f of forces) f();
+    return;
+  }
   stopping = true;
   const ran = new Set<Cleanup>();
   let status: number | undefined;

@@ -82,6 +82,22 @@ qemuDescribe('signals reach QEMU; nothing is left behind', () => {
     expect(qemus(marker)).toEqual([]);
   }, T);
 
+  it('run: a second SIGTERM kills a QEMU that does not end on the first (stopped, or deadlocked in its shutdown)', async () => {
+    writeFileSync(join(dir, 'm.machine'), 'machine m {\n  accel = tcg\n  display = none\n}\n');
+    const marker = join(dir, 'marker-hung');
+    const child = spawn(process.execPath, [BIN, 'run', 'm.machine', '--', '-S', '-name', marker], { cwd: dir, stdio: 'ignore' });
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    for (let i = 0; i < 600 && !qemus(marker).length; i++) await sleep(50);
+    const [qemu] = qemus(marker);
+    process.kill(qemu, 'SIGSTOP'); // a stopped QEMU cannot act on SIGTERM, as a deadlocked one does not
+    child.kill('SIGTERM');
+    await sleep(1_000);
+    expect([child.exitCode, qemus(marker)]).toEqual([null, [qemu]]); // machinec waits for QEMU, as it should
+    child.kill('SIGTERM');
+    expect(await Promise.race([exited, sleep(30_000).then(() => 'still running')])).toBe(137); // 128 + SIGKILL
+    expect(qemus(marker)).toEqual([]);
+  }, T);
+
   it('run: a QEMU killed by a signal gives 128 + that signal, not 128', async () => {
     writeFileSync(join(dir, 'm.machine'), 'machine m {\n  accel = tcg\n  display = none\n}\n');
     const marker = join(dir, 'marker-abort');

@@ -252,12 +252,17 @@ export async function runCommand(s: Session, file: string, extra: readonly strin
     });
     child.on('exit', (code, signal) => finish(childStatus(code, signal)));
   });
-  // SIGINT, SIGTERM or SIGHUP to machinec go on to QEMU; machinec exits with QEMU's status.
-  const release = untilDone(async (signal) => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    const status = await exited;
-    return status === 0 ? undefined : status; // QEMU quit cleanly on it: 128 + the signal, as a shell reports
-  });
+  // SIGINT, SIGTERM or SIGHUP to machinec go on to QEMU; machinec exits with QEMU's status. A
+  // second one while QEMU has not ended (stopped, or deadlocked in its shutdown) kills it.
+  const running = () => child.exitCode === null && child.signalCode === null;
+  const release = untilDone(
+    async (signal) => {
+      if (running()) child.kill(signal);
+      const status = await exited;
+      return status === 0 ? undefined : status; // QEMU quit cleanly on it: 128 + the signal, as a shell reports
+    },
+    () => void (running() && child.kill('SIGKILL')),
+  );
   return exited.finally(release);
 }
 
