@@ -62,6 +62,16 @@ async function killDuring(args: string[], signal: NodeJS.Signals, marker: string
   return result;
 }
 
+/** `machinec run` of a small machine, once its QEMU (named `marker` in `dir`) is running. */
+async function runningQemu(name: string) {
+  writeFileSync(join(dir, 'm.machine'), 'machine m {\n  accel = tcg\n  display = none\n}\n');
+  const marker = join(dir, name);
+  const child = spawn(process.execPath, [BIN, 'run', 'm.machine', '--', '-S', '-name', marker], { cwd: dir, stdio: 'ignore' });
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  for (let i = 0; i < 600 && !qemus(marker).length; i++) await sleep(50);
+  return { marker, child, exited };
+}
+
 qemuDescribe('signals reach QEMU; nothing is left behind', () => {
   it.each([['SIGTERM', 143], ['SIGINT', 130], ['SIGHUP', 129]] as const)('%s during verify of the 1,000-device machine', async (signal, status) => {
     writeFileSync(join(dir, 'big.machine'), machine(1000));
@@ -83,11 +93,7 @@ qemuDescribe('signals reach QEMU; nothing is left behind', () => {
   }, T);
 
   it('run: a second SIGTERM kills a QEMU that does not end on the first (stopped, or deadlocked in its shutdown)', async () => {
-    writeFileSync(join(dir, 'm.machine'), 'machine m {\n  accel = tcg\n  display = none\n}\n');
-    const marker = join(dir, 'marker-hung');
-    const child = spawn(process.execPath, [BIN, 'run', 'm.machine', '--', '-S', '-name', marker], { cwd: dir, stdio: 'ignore' });
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    for (let i = 0; i < 600 && !qemus(marker).length; i++) await sleep(50);
+    const { marker, child, exited } = await runningQemu('marker-hung');
     const [qemu] = qemus(marker);
     process.kill(qemu, 'SIGSTOP'); // a stopped QEMU cannot act on SIGTERM, as a deadlocked one does not
     child.kill('SIGTERM');
@@ -99,11 +105,7 @@ qemuDescribe('signals reach QEMU; nothing is left behind', () => {
   }, T);
 
   it('run: a QEMU killed by a signal gives 128 + that signal, not 128', async () => {
-    writeFileSync(join(dir, 'm.machine'), 'machine m {\n  accel = tcg\n  display = none\n}\n');
-    const marker = join(dir, 'marker-abort');
-    const child = spawn(process.execPath, [BIN, 'run', 'm.machine', '--', '-S', '-name', marker], { cwd: dir, stdio: 'ignore' });
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    for (let i = 0; i < 600 && !qemus(marker).length; i++) await sleep(50);
+    const { marker, exited } = await runningQemu('marker-abort');
     for (const pid of qemus(marker)) process.kill(pid, 'SIGABRT');
     expect(await exited).toBe(134);
   }, T);
