@@ -141,7 +141,8 @@ export function readIfExists(path: string, shown: string, what: string, cwd?: st
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
   }
-  return readText(path, shown, what, cwd, listings);
+  // With listings the O_NOFOLLOW open was tried above: read the long way, not open again.
+  return listings ? readOpened(path, shown, what, cwd ?? dirname(path), listings, undefined) : readText(path, shown, what, cwd);
 }
 
 /**

@@ -12,8 +12,9 @@ import { Worker } from 'node:worker_threads';
 import type { Io } from './io.js';
 import type { Session } from './session.js';
 
-/** The argument a worker thread starts with (cli/bin.ts): not an option of the CLI. */
-export const WORKER_FLAG = '--machinec-worker-thread';
+import { WORKER_FLAG } from './worker-flag.js';
+
+export { WORKER_FLAG };
 
 /** Fewer machines than this per thread do not pay for a worker's start (~40 ms of CPU). */
 const MIN_SHARE = 40;

@@ -10,6 +10,7 @@
  * callback), so the core loads its lazy commands (dist/lazy/*.mjs) through `load` below.
  */
 import { createRequire } from 'node:module';
+import { WORKER_FLAG } from './worker-flag.js';
 
 // Node's builtins are required, not imported: importing one into an ES module makes its ES facade,
 // which reads every export (for node:fs that loads its streams and fs/promises with readline).
@@ -34,7 +35,7 @@ declare const MACHINEC_CORE: string;
  * flags, already set by the main thread.
  */
 const V8_FLAGS = '--no-turbo-inlining --no-allocation-site-pretenuring';
-if (process.argv[2] !== '--machinec-worker-thread') (require('node:v8') as typeof import('node:v8')).setFlagsFromString(V8_FLAGS);
+if (process.argv[2] !== WORKER_FLAG) (require('node:v8') as typeof import('node:v8')).setFlagsFromString(V8_FLAGS);
 
 const core = fileURLToPath(new URL(MACHINEC_CORE, import.meta.url));
 const cacheFile = `${core}.v8cache`;
