@@ -8,7 +8,7 @@
  * id both added as different devices, or a machine header both changed, is a conflict naming it.
  */
 import { catalog } from './catalog.js';
-import { compile } from './index.js';
+import { compile } from './compile.js';
 import { formatGuestAddress, readLock, writeLock } from './lockfile.js';
 import type { PlacedDevice, PlacedMachine } from './model.js';
 import { inDeviceOrder, keyed } from './plan-options.js';

@@ -5,7 +5,7 @@
  */
 import type { Property, Value } from '../grammar/index.js';
 import type { Check } from './checks/registry.js';
-import type { SourceContext } from './checks/source.js';
+import type { SourceContext } from './checks/source-context.js';
 
 /** C0 and C1 controls, DEL and the Unicode line and paragraph separators. */
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;

@@ -6,7 +6,7 @@
 import type { Property } from '../grammar/index.js';
 import type { PropSpec } from './catalog.js';
 import type { Check, Report } from './checks/registry.js';
-import type { SourceContext } from './checks/source.js';
+import type { SourceContext } from './checks/source-context.js';
 import type { MachineSpec } from './machine-spec.js';
 import { cpuFlagKeys, cpuModels, topologyKeys, vmBlocks } from './vm-schema.js';
 import { blockProps, member, typeOf } from './vm.js';

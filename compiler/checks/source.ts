@@ -12,10 +12,8 @@ import { busOwnerProperties } from '../qemu-facts.js';
 import { valueChecks } from '../value-checks.js';
 import { vmBlockUses, vmChecks } from '../vm-checks.js';
 import { runRegistered, type Check } from './registry.js';
+import type { SourceContext } from './source-context.js';
 
-export interface SourceContext {
-  readonly machine: MachineSpec;
-}
 
 const QEMU_ID = /^[A-Za-z][A-Za-z0-9_.-]*$/;
 const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
