@@ -11,9 +11,10 @@ import { join } from 'node:path';
 import { generateMachine } from '../cli/bench.js';
 import { runCli } from './support/cli.js';
 import { tempFolder } from './support/temp.js';
+import { freshBin } from './support/bin.js';
 
 const root = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..');
-const bin = join(root, 'dist', 'machinec.mjs');
+const bin = freshBin();
 const { NODE_OPTIONS: _flags, ...plainEnv } = process.env; // V8 flags (jest's) would make V8 refuse the cache
 const built = (args: string[], cwd: string, env: Record<string, string> = {}) =>
   spawnSync(process.execPath, [bin, ...args], { cwd, encoding: 'utf8', env: { ...plainEnv, NO_COLOR: '1', ...env } });

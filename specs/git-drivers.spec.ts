@@ -12,9 +12,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readLock } from '../compiler/index.js';
 import { tempFolder } from './support/temp.js';
+import { freshBin } from './support/bin.js';
 
 const here = import.meta.dirname ?? new URL('.', import.meta.url).pathname;
-const BIN = join(here, '..', 'dist', 'machinec.mjs');
+const BIN = freshBin();
 const env = { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@e', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@e', NO_COLOR: '1' };
 
 function repo(source: string) {

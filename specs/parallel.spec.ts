@@ -10,9 +10,10 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, syml
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateMachine } from '../cli/bench.js';
+import { freshBin } from './support/bin.js';
 
 const here = import.meta.dirname ?? new URL('.', import.meta.url).pathname;
-const BIN = join(here, '..', 'dist', 'machinec.mjs');
+const BIN = freshBin();
 const MACHINES = 120;
 
 let root: string;

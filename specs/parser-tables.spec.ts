@@ -17,6 +17,7 @@ import { MachineParser, tables } from '../grammar/parser.js';
 import { allTokens } from '../grammar/tokens.js';
 import { runCli } from './support/cli.js';
 import { corpusFiles, root } from './support/machine-files.js';
+import { freshBin } from './support/bin.js';
 
 const recorded = new MachineParser(undefined);
 const fromTables = new MachineParser(tables());
@@ -89,7 +90,7 @@ describe('a parser built from tables is the recorded parser', () => {
 });
 
 describe('the built CLI', () => {
-  const bin = join(root, 'dist', 'machinec.mjs');
+  const bin = freshBin();
   const errors = join(root, 'specs', 'errors');
   const syntaxCases = readdirSync(errors).filter((f) => f.endsWith('.errors.txt') && readFileSync(join(errors, f), 'utf8').includes('error[syntax-error]'));
 

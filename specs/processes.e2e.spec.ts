@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runCli } from './support/cli.js';
 import { qemuDescribe } from './support/qemu.js';
+import { freshBin } from './support/bin.js';
 
-const BIN = join(process.cwd(), 'dist', 'machinec.mjs');
+const BIN = freshBin();
 const T = 120_000;
 
 let dir: string;

@@ -21,9 +21,10 @@ import { readLock } from '../compiler/index.js';
 import { compareGuestView } from '../compiler/index.js';
 import { QmpClient, waitForStableGuestView } from '../cli/qemu/index.js';
 import { qemuDescribe } from './support/qemu.js';
+import { freshBin } from './support/bin.js';
 
 const root = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..');
-const CLI = join(root, 'dist', 'machinec.mjs');
+const CLI = freshBin();
 const sha = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
 
 function freePort(): Promise<number> {

@@ -5,10 +5,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { main } from '../../cli/main.js';
 import { runCli, type CliResult } from '../support/cli.js';
+import { BIN, freshBin } from '../support/bin.js';
 import { expectGolden } from '../support/golden.js';
 
 export const REPO = process.cwd();
-export const BIN = join(REPO, 'dist', 'machinec.mjs');
+export { BIN };
 export const GOLDENS = join(REPO, 'specs', 'cli');
 
 /** Every spec passes `--qemu` this, so machine types are QEMU 7.2's defaults whatever is installed. */
@@ -100,11 +101,9 @@ export function golden(name: string, actual: string): void {
   expectGolden(join(GOLDENS, name), actual);
 }
 
-/** dist/machinec.mjs, built once if missing. */
+/** Fails unless dist/machinec.mjs is built from today's sources (`npm test` builds it first). */
 export function ensureBin(): void {
-  if (existsSync(BIN)) return;
-  const r = spawnSync('npm', ['run', 'build'], { cwd: REPO, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`npm run build failed:\n${r.stdout}\n${r.stderr}`);
+  freshBin();
 }
 
 /** The lock line of device `id`. */
