@@ -1,7 +1,8 @@
 /**
  * Checks of the VM-wide properties (cpu, topology, firmware, display, serial, smbios, qemu-args,
- * state) and of the VM devices' own rules (one TPM, port forwards, acpi-index). Part of the one
- * check registry in checks.ts: each id is the code of what it reports.
+ * state) and of the VM devices' own rules (one TPM, port forwards, acpi-index). Part of the source
+ * checks (compiler/checks/source.ts), in the one registry (compiler/checks/all.ts): each id is the
+ * code of what it reports.
  */
 import type { Property } from '../grammar/index.js';
 import type { PropSpec } from './catalog.js';

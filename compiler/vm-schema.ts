@@ -1,8 +1,8 @@
 /**
  * The whole VM beyond its devices, as data: which machine properties take which typed blocks
  * (`cpu`, `topology`, `firmware`, `display`, `serial`, `smbios`) and with which keys, and the
- * firmware images each `firmware` choice means on Debian (package ovmf). The checks in vm.ts and
- * the emission read these tables; nothing here decides.
+ * firmware images each `firmware` choice means on Debian (package ovmf). The checks (vm-checks.ts),
+ * the pins (vm.ts) and the emission (vm-emit.ts) read these tables; nothing here decides.
  */
 import { blockTypes, type PropSpec } from './catalog.js';
 import { cpuFlags, cpuModels, hypervFlags } from './cpu-models.js';

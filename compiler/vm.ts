@@ -7,8 +7,7 @@ import type { Property, Span, Value } from '../grammar/index.js';
 import type { MachineSpec } from './machine-spec.js';
 import type { CpuPin, FirmwarePin, PinnedFile, PlacedMachine } from './model.js';
 import { hostDependentModels } from './cpu-models.js';
-import { NVRAM_FILE, OVMF, vmBlocks } from './vm-schema.js';
-import { closest } from './suggest.js';
+import { NVRAM_FILE, OVMF } from './vm-schema.js';
 
 /** What the host says, read by the CLI: the compiler itself does no I/O. */
 export interface HostFacts {
@@ -202,4 +201,3 @@ function machineTypeAge(machineType: string, today: string | undefined): PinFind
   return { machineType, version, month, removedIn: removingRelease(month) };
 }
 
-export const suggestType = (word: string, key: string): string | undefined => closest(word, Object.keys(vmBlocks[key]?.types ?? {}).filter(Boolean));

@@ -1,6 +1,6 @@
 /**
- * The `machine-ast` printer: AST to prettier doc. The canonical style is described in
- * README-style.md; in short, 2-space (or the configured) indent, `key = value` with single
+ * The `machine-ast` printer: AST to prettier doc. The canonical style is described in the
+ * README's "Formatting" section; in short, 2-space (or the configured) indent, `key = value` with single
  * spaces, the machine body and device trees one member per line, property-only bodies, typed
  * blocks and lists on one line when they fit. Literals are printed exactly as written.
  */
