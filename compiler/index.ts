@@ -21,7 +21,7 @@ export { GUEST_RULES, GuestView, guestNamesOf, linuxNicName, noticesFor, windows
 export { completionsAt, hoverAt, deviceIdAt, quickFix, modelProperties, describeModel, describeType, type Completion, type CompletionKind, type Completions, type EditorContext, type Hover, type QuickFix } from './editor.js';
 export { assertRegistered, diagnose, isRegistered, registry, type RegisteredCode } from './checks/all.js';
 export { failures, type CheckPhase, type Failure } from './checks/registry.js';
-export { lockValues, sharedValues, takenValues, type LockedFile, type LockValues } from './repo-unique.js';
+export { lockValues, sharedValues, takenValues, type LockedFile, type LockValues } from './checks/repo-unique.js';
 export { exportLibvirt, type LibvirtExport, type LibvirtExportInput } from './export/libvirt.js';
 export { planTopology, shortPlace, topologyOf, walkTopology, type NodeMark, type TopologyNode } from './topology.js';
 export { mergeLocks, type LockMerge } from './merge-lock.js';

@@ -1,7 +1,7 @@
 /**
  * The whole VM beyond its devices, as data: which machine properties take which typed blocks
  * (`cpu`, `topology`, `firmware`, `display`, `serial`, `smbios`) and with which keys, and the
- * firmware images each `firmware` choice means on Debian (package ovmf). The checks (vm-checks.ts),
+ * firmware images each `firmware` choice means on Debian (package ovmf). The checks (checks/vm.ts),
  * the pins (vm.ts) and the emission (vm-emit.ts) read these tables; nothing here decides.
  */
 import { blockTypes, type PropSpec } from './catalog.js';

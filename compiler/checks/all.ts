@@ -5,7 +5,7 @@
  * code is a machinec bug, never dropped and never printed as if it were a real one.
  */
 import type { Diagnostic, RelatedLocation, Severity, Span } from '../../grammar/index.js';
-import { repoChecks } from '../repo-unique.js';
+import { repoChecks } from './repo-unique.js';
 import { lockChecks, lockReadChecks, machineTypeChecks, parserChecks } from './lock.js';
 import { placementChecks } from './placement.js';
 import { failures, type CheckPhase } from './registry.js';

@@ -9,8 +9,8 @@ import type { DeviceSpec, MachineSpec } from '../machine-spec.js';
 import { capacityOf, formatAddress } from '../machine-spec.js';
 import { didYouMean } from '../suggest.js';
 import { busOwnerProperties } from '../qemu-facts.js';
-import { valueChecks } from '../value-checks.js';
-import { vmBlockUses, vmChecks } from '../vm-checks.js';
+import { valueChecks } from './values.js';
+import { vmBlockUses, vmChecks } from './vm.js';
 import { runRegistered, type Check } from './registry.js';
 import type { SourceContext } from './source-context.js';
 

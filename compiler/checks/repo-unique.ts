@@ -4,10 +4,10 @@
  * A shared value already locked is never changed silently: the hint names
  * `machinec lock --regenerate`, which the plan then shows.
  */
-import type { Diagnostic } from '../grammar/index.js';
-import { runRegistered, type Check } from './checks/registry.js';
-import { readLock } from './lockfile.js';
-import type { PlacedMachine } from './model.js';
+import type { Diagnostic } from '../../grammar/index.js';
+import { runRegistered, type Check } from './registry.js';
+import { readLock } from '../lockfile.js';
+import type { PlacedMachine } from '../model.js';
 
 /** The MACs and vmgenid GUIDs of a lock (each with the device holding it), and its SMBIOS UUID. */
 export interface LockValues {

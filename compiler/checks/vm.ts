@@ -4,14 +4,14 @@
  * checks (compiler/checks/source.ts), in the one registry (compiler/checks/all.ts): each id is the
  * code of what it reports.
  */
-import type { Property } from '../grammar/index.js';
-import type { PropSpec } from './catalog.js';
-import type { Check, Report } from './checks/registry.js';
-import type { SourceContext } from './checks/source-context.js';
-import type { MachineSpec } from './machine-spec.js';
-import { cpuFlagKeys, cpuModels, topologyKeys, vmBlocks } from './vm-schema.js';
-import { blockProps, member, typeOf } from './vm.js';
-import { didYouMean } from './suggest.js';
+import type { Property } from '../../grammar/index.js';
+import type { PropSpec } from '../catalog.js';
+import type { Check, Report } from './registry.js';
+import type { SourceContext } from './source-context.js';
+import type { MachineSpec } from '../machine-spec.js';
+import { cpuFlagKeys, cpuModels, topologyKeys, vmBlocks } from '../vm-schema.js';
+import { blockProps, member, typeOf } from '../vm.js';
+import { didYouMean } from '../suggest.js';
 
 /** The keys of the VM-wide blocks, with their schemas: the property checks judge them as they judge a device's. */
 export function vmBlockUses(machine: MachineSpec): { props: readonly Property[]; allowed: Readonly<Record<string, PropSpec>>; where: string }[] {

@@ -3,9 +3,9 @@
  * no string that could split an argument or a lock line, no number that would lose digits or
  * leave QEMU's range. Each reports under its own id, as every check in the registry does.
  */
-import type { Property, Value } from '../grammar/index.js';
-import type { Check } from './checks/registry.js';
-import type { SourceContext } from './checks/source-context.js';
+import type { Property, Value } from '../../grammar/index.js';
+import type { Check } from './registry.js';
+import type { SourceContext } from './source-context.js';
 
 /** C0 and C1 controls, DEL and the Unicode line and paragraph separators. */
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
