@@ -7,6 +7,7 @@ import { blockTypes, catalog, type BlockKind } from './catalog.js';
 import { formatAddress, type MachineSpec } from './machine-spec.js';
 import type { PlacedDevice, PlacedMachine } from './model.js';
 import { PCI_FUNCTIONS } from './chipsets.js';
+import { backendId } from './qemu/backend-ids.js';
 import { cpuArgs, displayArgs, firmwareArgs, machineOption, serialArgs, smbiosArgs, smpArg, vmBackend, type VmEmitOptions } from './vm-emit.js';
 
 const COMMAS = /,/g;
@@ -110,10 +111,10 @@ function blockBackend(d: PlacedDevice, own: readonly Property[], cdrom: boolean,
   const ro = valueOf(own, 'readonly');
   const readOnly = cdrom || (ro?.kind === 'Boolean' && ro.value);
   const formatOptions = fmt ? blockPairs(fmt, 'format') : [];
-  const blockdev: [string, string][] = [['driver', format], ['node-name', `drive-${d.id}`], ...formatOptions, ['file.driver', 'file'], ['file.filename', standIns ? standIns.resolveFile(file.value) : file.value]];
+  const blockdev: [string, string][] = [['driver', format], ['node-name', backendId('blockdev', d.id)], ...formatOptions, ['file.driver', 'file'], ['file.filename', standIns ? standIns.resolveFile(file.value) : file.value]];
   if (readOnly) blockdev.push(['read-only', 'on']);
-  if (standIns && !standIns.fileExists(file.value)) blockdev.splice(0, 4 + formatOptions.length, ['driver', 'null-co'], ['node-name', `drive-${d.id}`]);
-  return { backends: ['-blockdev', option(blockdev[0][0] + '=' + blockdev[0][1], blockdev.slice(1))], pairs: [['drive', `drive-${d.id}`]] };
+  if (standIns && !standIns.fileExists(file.value)) blockdev.splice(0, 4 + formatOptions.length, ['driver', 'null-co'], ['node-name', backendId('blockdev', d.id)]);
+  return { backends: ['-blockdev', option(blockdev[0][0] + '=' + blockdev[0][1], blockdev.slice(1))], pairs: [['drive', backendId('blockdev', d.id)]] };
 }
 
 /** The backend a device's catalog entry names (netdev, blockdev, chardev, TPM/fsdev, audiodev), as QEMU options. */
@@ -124,19 +125,19 @@ function deviceBackend(spec: MachineSpec, d: PlacedDevice, options: EmitOptions,
   if (backend === 'netdev') {
     const v = valueOf(own, 'netdev');
     // Stand-in: a plain user netdev (no host forwards that could clash with a running VM).
-    return v ? { backends: ['-netdev', standIns ? `user,id=net-${d.id}` : typedBackend(v, `net-${d.id}`, 'netdev')], pairs: [['netdev', `net-${d.id}`]] } : { backends: [], pairs: [] };
+    return v ? { backends: ['-netdev', standIns ? `user,id=${backendId('netdev', d.id)}` : typedBackend(v, backendId('netdev', d.id), 'netdev')], pairs: [['netdev', backendId('netdev', d.id)]] } : { backends: [], pairs: [] };
   }
   if (backend === 'block' || backend === 'cdrom') return blockBackend(d, own, backend === 'cdrom', standIns);
   if (backend === 'chardev') {
     const v = valueOf(own, 'chardev');
     if (!v) return { backends: [], pairs: [] };
     const harmless = HARMLESS_CHARDEVS.has(typeOf(v));
-    return { backends: ['-chardev', standIns && !harmless ? `null,id=chr-${d.id}` : typedBackend(v, `chr-${d.id}`, 'chardev')], pairs: [['chardev', `chr-${d.id}`]] };
+    return { backends: ['-chardev', standIns && !harmless ? `null,id=${backendId('chardev', d.id)}` : typedBackend(v, backendId('chardev', d.id), 'chardev')], pairs: [['chardev', backendId('chardev', d.id)]] };
   }
   if (backend === 'tpm' || backend === 'fsdev') return vmBackend(spec, d, vmOpts, (p) => (standIns ? (standIns.fileExists(p) ? standIns.resolveFile(p) : options.state ?? '.') : p));
   if (backend === 'audio') {
     const v = valueOf(own, 'audiodev');
-    return { backends: ['-audiodev', v && !standIns ? typedBackend(v, `audio-${d.id}`, 'audiodev') : `none,id=audio-${d.id}`], pairs: [['audiodev', `audio-${d.id}`]] };
+    return { backends: ['-audiodev', v && !standIns ? typedBackend(v, backendId('audiodev', d.id), 'audiodev') : `none,id=${backendId('audiodev', d.id)}`], pairs: [['audiodev', backendId('audiodev', d.id)]] };
   }
   return { backends: [], pairs: [] };
 }

@@ -6,6 +6,7 @@
 import type { Value } from '../grammar/index.js';
 import type { MachineSpec } from './machine-spec.js';
 import type { PlacedDevice, PlacedMachine } from './model.js';
+import { backendId } from './qemu/backend-ids.js';
 import { NVRAM_FILE, TPM_SOCKET, topologyKeys } from './vm-schema.js';
 import { blockProps, firmwareChoice, member, stateFolder, typeOf } from './vm.js';
 
@@ -104,12 +105,12 @@ export function vmBackend(spec: MachineSpec, d: PlacedDevice, o: VmEmitOptions, 
   const props = d.source?.properties ?? [];
   if (d.model === 'tpm-crb' || d.model === 'tpm-tis') {
     return {
-      backends: ['-chardev', `socket,id=chr-${d.id},path=${esc(tpmSocket(spec, o))}`, '-tpmdev', `emulator,id=tpm-${d.id},chardev=chr-${d.id}`],
-      pairs: [['tpmdev', `tpm-${d.id}`]],
+      backends: ['-chardev', `socket,id=${backendId('chardev', d.id)},path=${esc(tpmSocket(spec, o))}`, '-tpmdev', `emulator,id=${backendId('tpmdev', d.id)},chardev=${backendId('chardev', d.id)}`],
+      pairs: [['tpmdev', backendId('tpmdev', d.id)]],
     };
   }
   const path = str(member(props, 'path')) ?? '.';
   const ro = member(props, 'readonly');
-  const fsdev = [`local,id=fs-${d.id},path=${esc(resolveDir(path))},security_model=mapped-xattr`, ...(ro?.kind === 'Boolean' && ro.value ? ['readonly=on'] : [])].join(',');
-  return { backends: ['-fsdev', fsdev], pairs: [['fsdev', `fs-${d.id}`], ['mount_tag', str(member(props, 'tag')) ?? d.id]] };
+  const fsdev = [`local,id=${backendId('fsdev', d.id)},path=${esc(resolveDir(path))},security_model=mapped-xattr`, ...(ro?.kind === 'Boolean' && ro.value ? ['readonly=on'] : [])].join(',');
+  return { backends: ['-fsdev', fsdev], pairs: [['fsdev', backendId('fsdev', d.id)], ['mount_tag', str(member(props, 'tag')) ?? d.id]] };
 }
