@@ -5,7 +5,7 @@ import { main, serveWorker } from './main.js';
 import { processIo } from './io.js';
 import { WORKER_FLAG } from './parallel.js';
 
-// No top-level await: the bundled CLI runs this file as a script (cli/start.ts, cli/bundle.ts).
+// No top-level await: the bundled CLI runs this file as a script (cli/start.ts, tools/bundle.ts).
 // A worker thread (cli/parallel.ts) is told by its argv, so a build never loads worker_threads.
 if (process.argv[2] === WORKER_FLAG && parentPort) {
   void serveWorker((workerData as { machinecTask: unknown }).machinecTask).then((outcomes) => parentPort!.postMessage(outcomes));

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The bundled CLI's first file (dist/machinec.mjs; cli/bundle.ts writes it). It runs the CLI's
+ * The bundled CLI's first file (dist/machinec.mjs; tools/bundle.ts writes it). It runs the CLI's
  * core (dist/core-HASH.cjs: every command but the lazy ones) as a vm.Script with the V8 code cache
  * that `npm run build` made by running a build (dist/core-HASH.cjs.v8cache): Node 20 has no compile
  * cache for modules, and compiling the core's functions is a fifth of a cold build (README
@@ -20,7 +20,7 @@ const { dirname } = require('node:path') as typeof import('node:path');
 const { fileURLToPath, pathToFileURL } = require('node:url') as typeof import('node:url');
 const { Script } = require('node:vm') as typeof import('node:vm');
 
-/** Defined by cli/bundle.ts: the core's file name, next to this one. */
+/** Defined by tools/bundle.ts: the core's file name, next to this one. */
 declare const MACHINEC_CORE: string;
 
 /**

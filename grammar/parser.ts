@@ -35,7 +35,7 @@ const messages: IParserErrorMessageProvider = {
 
 const MAX_LOOKAHEAD = 3;
 
-/** Defined by cli/bundle.ts in the bundled CLI only: `tables()` of the grammar below (grammar/tables.ts), as JSON. */
+/** Defined by tools/bundle.ts in the bundled CLI only: `tables()` of the grammar below (grammar/tables.ts), as JSON. */
 declare const MACHINEC_PARSER_TABLES: string | undefined;
 const bundledTables = typeof MACHINEC_PARSER_TABLES === 'undefined' ? undefined : (JSON.parse(MACHINEC_PARSER_TABLES) as ParserTables);
 
@@ -172,7 +172,7 @@ export class MachineParser extends CstParser {
   });
 }
 
-/** What cli/bundle.ts builds the bundled parser from: the grammar above, recorded and analysed by chevrotain. */
+/** What tools/bundle.ts builds the bundled parser from: the grammar above, recorded and analysed by chevrotain. */
 export const tables = (): ParserTables => parserTables(new MachineParser(undefined), VERSION, MAX_LOOKAHEAD);
 
 export type { CstNode };

@@ -2,7 +2,7 @@
  * The parser's set-up, precomputed. chevrotain builds a parser by running every rule once to record
  * its grammar, then derives the follow sets error recovery resyncs on and a lookahead function for
  * each OR, OPTION and MANY: about a tenth of a cold `machinec build` (README "Benchmark"). Those
- * results depend only on the grammar, so cli/bundle.ts computes them when it bundles the CLI
+ * results depend only on the grammar, so tools/bundle.ts computes them when it bundles the CLI
  * (`parserTables`, from a parser built the usual way) and the bundled parser is built from them:
  * the same grammar objects, follow sets and lookahead decisions, without recording or analysing.
  * specs/parser-tables.spec.ts checks that a parser built from tables is the recorded one.

@@ -68,7 +68,7 @@ export const allTokens = [
   LCurly, RCurly, LSquare, RSquare, Comma, Colon, Equals, At,
 ];
 
-/** Defined (true) by cli/bundle.ts in the bundled CLI only. */
+/** Defined (true) by tools/bundle.ts in the bundled CLI only. */
 declare const MACHINEC_BUNDLED: boolean | undefined;
 /**
  * chevrotain checks the token and grammar definitions each time it builds the lexer and the

@@ -6,7 +6,7 @@
  * (some of which still parse), built both ways wherever the parse had no errors, give the same tree.
  */
 import { readFileSync } from 'node:fs';
-import { generateMachine } from '../cli/bench.js';
+import { generateMachine } from '../tools/generate-machine.js';
 import { buildFile } from '../grammar/build-ast.js';
 import { MachineParser } from '../grammar/parser.js';
 import { MachineLexer } from '../grammar/tokens.js';

@@ -1,5 +1,5 @@
 /**
- * The built CLI (dist/machinec.mjs, cli/bundle.ts) as a cold start runs it:
+ * The built CLI (dist/machinec.mjs, tools/bundle.ts) as a cold start runs it:
  *  - its core's V8 code cache is named after the core and a cold build uses it (V8 accepts it),
  *    and so does each worker thread of `-j`;
  *  - what the bundle loads lazily works when called: crypto (the journal's digests of `rename`),
@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateMachine } from '../cli/bench.js';
+import { generateMachine } from '../tools/generate-machine.js';
 import { runCli } from './support/cli.js';
 import { tempFolder } from './support/temp.js';
 import { freshBin } from './support/bin.js';

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateMachine } from '../cli/bench.js';
+import { generateMachine } from '../tools/generate-machine.js';
 import { freshBin } from './support/bin.js';
 
 const here = import.meta.dirname ?? new URL('.', import.meta.url).pathname;

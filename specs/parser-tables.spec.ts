@@ -1,5 +1,5 @@
 /**
- * The bundled CLI builds its parser from tables (grammar/tables.ts) that cli/bundle.ts computes
+ * The bundled CLI builds its parser from tables (grammar/tables.ts) that tools/bundle.ts computes
  * from a parser built the usual way; this shows the two are the same parser:
  *  - the rules, follow sets and every lookahead decision built from the tables equal the recorded
  *    ones (each decision asked about every sequence of tokens it can look at);

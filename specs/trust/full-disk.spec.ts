@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateMachine } from '../../cli/bench.js';
+import { generateMachine } from '../../tools/generate-machine.js';
 import { BIN, ensureBin, NO_QEMU } from '../cli/harness.js';
 
 const root = process.getuid?.() === 0;

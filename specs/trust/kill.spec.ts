@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { generateMachine } from '../../cli/bench.js';
+import { generateMachine } from '../../tools/generate-machine.js';
 import { BIN, cleanScratch, ensureBin, NO_QEMU, scratch } from '../cli/harness.js';
 
 afterAll(cleanScratch);

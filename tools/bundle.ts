@@ -16,7 +16,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import os from 'node:os';
 import { join } from 'node:path';
 import { parserTables } from '../grammar/index.js';
-import { generateMachine } from './bench.js';
+import { generateMachine } from './generate-machine.js';
 
 /**
  * Every chevrotain Lexer fills a 65,536-entry table (charCode -> first-char bucket) before its
@@ -32,7 +32,7 @@ const lazyCharCodeMap: Plugin = {
       const source = readFileSync(args.path, 'utf8');
       const lookup = /(export function charCodeToOptimizedIndex\(charCode\) \{\s*return charCode < minOptimizationVal\s*\? charCode\s*): charCodeToOptimizedIdxMap\[charCode\];/;
       const init = /function initCharCodeToOptimizedIndexMap\(\) \{\s*if \(isEmpty\(charCodeToOptimizedIdxMap\)\) \{\s*charCodeToOptimizedIdxMap = new Array\(65536\);\s*for \(let i = 0; i < 65536; i\+\+\) \{\s*charCodeToOptimizedIdxMap\[i\] = i > 255 \? 255 \+ ~~\(i \/ 255\) : i;\s*\}\s*\}\s*\}/;
-      if (!lookup.test(source) || !init.test(source)) throw new Error(`${args.path}: chevrotain's charCode map is not where cli/bundle.ts expects it; update lazyCharCodeMap`);
+      if (!lookup.test(source) || !init.test(source)) throw new Error(`${args.path}: chevrotain's charCode map is not where tools/bundle.ts expects it; update lazyCharCodeMap`);
       const contents = source.replace(lookup, '$1: 255 + ~~(charCode / 255);').replace(init, 'function initCharCodeToOptimizedIndexMap() {}');
       return { contents, loader: 'js' };
     });
@@ -120,10 +120,10 @@ const coreOut = coreResult.outputFiles![0];
 let coreText = `"use strict";${coreOut.text.replace(/^#!.*\n/, '')}`;
 for (const specifier of Object.keys(lazy)) {
   const call = `import("./lazy/${lazy[specifier].name}.mjs")`;
-  if (coreText.split(call).length !== 2) throw new Error(`cli/bundle.ts: expected one ${call} in the core`);
+  if (coreText.split(call).length !== 2) throw new Error(`tools/bundle.ts: expected one ${call} in the core`);
   coreText = coreText.replace(call, call.replace('import(', '__machinecImport('));
 }
-if (/\bimport\(/.test(coreText)) throw new Error('cli/bundle.ts: the core calls import(), which its code cache cannot serve: load it through __machinecImport');
+if (/\bimport\(/.test(coreText)) throw new Error('tools/bundle.ts: the core calls import(), which its code cache cannot serve: load it through __machinecImport');
 // Named after its content: a code cache made for one core is never read by another.
 const coreName = `core-${createHash('sha256').update(coreText).digest('hex').slice(0, 12)}.cjs`;
 writeFileSync(join('dist', coreName), coreText);
