@@ -9,8 +9,6 @@ export { attachmentOf, audiodevTypes, backendProps, catalog, chardevTypes, machi
 export { chipsets, chipsetOfMachineType, type ChipsetSpec } from './chipsets.js';
 export { emit, escapeOptionValue, type EmitOptions, type StandIns } from './emit.js';
 export { resolve, type DeviceSpec, type MachineSpec } from './machine-spec.js';
-/** The phases compile() runs, for callers that time or test them one by one (the benchmark). */
-export { runSourceChecks } from './checks/source.js';
 export { place, type PlaceOptions, type PlaceResult } from './place/index.js';
 export { readLock, renameInLock, writeLock, formatGuestAddress, LOCK_FORMAT, type ReadLockResult } from './lockfile.js';
 export { hostEffects, describeHostEffect, splitOption, type HostEffect, type HostEffectKind } from './host-effects.js';
@@ -27,7 +25,6 @@ export { planTopology, shortPlace, topologyOf, walkTopology, type NodeMark, type
 export { mergeLocks, type LockMerge } from './merge-lock.js';
 export { APPROVALS, firmwareChoice, stateFolder, type Approval, type FirmwareChoice, type HostFacts, type HostNeeds } from './vm.js';
 export { NVRAM_FILE, TPM_SOCKET, TPM_STATE_DIR, OVMF } from './vm-schema.js';
-export { tpmSocket } from './vm-emit.js';
 export type { CpuPin, FirmwarePin, PinnedFile } from './model.js';
 export { compareGuestView, describeDevice, describeMismatch, expectedPciId, type GuestPciDevice, type GuestViewComparison, type Mismatch } from './guest-view.js';
 export { cpuFlagKeys, cpuModels, smbiosKeys, vmBlocks } from './vm-schema.js';

@@ -1,8 +1,14 @@
-export * from './ast.js';
-export * from './diagnostic.js';
+/**
+ * The grammar's public entry: the AST, parsing (whole file and incremental), the scanner the editor tools use,
+ * and the one Diagnostic type every layer reports with. Everything else in grammar/ is internal.
+ */
+export type {
+  AddressNode, BlockValue, BooleanValue, Comment, DeviceNode, Identifier, IntegerValue, ListValue, MachineFile,
+  MachineNode, Node, Property, SizeValue, StringValue, Value,
+} from './ast.js';
+export { walkDevices } from './ast.js';
+export { hasErrors, type Diagnostic, type RelatedLocation, type Severity, type Span } from './diagnostic.js';
 export { lineStarts, locate, type LineColumn } from './location.js';
 export { parse, type ParseResult } from './parse.js';
 export { reparse, type Parsed } from './reparse.js';
 export { scan, type Scan, type Token } from './scan.js';
-export { tables as parserTables } from './parser.js';
-export type { ParserTables } from './tables.js';

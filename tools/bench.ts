@@ -27,7 +27,8 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { parse } from '../grammar/index.js';
 import { compile } from '../compiler/index.js';
-import { comparePlacements, emit, place, readLock, resolve, runSourceChecks, writeLock, type PlacedMachine } from '../compiler/index.js';
+import { comparePlacements, emit, place, readLock, resolve, writeLock, type PlacedMachine } from '../compiler/index.js';
+import { runSourceChecks } from '../compiler/checks/source.js';
 import { checkDocument, type OpenDocument } from '../cli/lsp/documents.js';
 import { composition, generateMachine, type Composition } from './generate-machine.js';
 

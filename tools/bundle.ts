@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { parserTables } from '../grammar/index.js';
+import { tables as parserTables } from '../grammar/parser.js';
 import { generateMachine } from './generate-machine.js';
 
 /**
