@@ -4,7 +4,7 @@
  * are taken in file order. A worker's session (cli/session.ts) never changes a file, starts a
  * process or prints a note: a machine that needs one of these comes back `redo`, and this thread
  * compiles it itself, where a run on one thread would. So what a run prints and does is the same
- * on any number of threads; only its speed is not (README "Benchmark": most of a `lock --locked`
+ * on any number of threads; only its speed is not (docs/performance.md: most of a `lock --locked`
  * over many small machines is the JIT warming up, which each thread does at once).
  */
 import { availableParallelism } from 'node:os';

@@ -3,8 +3,8 @@
  * The bundled CLI's first file (dist/machinec.mjs; tools/bundle.ts writes it). It runs the CLI's
  * core (dist/core-HASH.cjs: every command but the lazy ones) as a vm.Script with the V8 code cache
  * that `npm run build` made by running a build (dist/core-HASH.cjs.v8cache): Node 20 has no compile
- * cache for modules, and compiling the core's functions is a fifth of a cold build (README
- * "Benchmark"). When V8 refuses the cache (another Node version or V8 flags) the core compiles as
+ * cache for modules, and compiling the core's functions is a fifth of a cold build
+ * (docs/performance.md). When V8 refuses the cache (another Node version or V8 flags) the core compiles as
  * usual: same behaviour, only slower. The cache is named after the core's content hash, so it can
  * never belong to another core. Code cached this way cannot call `import()` (V8 loses the
  * callback), so the core loads its lazy commands (dist/lazy/*.mjs) through `load` below.
@@ -29,7 +29,7 @@ declare const MACHINEC_CORE: string;
  * the second CPU) larger than the time it saves, and allocation-site pretenuring, once it decides
  * to move objects to the old generation, throws away the optimized code of a dozen functions in
  * the middle of the run. Without both, `lock --locked` over 500 machines takes 15% less wall time
- * and a 10,000-device build 17% less (README "Benchmark"); output is the same. Set before the core
+ * and a 10,000-device build 17% less (docs/performance.md); output is the same. Set before the core
  * is compiled, so the code cache, which V8 stamps with its flags, is made and used under the same
  * flags (`npm run build` makes it by running this file). A worker thread shares the process's
  * flags, already set by the main thread.

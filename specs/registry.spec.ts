@@ -2,7 +2,7 @@
  * Every diagnostic machinec emits is a registered check's id (or a command failure's, phase
  * `command`): what the parser and the lock reader make is relayed by the check of its code, and a
  * code no check registers fails loudly (compile() and the renderer throw). Every golden error file
- * under specs/ is walked and each code in it must be registered; the README's table of codes is
+ * under specs/ is walked and each code in it must be registered; the table of codes in docs/diagnostics.md is
  * the registry, both ways.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -78,22 +78,21 @@ describe('every code in every golden error file is a registered check', () => {
   });
 });
 
-/** The README's table of codes: `| \`code\` | phase | severity | … |` rows under "## Diagnostic codes". */
-function readmeCodes(): Map<string, string> {
-  const readme = readFileSync(join(root, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('\n## Diagnostic codes')).split(/\n## /)[1] ?? '';
+/** The guide's table of codes: `| \`code\` | phase | severity | … |` rows in docs/diagnostics.md. */
+function guideCodes(): Map<string, string> {
+  const section = readFileSync(join(root, 'docs', 'diagnostics.md'), 'utf8');
   const rows = [...section.matchAll(/^\| `([a-z0-9-]+)` \| (\w+) \| (\w+) \|/gm)];
   return new Map(rows.map((m) => [m[1], `${m[2]} ${m[3]}`]));
 }
 
-test("the README's list of diagnostic codes is the registry, both ways", () => {
-  const listed = readmeCodes();
+test("the guide's list of diagnostic codes (docs/diagnostics.md) is the registry, both ways", () => {
+  const listed = guideCodes();
   const registered = new Map(registry.map((r) => [r.id, `${r.phase} ${r.severity}`]));
   const table = registry.map((r) => `| \`${r.id}\` | ${r.phase} | ${r.severity} |`).join('\n');
   const missing = [...registered.keys()].filter((id) => !listed.has(id));
   const stale = [...listed.keys()].filter((id) => !registered.has(id));
   const wrong = [...listed].filter(([id, v]) => registered.has(id) && registered.get(id) !== v).map(([id]) => id);
-  if (missing.length || stale.length || wrong.length) console.log(`README rows, in registry order:\n${table}`);
+  if (missing.length || stale.length || wrong.length) console.log(`docs/diagnostics.md rows, in registry order:\n${table}`);
   expect({ missing, stale, wrong }).toEqual({ missing: [], stale: [], wrong: [] });
 });
 
