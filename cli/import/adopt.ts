@@ -6,7 +6,7 @@
  */
 import { attachmentOf, catalog, chardevTypes, chipsetOfMachineType, chipsets, compareGuestView, compile, describeMismatch, formatAddress, netdevTypes, parseAddress, writeLock } from '../../compiler/index.js';
 import type { Attachment, Chipset, GuestPciDevice, HostFacts, ModelSpec, PciAddress, PlacedDevice, PlacedMachine } from '../../compiler/index.js';
-import type { BlockBackend, FsdevBackend, NetBackend } from './qemu-args.js';
+import type { BlockBackend, FsdevBackend, NetBackend } from './qemu-syntax.js';
 import type { QtreeBus, QtreeDevice } from './qtree.js';
 
 export interface Backends {

@@ -7,7 +7,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { blockTypes, cpuFlagKeys, cpuModels, OVMF, smbiosKeys } from '../../compiler/index.js';
-import { kvText, type NetBackend } from './qemu-args.js';
+import { kvText, type NetBackend } from './qemu-syntax.js';
 
 const quote = (s: string) => JSON.stringify(s);
 type Pairs = readonly (readonly [string, string])[];
