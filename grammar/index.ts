@@ -12,3 +12,4 @@ export { lineStarts, locate, type LineColumn } from './location.js';
 export { parse, type ParseResult } from './parse.js';
 export { reparse, type Parsed } from './reparse.js';
 export { scan, type Scan, type Token } from './scan.js';
+export { printCommentText, printString, readString, type ReadString, type StringProblem } from './string-literal.js';

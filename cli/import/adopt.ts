@@ -8,6 +8,7 @@ import { attachmentOf, catalog, chardevTypes, chipsetOfMachineType, chipsets, co
 import type { Attachment, Chipset, GuestPciDevice, HostFacts, ModelSpec, PciAddress, PlacedDevice, PlacedMachine } from '../../compiler/index.js';
 import type { BlockBackend, FsdevBackend, NetBackend } from './qemu-syntax.js';
 import type { QtreeBus, QtreeDevice } from './qtree.js';
+import { printCommentText, printString } from '../../grammar/index.js';
 
 export interface Backends {
   net(name: string): NetBackend | undefined;
@@ -102,7 +103,8 @@ function prefixOf(model: string, spec: ModelSpec): string {
   return model.replace(/[^A-Za-z0-9]/g, '');
 }
 
-const quote = (s: string) => JSON.stringify(s);
+/** A string as the .machine writes it (reads back as the same value). */
+const quote = printString;
 
 /** `tap { ifname = "tap0" }` / `user`. */
 function typedValue(b: NetBackend): string {
@@ -424,7 +426,7 @@ function renderDevice(lines: string[], i: Imp, indent: string): void {
 function renderSource(w: Walk, options: AdoptOptions): string {
   const props = machineProps(w, options);
   const width = Math.max(...props.map(([k]) => k.length));
-  const lines = [`// ${options.name}.machine: imported by \`machinec import\` from ${options.origin}`, `machine ${options.name} {`];
+  const lines = [`// ${options.name}.machine: imported by \`machinec import\` from ${printCommentText(options.origin)}`, `machine ${options.name} {`];
   for (const [k, v] of props) lines.push(`  ${k.padEnd(width)} = ${v}`);
   if (w.all.length) lines.push('');
   for (const i of w.top) renderDevice(lines, i, '  ');
