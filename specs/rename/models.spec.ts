@@ -1,0 +1,138 @@
+/**
+ * Renaming a device of every model that owns a backend (every catalog row with a `backend`: NICs,
+ * disks, CD-ROMs, serial ports, audio codecs, 9p shares, TPMs), as a user does it: `machinec rename`
+ * on a built machine, then `machinec build --locked` on the result, and the editor's rename through
+ * `machinec lsp`. The renamed machine must build to the same QEMU command line but for the ids,
+ * by a rule of this spec's own (every id token under the new name), and the editor must propose
+ * the same source and lock as the CLI writes.
+ */
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { catalog, childBusOf, type Backend, type ModelSpec } from '../../compiler/catalog.js';
+import { cleanScratch, ensureBin, Q, read, runCli, scratch } from '../cli/harness.js';
+import { applyTextEdits, LspClient, positionOf, type TextEdit } from './lsp-client.js';
+
+const FROM = 'olddev';
+const TO = 'newdev';
+
+/** What a device of each backend kind needs in the source to build; a new kind fails to type-check until it is here. */
+const BACKEND_SOURCE: Record<Backend, string> = {
+  netdev: 'netdev = user',
+  block: 'file = "disk.raw", format = raw',
+  cdrom: 'file = "cd.iso", format = raw',
+  chardev: 'chardev = pty',
+  audio: 'audiodev = none',
+  tpm: '',
+  fsdev: 'path = "share"',
+};
+
+/** Every model with a backend, from the catalog's own rows: a model added there is renamed here too. */
+const MODELS = Object.entries(catalog)
+  .filter((e): e is [string, ModelSpec & { backend: Backend }] => e[1].backend !== undefined)
+  .map(([model, spec]) => ({ model, spec }));
+
+/** A controller model that provides the bus `spec` plugs into, found in the catalog (none for a device on PCI or the system bus). */
+function hostOf(spec: ModelSpec): string | undefined {
+  const bus = childBusOf[spec.plug];
+  if (!bus) return undefined;
+  const host = Object.entries(catalog).find(([, s]) => s.provides === bus && (s.chipsets ?? ['q35']).includes('q35'));
+  if (!host) throw new Error(`no controller in the catalog provides a ${bus} bus`);
+  return host[0];
+}
+
+function machineFor(model: string, spec: ModelSpec & { backend: Backend }): string {
+  const props = BACKEND_SOURCE[spec.backend];
+  const device = `device ${FROM}: ${model} {${props ? ` ${props} ` : ''}}`;
+  const host = hostOf(spec);
+  const body = host ? `  device ctl: ${host} {\n    ${device}\n  }\n` : `  ${device}\n`;
+  return `machine m {\n  chipset = q35\n${body}}\n`;
+}
+
+/**
+ * The rule a rename must follow, independent of machinec's own naming code: in every option
+ * value, each `key=value` part whose value is the old id, `<prefix>-<old id>` or a bus `<old id>.N`
+ * names the device, and is under the new id after the rename. What the guest reads stays, though
+ * it was the old id: a disk's `serial` (the lock pins it) and a 9p share's `mount_tag` (what the
+ * guest mounts; the rename writes it into the source).
+ */
+const GUEST_VALUES = new Set(['serial=', 'mount_tag=']);
+
+function renamedByRule(argv: readonly string[]): string[] {
+  const ID = new RegExp(`^((?:[a-z]+-)?)${FROM}((?:\\.\\d+)?)$`);
+  return argv.map((arg) =>
+    arg
+      .split(',')
+      .map((part) => {
+        const eq = part.indexOf('=');
+        const [key, value] = eq < 0 ? ['', part] : [part.slice(0, eq + 1), part.slice(eq + 1)];
+        if (GUEST_VALUES.has(key)) return part;
+        const m = ID.exec(value);
+        return m ? `${key}${m[1]}${TO}${m[2]}` : part;
+      })
+      .join(','),
+  );
+}
+
+async function argvOf(dir: string): Promise<string[]> {
+  const r = await runCli(['build', '--locked', '--format', 'json', 'm.machine', ...Q], dir);
+  if (r.code !== 0) throw new Error(`build --locked failed in ${dir}:\n${r.stderr}`);
+  return JSON.parse(r.stdout) as string[];
+}
+
+function folder(root: string, name: string, source: string, lock?: string): string {
+  const dir = join(root, name);
+  mkdirSync(join(dir, 'share'), { recursive: true });
+  writeFileSync(join(dir, 'disk.raw'), Buffer.alloc(1 << 20));
+  writeFileSync(join(dir, 'cd.iso'), Buffer.alloc(1 << 20));
+  writeFileSync(join(dir, 'm.machine'), source);
+  if (lock) copyFileSync(lock, join(dir, 'm.machine.lock'));
+  return dir;
+}
+
+describe('rename of every model that owns a backend', () => {
+  let root: string;
+  let lsp: LspClient;
+  beforeAll(async () => {
+    ensureBin();
+    root = scratch({}, 'machinec-rename-models-');
+    lsp = await LspClient.start(root);
+  }, 60_000);
+  afterAll(async () => {
+    await lsp.stop();
+    cleanScratch();
+  });
+
+  test('the catalog has the models this spec is about', () => {
+    const models = MODELS.map((m) => m.model);
+    for (const m of ['tpm-crb', 'tpm-tis', 'virtio-9p-pci', 'virtserialport', 'nvme', 'hda-duplex', 'e1000', 'virtio-net-pci', 'virtio-blk-pci', 'ide-cd']) expect(models).toContain(m);
+  });
+
+  test.each(MODELS.map((m) => [m.model, m] as const))('renames a %s in source, lock and editor', async (model, { spec }) => {
+    const source = machineFor(model, spec);
+    const cli = folder(root, `cli-${model}`, source);
+    const built = await runCli(['build', 'm.machine', ...Q], cli);
+    expect(built.code).toBe(0);
+    const before = await argvOf(cli);
+    const lockBefore = read(cli, 'm.machine.lock');
+    const editor = folder(root, `lsp-${model}`, source, join(cli, 'm.machine.lock'));
+
+    // (a) the CLI renames and exits 0.
+    const renamed = await runCli(['rename', 'm.machine', FROM, TO], cli);
+    expect(renamed.stderr).toMatch(new RegExp(`^renamed ${FROM} to ${TO} in m.machine and m.machine.lock`));
+    expect(renamed.code).toBe(0);
+
+    // (b) the renamed pair builds, lock unchanged, to the old command line under the new ids.
+    const after = await argvOf(cli);
+    expect(after).toEqual(renamedByRule(before));
+    expect(after).not.toEqual(before);
+    expect(read(cli, 'm.machine.lock')).not.toEqual(lockBefore);
+
+    // (c) the editor's rename proposes the source and lock the CLI wrote.
+    const uri = pathToFileURL(join(editor, 'm.machine')).href;
+    await lsp.open(uri, source);
+    const edit = await lsp.request<{ changes: Record<string, TextEdit[]> }>('textDocument/rename', { textDocument: { uri }, position: positionOf(source, `${FROM}:`, 1), newName: TO });
+    expect(applyTextEdits(source, edit.changes[uri])).toBe(read(cli, 'm.machine'));
+    expect(applyTextEdits(lockBefore, edit.changes[`${uri}.lock`])).toBe(read(cli, 'm.machine.lock'));
+  }, 60_000);
+});
