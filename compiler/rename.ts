@@ -60,18 +60,25 @@ const ID_DEFAULTS: Partial<Record<Backend, string>> = { fsdev: 'tag' };
 /** A string as the .machine language writes it: quoted, `\` and `"` escaped (grammar/build-ast.ts reads them back). */
 const sourceString = (s: string): string => `"${s.replace(/[\\"]/g, '\\$&').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t')}"`;
 
-/** Where and how to write `key = value` into a device's body: after its last member, on its own line if the body spans lines. */
+/**
+ * Where and how to write `key = value` into a device's body: after its last member, on a line of
+ * its own when the body spans lines (after a `//` comment that ends the member's line).
+ */
 function addProperty(source: string, d: DeviceNode, key: string, value: string): SourceEdit {
   const property = `${key} = ${value}`;
   const end = d.span.end;
-  if (!d.hasBody) return { span: { start: end, end }, text: ` { ${property} }` };
+  const at = (offset: number, text: string): SourceEdit => ({ span: { start: offset, end: offset }, text });
+  if (!d.hasBody) return at(end, ` { ${property} }`);
   const last = d.members[d.members.length - 1];
-  if (!last) return { span: { start: end - 1, end: end - 1 }, text: ` ${property} ` };
+  if (!last) return at(end - 1, ` ${property} `);
   const after = last.span.end;
-  if (!source.slice(after, end).includes('\n')) return { span: { start: after, end: after }, text: `, ${property}` };
+  if (!source.slice(after, end).includes('\n')) return at(after, `, ${property}`);
   const lineStart = source.lastIndexOf('\n', last.span.start - 1) + 1;
   const indent = /^[ \t]*/.exec(source.slice(lineStart))![0];
-  return { span: { start: after, end: after }, text: `\n${indent}${property}` };
+  const lineEnd = source.indexOf('\n', after);
+  const crlf = source.charCodeAt(lineEnd - 1) === 13;
+  const rest = source.slice(after, crlf ? lineEnd - 1 : lineEnd);
+  return at(/^\s*(\/\/.*)?$/.test(rest) ? after + rest.length : after, `${crlf ? '\r\n' : '\n'}${indent}${property}`);
 }
 
 /** The source edits that rename device `from` (found in `machine`) to `to`, keeping the values that defaulted to its id. */
