@@ -3,8 +3,9 @@
  * disks, CD-ROMs, serial ports, audio codecs, 9p shares, TPMs), as a user does it: `machinec rename`
  * on a built machine, then `machinec build --locked` on the result, and the editor's rename through
  * `machinec lsp`. The renamed machine must build to the same QEMU command line but for the ids,
- * by a rule of this spec's own (every id token under the new name), and the editor must propose
- * the same source and lock as the CLI writes.
+ * by a rule of this spec's own (every id token under the new name), `machinec diff` of the two
+ * locks must show a rename and nothing else, and the editor must propose the same source and lock
+ * as the CLI writes.
  */
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -127,6 +128,13 @@ describe('rename of every model that owns a backend', () => {
     expect(after).toEqual(renamedByRule(before));
     expect(after).not.toEqual(before);
     expect(read(cli, 'm.machine.lock')).not.toEqual(lockBefore);
+
+    // The review sees a rename only: `machinec diff` of the two locks exits 0, no QEMU option listed.
+    writeFileSync(join(cli, 'before.lock'), lockBefore);
+    const diff = await runCli(['diff', 'before.lock', 'm.machine.lock'], cli);
+    expect(diff.stdout).toContain(`~ ${FROM} renamed ${TO}, stays at `);
+    expect(diff.stdout).not.toContain('option');
+    expect(diff.code).toBe(0);
 
     // (c) the editor's rename proposes the source and lock the CLI wrote.
     const uri = pathToFileURL(join(editor, 'm.machine')).href;
