@@ -7,48 +7,12 @@
  * locks must show a rename and nothing else, and the editor must propose the same source and lock
  * as the CLI writes.
  */
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { catalog, childBusOf, type Backend, type ModelSpec } from '../../compiler/catalog.js';
 import { cleanScratch, ensureBin, Q, read, runCli, scratch } from '../cli/harness.js';
 import { applyTextEdits, LspClient, positionOf, type TextEdit } from './lsp-client.js';
-
-const FROM = 'olddev';
-const TO = 'newdev';
-
-/** What a device of each backend kind needs in the source to build; a new kind fails to type-check until it is here. */
-const BACKEND_SOURCE: Record<Backend, string> = {
-  netdev: 'netdev = user',
-  block: 'file = "disk.raw", format = raw',
-  cdrom: 'file = "cd.iso", format = raw',
-  chardev: 'chardev = pty',
-  audio: 'audiodev = none',
-  tpm: '',
-  fsdev: 'path = "share"',
-};
-
-/** Every model with a backend, from the catalog's own rows: a model added there is renamed here too. */
-const MODELS = Object.entries(catalog)
-  .filter((e): e is [string, ModelSpec & { backend: Backend }] => e[1].backend !== undefined)
-  .map(([model, spec]) => ({ model, spec }));
-
-/** A controller model that provides the bus `spec` plugs into, found in the catalog (none for a device on PCI or the system bus). */
-function hostOf(spec: ModelSpec): string | undefined {
-  const bus = childBusOf[spec.plug];
-  if (!bus) return undefined;
-  const host = Object.entries(catalog).find(([, s]) => s.provides === bus && (s.chipsets ?? ['q35']).includes('q35'));
-  if (!host) throw new Error(`no controller in the catalog provides a ${bus} bus`);
-  return host[0];
-}
-
-function machineFor(model: string, spec: ModelSpec & { backend: Backend }): string {
-  const props = BACKEND_SOURCE[spec.backend];
-  const device = `device ${FROM}: ${model} {${props ? ` ${props} ` : ''}}`;
-  const host = hostOf(spec);
-  const body = host ? `  device ctl: ${host} {\n    ${device}\n  }\n` : `  ${device}\n`;
-  return `machine m {\n  chipset = q35\n${body}}\n`;
-}
+import { folder, FROM, machineFor, MODELS, TO } from './models.js';
 
 /**
  * The rule a rename must follow, independent of machinec's own naming code: in every option
@@ -79,16 +43,6 @@ async function argvOf(dir: string): Promise<string[]> {
   const r = await runCli(['build', '--locked', '--format', 'json', 'm.machine', ...Q], dir);
   if (r.code !== 0) throw new Error(`build --locked failed in ${dir}:\n${r.stderr}`);
   return JSON.parse(r.stdout) as string[];
-}
-
-function folder(root: string, name: string, source: string, lock?: string): string {
-  const dir = join(root, name);
-  mkdirSync(join(dir, 'share'), { recursive: true });
-  writeFileSync(join(dir, 'disk.raw'), Buffer.alloc(1 << 20));
-  writeFileSync(join(dir, 'cd.iso'), Buffer.alloc(1 << 20));
-  writeFileSync(join(dir, 'm.machine'), source);
-  if (lock) copyFileSync(lock, join(dir, 'm.machine.lock'));
-  return dir;
 }
 
 describe('rename of every model that owns a backend', () => {
