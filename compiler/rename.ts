@@ -82,7 +82,12 @@ function addProperty(source: string, d: DeviceNode, key: string, value: string):
 }
 
 /** The source edits that rename device `from` (found in `machine`) to `to`, keeping the values that defaulted to its id. */
-export function renameInSource(source: string, machine: MachineNode | undefined, from: string, to: string): { edits: SourceEdit[]; kept: string[] } | undefined {
+export function renameInSource(
+  source: string,
+  machine: MachineNode | undefined,
+  from: string,
+  to: string,
+): { edits: SourceEdit[]; kept: string[] } | undefined {
   const target = [...walkDevices(machine?.devices ?? [])].find((d) => d.id?.name === from);
   if (!target?.id) return undefined;
   const edits: SourceEdit[] = [{ span: target.id.span, text: to }];
@@ -103,7 +108,8 @@ export function applyEdits(source: string, edits: readonly SourceEdit[]): string
   return out;
 }
 
-const refuse = (message: string, hint?: string, diagnostics: readonly Diagnostic[] = [], plan?: Plan): RenameResult => ({ ok: false, message, hint, diagnostics, plan });
+const refuse = (message: string, hint?: string, diagnostics: readonly Diagnostic[] = [], plan?: Plan): RenameResult =>
+  ({ ok: false, message, hint, diagnostics, plan });
 
 /** Renames device `from` to `to` in the source and the lock together, or says why not; nothing is written here. */
 export function renameDevice(r: RenameRequest): RenameResult {

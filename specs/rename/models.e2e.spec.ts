@@ -22,17 +22,21 @@ interface QomProperty {
 /** `machinec run` on the machine in `dir`, paused, with a QMP socket; what QEMU says of the devices. */
 async function runAndAsk(dir: string): Promise<{ peripherals: string[]; links: Record<string, unknown> }> {
   const sock = join(dir, 'qmp.sock');
-  const run = spawn(process.execPath, [BIN, 'run', 'm.machine', '--qemu', QEMU!, '--', '-S', '-display', 'none', '-qmp', `unix:${sock},server=on,wait=off`], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  const args = [BIN, 'run', 'm.machine', '--qemu', QEMU!, '--', '-S', '-display', 'none', '-qmp', `unix:${sock},server=on,wait=off`];
+  const run = spawn(process.execPath, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   run.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise((done) => run.on('exit', done));
   try {
-    const qmp = await connectQmp(sock, { timeoutMs: 30_000, shouldAbort: () => (run.exitCode !== null ? new Error(`machinec run exited ${run.exitCode}: ${stderr}`) : undefined) });
-    const peripherals = (await qmp.execute<QomProperty[]>('qom-list', { path: '/machine/peripheral' })).filter((p) => p.type.startsWith('child<')).map((p) => p.name);
+    const died = (): Error | undefined => (run.exitCode !== null ? new Error(`machinec run exited ${run.exitCode}: ${stderr}`) : undefined);
+    const qmp = await connectQmp(sock, { timeoutMs: 30_000, shouldAbort: died });
+    const listed = await qmp.execute<QomProperty[]>('qom-list', { path: '/machine/peripheral' });
+    const peripherals = listed.filter((p) => p.type.startsWith('child<')).map((p) => p.name);
     const links: Record<string, unknown> = {};
     if (peripherals.includes(TO)) {
-      const own = await qmp.execute<QomProperty[]>('qom-list', { path: `/machine/peripheral/${TO}` });
-      for (const p of own.filter((o) => BACKEND_LINKS.includes(o.name))) links[p.name] = await qmp.execute('qom-get', { path: `/machine/peripheral/${TO}`, property: p.name });
+      const path = `/machine/peripheral/${TO}`;
+      const own = await qmp.execute<QomProperty[]>('qom-list', { path });
+      for (const p of own.filter((o) => BACKEND_LINKS.includes(o.name))) links[p.name] = await qmp.execute('qom-get', { path, property: p.name });
       // A disk's medium, by the device QEMU attached it to (a usb-storage hands its drive to a SCSI disk inside it).
       const blocks = await qmp.execute<{ qdev?: string; inserted?: { 'node-name'?: string } }[]>('query-block');
       for (const b of blocks.filter((x) => x.qdev?.startsWith(`/machine/peripheral/${TO}`))) links[`medium ${b.qdev}`] = b.inserted?.['node-name'] ?? '';

@@ -60,7 +60,8 @@ describe('rename of every model that owns a backend', () => {
 
   test('the catalog has the models this spec is about', () => {
     const models = MODELS.map((m) => m.model);
-    for (const m of ['tpm-crb', 'tpm-tis', 'virtio-9p-pci', 'virtserialport', 'nvme', 'hda-duplex', 'e1000', 'virtio-net-pci', 'virtio-blk-pci', 'ide-cd']) expect(models).toContain(m);
+    const named = ['tpm-crb', 'tpm-tis', 'virtio-9p-pci', 'virtserialport', 'nvme', 'hda-duplex', 'e1000', 'virtio-net-pci', 'virtio-blk-pci', 'ide-cd'];
+    for (const m of named) expect(models).toContain(m);
   });
 
   test.each(MODELS.map((m) => [m.model, m] as const))('renames a %s in source, lock and editor', async (model, { spec }) => {
@@ -93,7 +94,8 @@ describe('rename of every model that owns a backend', () => {
     // (c) the editor's rename proposes the source and lock the CLI wrote.
     const uri = pathToFileURL(join(editor, 'm.machine')).href;
     await lsp.open(uri, source);
-    const edit = await lsp.request<{ changes: Record<string, TextEdit[]> }>('textDocument/rename', { textDocument: { uri }, position: positionOf(source, `${FROM}:`, 1), newName: TO });
+    const position = positionOf(source, `${FROM}:`, 1);
+    const edit = await lsp.request<{ changes: Record<string, TextEdit[]> }>('textDocument/rename', { textDocument: { uri }, position, newName: TO });
     expect(applyTextEdits(source, edit.changes[uri])).toBe(read(cli, 'm.machine'));
     expect(applyTextEdits(lockBefore, edit.changes[`${uri}.lock`])).toBe(read(cli, 'm.machine.lock'));
   }, 60_000);

@@ -24,9 +24,21 @@ const mountTags = (source: string, lock: string): string[] =>
 describe('renaming a 9p share keeps its mount tag', () => {
   test.each([
     ['one line', '  device share: virtio-9p-pci { path = "." }\n', '  device www: virtio-9p-pci { path = ".", tag = "share" }\n'],
-    ['a body over lines', '  device share: virtio-9p-pci {\n    path = "."\n    readonly = true\n  }\n', '  device www: virtio-9p-pci {\n    path = "."\n    readonly = true\n    tag = "share"\n  }\n'],
-    ['a comment after the last property', '  device share: virtio-9p-pci {\n    path = "." // the project\n  }\n', '  device www: virtio-9p-pci {\n    path = "." // the project\n    tag = "share"\n  }\n'],
-    ['CRLF line ends', '  device share: virtio-9p-pci {\r\n    path = "."\r\n  }\r\n', '  device www: virtio-9p-pci {\r\n    path = "."\r\n    tag = "share"\r\n  }\r\n'],
+    [
+      'a body over lines',
+      '  device share: virtio-9p-pci {\n    path = "."\n    readonly = true\n  }\n',
+      '  device www: virtio-9p-pci {\n    path = "."\n    readonly = true\n    tag = "share"\n  }\n',
+    ],
+    [
+      'a comment after the last property',
+      '  device share: virtio-9p-pci {\n    path = "." // the project\n  }\n',
+      '  device www: virtio-9p-pci {\n    path = "." // the project\n    tag = "share"\n  }\n',
+    ],
+    [
+      'CRLF line ends',
+      '  device share: virtio-9p-pci {\r\n    path = "."\r\n  }\r\n',
+      '  device www: virtio-9p-pci {\r\n    path = "."\r\n    tag = "share"\r\n  }\r\n',
+    ],
   ])('%s', async (_what, device, renamed) => {
     const source = wrap(device);
     const r = rename(source);
