@@ -5,6 +5,7 @@
  * elsewhere), MACs, serials and chassis numbers go into the lock as they are.
  */
 import { attachmentOf, catalog, chardevTypes, chipsetOfMachineType, chipsets, compareGuestView, compile, describeMismatch, formatAddress, netdevTypes, parseAddress, writeLock } from '../../compiler/index.js';
+import { isDeviceId } from '../../grammar/index.js';
 import type { Attachment, Chipset, GuestPciDevice, HostFacts, ModelSpec, PciAddress, PlacedDevice, PlacedMachine } from '../../compiler/index.js';
 import type { BlockBackend, FsdevBackend, NetBackend } from './qemu-syntax.js';
 import type { QtreeBus, QtreeDevice } from './qtree.js';
@@ -87,7 +88,6 @@ interface Imp {
   readonly where: string;
 }
 
-const QEMU_ID = /^[A-Za-z][A-Za-z0-9_.-]*$/;
 const LOCK_WORD = /^[A-Za-z0-9_.:+-]*$/;
 const PREFIX: Record<string, string> = {
   'pci-bridge': 'bridge', 'pcie-root-port': 'port', 'pcie-pci-bridge': 'pcibridge', 'virtio-balloon-pci': 'balloon', 'virtio-rng-pci': 'rng',
@@ -370,7 +370,7 @@ function walkPeripherals(w: Walk): void {
 function assignIds(all: readonly Imp[], notes: string[]): void {
   const taken = new Set<string>();
   for (const i of all) {
-    if (i.qemuId && QEMU_ID.test(i.qemuId) && !/^(pci|pcie)\.\d+$/.test(i.qemuId) && i.qemuId !== 'ide' && !taken.has(i.qemuId)) {
+    if (i.qemuId && isDeviceId(i.qemuId) && !/^(pci|pcie)\.\d+$/.test(i.qemuId) && i.qemuId !== 'ide' && !taken.has(i.qemuId)) {
       i.id = i.qemuId;
       taken.add(i.id);
     }
