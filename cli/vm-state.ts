@@ -107,6 +107,13 @@ function claimState(dir: string, me: OwnerRecord, legacy: { line: string; beside
   return fail('state-shared', `the state folder ${dir}${via} belongs to ${other}, not to ${me.machine} (UUID ${me.uuid})`, shown, `${SHARED_HINT}; a machine moved or given a new UUID (\`lock --regenerate\`) claims its folder again once ${ownerFile} is removed`, span);
 }
 
+/** Makes the state folder `dir` when it is missing and claims it for `machine` (its file at `sourcePath`): run, and export libvirt. */
+export function claimStateFolder(machine: PlacedMachine, sourcePath: string, at: { shown: string; span?: Span }, dir: string): Diagnostic | undefined {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const legacy = { line: `${machine.name} ${basename(sourcePath)}`, beside: dirname(real(dir)) === real(dirname(sourcePath)) };
+  return claimState(dir, { machine: repoPathOf(sourcePath), uuid: machine.uuid }, legacy, at);
+}
+
 /**
  * Creates the state folder and the VARS copy when they are missing; never overwrites either.
  * With `own`, the folder is claimed for the machine (claimState) before anything in it is used;
@@ -114,11 +121,8 @@ function claimState(dir: string, me: OwnerRecord, legacy: { line: string; beside
  */
 export function prepareState(machine: PlacedMachine, sourcePath: string, shown: string, paths: StatePaths, options: { own: boolean; span?: Span }): Diagnostic | undefined {
   mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
-  if (options.own) {
-    const legacy = { line: `${machine.name} ${basename(sourcePath)}`, beside: dirname(real(paths.dir)) === real(dirname(sourcePath)) };
-    const problem = claimState(paths.dir, { machine: repoPathOf(sourcePath), uuid: machine.uuid }, legacy, { shown, span: options.span });
-    if (problem) return problem;
-  }
+  const problem = options.own ? claimStateFolder(machine, sourcePath, { shown, span: options.span }, paths.dir) : undefined;
+  if (problem) return problem;
   const fw = machine.firmware;
   if (fw && paths.nvram && !existsSync(paths.nvram)) {
     try {

@@ -103,6 +103,22 @@ const qemuStarted = (stdout: string) => /QEMU emulator version/.test(stdout);
   }, 60_000);
 });
 
+(haveTools ? describe : describe.skip)('export libvirt claims the state folder its domain\'s nvram goes in, as run does', () => {
+  test('prod exports; staging pointing at prod\'s folder is refused, and no XML is written', async () => {
+    writeFileSync(join(repo, 'prod/web.machine'), web());
+    writeFileSync(join(repo, 'staging/web.machine'), web('  state = "../prod/web.state"\n'));
+    const prod = await runCli(['export', 'libvirt', 'prod/web.machine', '--out', 'prod.xml'], repo);
+    expect(prod.code).toBe(0);
+    expect(readFileSync(join(repo, 'prod.xml'), 'utf8')).toContain(`<nvram template='${OVMF}'>${join(repo, 'prod/web.state/OVMF_VARS.fd')}</nvram>`);
+    expect(owner('prod/web.state')).toEqual({ machine: 'prod/web.machine', uuid: uuidOf('prod/web.machine.lock') });
+    const staging = await runCli(['export', 'libvirt', 'staging/web.machine', '--out', 'staging.xml'], repo);
+    expect(staging.code).toBe(1);
+    expect(staging.stderr).toMatch(/error\[state-shared\]: the state folder \S*prod\/web\.state belongs to prod\/web\.machine, not to staging\/web\.machine/);
+    expect(existsSync(join(repo, 'staging.xml'))).toBe(false);
+    expect(run('staging/web.machine').code).toBe(1);
+  }, 120_000);
+});
+
 (haveTools ? describe : describe.skip)('owner files an older machinec wrote (NAME FILE only)', () => {
   test('beside the machine and naming it: taken over, and the path and UUID recorded', () => {
     writeFileSync(join(repo, 'prod/web.machine'), web());
