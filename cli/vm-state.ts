@@ -54,10 +54,16 @@ function real(path: string): string {
   }
 }
 
-/** The path of the machine file `sourcePath` in its repo (cli/repo.ts), as owner files record it. */
-export function repoPathOf(sourcePath: string): string {
+/**
+ * The path of the machine file `sourcePath` as the owner file of `stateDir` records it: from the
+ * top of the repo (cli/repo.ts) that holds the folder, where it really is. For a folder in the
+ * machine's own repo that is the machine's path in the repo (`prod/web.machine`); a folder in
+ * another repo, or outside git in another folder, records a path that leaves it
+ * (`../staging/web.machine`), so two machines of one name and file name never record the same.
+ */
+export function repoPathOf(sourcePath: string, stateDir: string): string {
   const folder = real(dirname(sourcePath));
-  return join(relative(repoRoot(folder), folder), basename(sourcePath)).split(sep).join('/');
+  return join(relative(repoRoot(dirname(real(stateDir))), folder), basename(sourcePath)).split(sep).join('/');
 }
 
 export const ownerText = (o: OwnerRecord): string => `${JSON.stringify({ machine: o.machine, uuid: o.uuid }, null, 2)}\n`;
@@ -111,7 +117,7 @@ function claimState(dir: string, me: OwnerRecord, legacy: { line: string; beside
 export function claimStateFolder(machine: PlacedMachine, sourcePath: string, at: { shown: string; span?: Span }, dir: string): Diagnostic | undefined {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const legacy = { line: `${machine.name} ${basename(sourcePath)}`, beside: dirname(real(dir)) === real(dirname(sourcePath)) };
-  return claimState(dir, { machine: repoPathOf(sourcePath), uuid: machine.uuid }, legacy, at);
+  return claimState(dir, { machine: repoPathOf(sourcePath, dir), uuid: machine.uuid }, legacy, at);
 }
 
 /**
@@ -243,7 +249,7 @@ function heldByOther(dir: string, path: string, name: string): string | undefine
   const held = readOwner(text);
   if (!held) return `an owner file machinec cannot read (${join(dir, OWNER_FILE)})`;
   if ('legacy' in held) return held.legacy === `${name} ${basename(path)}` ? undefined : held.legacy;
-  return held.machine === repoPathOf(path) ? undefined : held.machine;
+  return held.machine === repoPathOf(path, dir) ? undefined : held.machine;
 }
 
 /** The state `machine` (its file at `path`, absolute) keeps, or undefined when it keeps none. */

@@ -61,6 +61,20 @@ const qemuStarted = (stdout: string) => /QEMU emulator version/.test(stdout);
     expect(statSync(join(repo, 'prod/web.state/OVMF_VARS.fd')).mtimeMs).toBe(varsTime);
   }, 120_000);
 
+  test('outside git too, where each folder is its own repo: staging\'s web is refused prod\'s folder', () => {
+    rmSync(join(repo, '.git'), { recursive: true });
+    writeFileSync(join(repo, 'prod/web.machine'), web());
+    writeFileSync(join(repo, 'staging/web.machine'), web('  state = "../prod/web.state"\n'));
+    expect(run('prod/web.machine').code).toBe(0);
+    expect(owner('prod/web.state')).toEqual({ machine: 'web.machine', uuid: uuidOf('prod/web.machine.lock') });
+    const staging = run('staging/web.machine');
+    // Each folder is its own repo: both machines lock the same UUID, and only the path tells them apart.
+    expect(uuidOf('staging/web.machine.lock')).toBe(uuidOf('prod/web.machine.lock'));
+    expect(staging.code).toBe(1);
+    expect(qemuStarted(staging.stdout)).toBe(false);
+    expect(staging.stderr).toMatch(/error\[state-shared\]: the state folder \S*prod\/web\.state belongs to web\.machine, not to \.\.\/staging\/web\.machine/);
+  }, 120_000);
+
   test('a staging/web.state that is a symlink to prod\'s folder is refused too; check names the symlink and the sharing', async () => {
     writeFileSync(join(repo, 'prod/web.machine'), web());
     writeFileSync(join(repo, 'staging/web.machine'), web());
