@@ -62,10 +62,11 @@ class Server {
     return Promise.race([this.exited, new Promise<'still running'>((done) => setTimeout(() => done('still running'), ms).unref())]);
   }
 
-  /** VmRSS of the server in KiB, or undefined once it has gone. */
+  /** VmRSS of the server in KiB, or undefined once it has exited. */
   rssKiB(): number | undefined {
     try {
-      return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.child.pid}/status`, 'utf8'))?.[1]);
+      const kib = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.child.pid}/status`, 'utf8'))?.[1];
+      return kib === undefined ? undefined : Number(kib); // a process that has exited has no VmRSS line
     } catch {
       return undefined;
     }
@@ -125,6 +126,28 @@ describe('machinec lsp: end of input', () => {
     await s.answer(1);
     s.send({ method: 'exit' });
     expect(await s.exit()).toBe(1);
+  });
+});
+
+describe('machinec lsp: framing', () => {
+  test('a frame written a few bytes at a time, and two frames in one write, are each answered', async () => {
+    const s = start();
+    const body = JSON.stringify({ jsonrpc: '2.0', ...INITIALIZE });
+    const bytes = Buffer.from(`Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    for (let i = 0; i < bytes.length; i += 7) {
+      s.write(bytes.subarray(i, i + 7));
+      await new Promise((done) => setTimeout(done, 2));
+    }
+    expect((await s.answer(1)).result).toMatchObject({ serverInfo: { name: 'machinec' } });
+    const frame = (m: object) => {
+      const b = Buffer.from(JSON.stringify({ jsonrpc: '2.0', ...m }));
+      return Buffer.concat([Buffer.from(`Content-Length: ${b.length}\r\n\r\n`), b]);
+    };
+    s.write(Buffer.concat([frame({ id: 2, method: 'textDocument/hover', params: { textDocument: { uri: 'file:///nowhere.machine' }, position: { line: 0, character: 0 } } }), frame({ id: 3, method: 'shutdown', params: null })]));
+    expect((await s.answer(2)).result).toBeNull();
+    expect((await s.answer(3)).result).toBeNull();
+    s.send({ method: 'exit' });
+    expect(await s.exit()).toBe(0);
   });
 });
 
