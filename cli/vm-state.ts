@@ -113,9 +113,22 @@ function claimState(dir: string, me: OwnerRecord, legacy: { line: string; beside
   return fail('state-shared', `the state folder ${dir}${via} belongs to ${other}, not to ${me.machine} (UUID ${me.uuid})`, shown, `${SHARED_HINT}; a machine moved or given a new UUID (\`lock --regenerate\`) claims its folder again once ${ownerFile} is removed`, span);
 }
 
+/** Makes the state folder when it is missing (a dangling symlink, or a file in its place, cannot be made one). */
+function makeStateFolder(dir: string, at: { shown: string; span?: Span }): Diagnostic | undefined {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return undefined;
+  } catch (e) {
+    const link = symlinkTarget(dir);
+    const what = link === undefined ? '' : ` (a symlink to ${link}, which is not a folder)`;
+    return fail('state-unwritable', `cannot make the state folder ${dir}${what}: ${(e as Error).message}`, at.shown, 'make the folder, or point `state = "…"` at one machinec can create', at.span);
+  }
+}
+
 /** Makes the state folder `dir` when it is missing and claims it for `machine` (its file at `sourcePath`): run, and export libvirt. */
 export function claimStateFolder(machine: PlacedMachine, sourcePath: string, at: { shown: string; span?: Span }, dir: string): Diagnostic | undefined {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const unmade = makeStateFolder(dir, at);
+  if (unmade) return unmade;
   const legacy = { line: `${machine.name} ${basename(sourcePath)}`, beside: dirname(real(dir)) === real(dirname(sourcePath)) };
   return claimState(dir, { machine: repoPathOf(sourcePath, dir), uuid: machine.uuid }, legacy, at);
 }
@@ -126,8 +139,7 @@ export function claimStateFolder(machine: PlacedMachine, sourcePath: string, at:
  * `span` (its `state = …`, else its name) is where a refusal points.
  */
 export function prepareState(machine: PlacedMachine, sourcePath: string, shown: string, paths: StatePaths, options: { own: boolean; span?: Span }): Diagnostic | undefined {
-  mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
-  const problem = options.own ? claimStateFolder(machine, sourcePath, { shown, span: options.span }, paths.dir) : undefined;
+  const problem = makeStateFolder(paths.dir, { shown, span: options.span }) ?? (options.own ? claimStateFolder(machine, sourcePath, { shown, span: options.span }, paths.dir) : undefined);
   if (problem) return problem;
   const fw = machine.firmware;
   if (fw && paths.nvram && !existsSync(paths.nvram)) {

@@ -225,6 +225,20 @@ describe('machinec lsp: before initialize', () => {
     expect(await s.exit()).toBe(0);
   });
 
+  test('a second initialize, and a request after shutdown, get InvalidRequest (-32600)', async () => {
+    const s = start();
+    s.send(INITIALIZE);
+    await s.answer(1);
+    s.send({ ...INITIALIZE, id: 2 });
+    expect((await s.answer(2)).error).toMatchObject({ code: -32600, message: 'the server is initialized already' });
+    s.send({ id: 3, method: 'shutdown', params: null });
+    expect((await s.answer(3)).result).toBeNull();
+    s.send({ id: 4, method: 'textDocument/hover', params: { textDocument: { uri: 'file:///x.machine' }, position: { line: 0, character: 0 } } });
+    expect((await s.answer(4)).error).toMatchObject({ code: -32600 });
+    s.send({ method: 'exit' });
+    expect(await s.exit()).toBe(0);
+  });
+
   test('exit before initialize ends it with 1', async () => {
     const s = start();
     s.send({ method: 'exit' });

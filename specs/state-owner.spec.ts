@@ -117,6 +117,18 @@ const qemuStarted = (stdout: string) => /QEMU emulator version/.test(stdout);
   }, 60_000);
 });
 
+(haveTools ? describe : describe.skip)('a state folder run cannot make', () => {
+  test('a dangling symlink in its place: a diagnostic, not a stack trace', () => {
+    writeFileSync(join(repo, 'prod/web.machine'), web());
+    symlinkSync('../gone', join(repo, 'prod/web.state'));
+    const r = run('prod/web.machine');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error\[state-unwritable\]: cannot make the state folder \S*prod\/web\.state \(a symlink to \.\.\/gone, which is not a folder\)/);
+    expect(r.stderr).toContain(' --> prod/web.machine:1:9');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  }, 60_000);
+});
+
 (haveTools ? describe : describe.skip)('export libvirt claims the state folder its domain\'s nvram goes in, as run does', () => {
   test('prod exports; staging pointing at prod\'s folder is refused, and no XML is written', async () => {
     writeFileSync(join(repo, 'prod/web.machine'), web());

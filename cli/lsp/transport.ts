@@ -14,7 +14,8 @@
  * - end of input ends the server: exit 0 after `shutdown`, 1 otherwise (and 1 when it ends inside
  *   a frame);
  * - before `initialize`, a request is answered with ServerNotInitialized (-32002) and a
- *   notification is dropped, `exit` excepted.
+ *   notification is dropped, `exit` excepted; a second `initialize`, and any request after
+ *   `shutdown`, is answered with InvalidRequest (-32600).
  * The protocol package is only imported by `machinec lsp` (server.ts passes it in).
  */
 import type * as Lsp from 'vscode-languageserver/node';
@@ -131,6 +132,9 @@ export function admit(body: string, life: Lifecycle): { message: Lsp.Message } |
   if (!life.initialized && method !== 'initialize') {
     if (id === undefined) return method === 'exit' ? { message: message as unknown as Lsp.Message } : {};
     return { answer: errorResponse(id, -32002, `the server is not initialized: send initialize before ${method}`) };
+  }
+  if (id !== undefined && (life.shutdown || (life.initialized && method === 'initialize'))) {
+    return { answer: errorResponse(id, -32600, life.shutdown ? `the server is shutting down: only exit may follow shutdown, not ${method}` : 'the server is initialized already') };
   }
   if (method === 'initialize') life.initialized = true;
   if (method === 'shutdown') life.shutdown = true;

@@ -55,7 +55,7 @@ export const failures: readonly Failure[] = [
   { id: 'libvirt-commandline', severity: 'warning', doc: 'export libvirt --qemu-commandline: a device carried as <qemu:commandline> arguments' },
   { id: 'state-shared', severity: 'error', doc: 'run and check: two machines share a state folder (or a VARS file), or its owner file names another machine' },
   { id: 'state-symlink', severity: 'warning', doc: 'check: a state folder is a symlink (run follows it, and refuses it when its owner file names another machine)' },
-  { id: 'state-unwritable', severity: 'error', doc: 'run: the VARS template cannot be copied into the state folder' },
+  { id: 'state-unwritable', severity: 'error', doc: 'run: the state folder cannot be made, or the VARS template cannot be copied into it' },
   { id: 'nvram-size', severity: 'error', doc: 'run: the machine\'s VARS file is not the size of its locked template' },
   { id: 'swtpm-failed', severity: 'error', doc: 'run: swtpm would not start for the machine\'s TPM' },
   { id: 'internal', severity: 'error', doc: 'a machinec bug (exit status 3)' },
