@@ -39,7 +39,7 @@ export function statePaths(spec: MachineSpec, folder: string, stateDir?: string)
 
 const fail = (code: string, message: string, file: string, hint: string, span?: Span): Diagnostic => diagnose(code, message, { file, hint, span });
 
-/** The machine a state folder belongs to: its file by its path in the repo (from the repo's top, with `/`), and its SMBIOS UUID. */
+/** The machine a state folder belongs to: its file by its path in the repo that holds the folder (repoPathOf, with `/`), and its SMBIOS UUID. */
 export interface OwnerRecord {
   readonly machine: string;
   readonly uuid: string;
@@ -99,13 +99,27 @@ export function symlinkTarget(dir: string): string | undefined {
 function claimState(dir: string, me: OwnerRecord, legacy: { line: string; beside: boolean }, at: { shown: string; span?: Span }): Diagnostic | undefined {
   const { shown, span } = at;
   const ownerFile = join(dir, OWNER_FILE);
-  if (!existsSync(ownerFile)) return void writeAtomic(ownerFile, ownerText(me));
-  const held = readOwner(readFileSync(ownerFile, 'utf8'));
+  const write = (): Diagnostic | undefined => {
+    try {
+      return void writeAtomic(ownerFile, ownerText(me));
+    } catch (e) {
+      return fail('state-unwritable', `cannot write the owner file ${ownerFile}: ${(e as Error).message}`, shown, 'check the state folder is writable', span);
+    }
+  };
+  if (!existsSync(ownerFile)) return write();
+  let text: string;
+  try {
+    text = readFileSync(ownerFile, 'utf8');
+  } catch (e) {
+    return fail('state-unwritable', `cannot read the owner file ${ownerFile}: ${(e as Error).message}`, shown, 'it names the machine the folder belongs to: make it a readable file, or remove it', span);
+  }
+  const held = readOwner(text);
   const via = symlinkTarget(dir) === undefined ? '' : ` (a symlink to ${real(dir)})`;
   if (held && 'legacy' in held) {
-    if (held.legacy === legacy.line && legacy.beside) return void writeAtomic(ownerFile, ownerText(me));
+    if (held.legacy === legacy.line && legacy.beside) return write();
+    const [name, file] = held.legacy.split(' ');
     const why = held.legacy === legacy.line ? 'by name and file name only, and the folder is not beside this machine\'s file' : 'by name and file name only';
-    return fail('state-shared', `the state folder ${dir}${via} belongs to ${held.legacy} (recorded ${why}), not to ${me.machine}`, shown, `${SHARED_HINT}; if the folder is this machine's, remove ${ownerFile} and run again`, span);
+    return fail('state-shared', `the state folder ${dir}${via} belongs to the machine ${name} of a ${file} (recorded ${why}), not to ${me.machine}`, shown, `${SHARED_HINT}; if the folder is this machine's, remove ${ownerFile} and run again`, span);
   }
   if (!held) return fail('state-shared', `the state folder ${dir}${via} has an owner file machinec cannot read: ${ownerFile}`, shown, `${SHARED_HINT}; if the folder is this machine's, remove ${ownerFile} and run again`, span);
   if (held.machine === me.machine && held.uuid === me.uuid) return undefined;
@@ -139,7 +153,8 @@ export function claimStateFolder(machine: PlacedMachine, sourcePath: string, at:
  * `span` (its `state = …`, else its name) is where a refusal points.
  */
 export function prepareState(machine: PlacedMachine, sourcePath: string, shown: string, paths: StatePaths, options: { own: boolean; span?: Span }): Diagnostic | undefined {
-  const problem = makeStateFolder(paths.dir, { shown, span: options.span }) ?? (options.own ? claimStateFolder(machine, sourcePath, { shown, span: options.span }, paths.dir) : undefined);
+  const at = { shown, span: options.span };
+  const problem = options.own ? claimStateFolder(machine, sourcePath, at, paths.dir) : makeStateFolder(paths.dir, at);
   if (problem) return problem;
   const fw = machine.firmware;
   if (fw && paths.nvram && !existsSync(paths.nvram)) {
@@ -259,9 +274,12 @@ function heldByOther(dir: string, path: string, name: string): string | undefine
     return undefined;
   }
   const held = readOwner(text);
-  if (!held) return `an owner file machinec cannot read (${join(dir, OWNER_FILE)})`;
-  if ('legacy' in held) return held.legacy === `${name} ${basename(path)}` ? undefined : held.legacy;
-  return held.machine === repoPathOf(path, dir) ? undefined : held.machine;
+  if (!held) return `whatever ${join(dir, OWNER_FILE)} says (machinec cannot read it)`;
+  if (!('legacy' in held)) return held.machine === repoPathOf(path, dir) ? undefined : held.machine;
+  // As run takes it over: naming this machine and its file, beside the file.
+  if (held.legacy === `${name} ${basename(path)}` && dirname(real(dir)) === real(dirname(path))) return undefined;
+  const [heldName, heldFile] = held.legacy.split(' ');
+  return `the machine ${heldName} of a ${heldFile} (an older machinec's owner file, by name and file name only)`;
 }
 
 /** The state `machine` (its file at `path`, absolute) keeps, or undefined when it keeps none. */
@@ -303,7 +321,7 @@ export function sharedState(owners: readonly StateOwner[]): Diagnostic[] {
       out.push({ code: 'state-shared', severity: 'error', message: `${o.shown} and ${first.shown} share the ${what} ${shownKey}${through}`, file: o.shown, span, hint });
       break;
     }
-    if (o.heldBy) out.push({ code: 'state-shared', severity: 'error', message: `the state folder ${o.dir} belongs to ${o.heldBy} (its owner file says so), not to ${o.shown}`, file: o.shown, span: o.stateSpan, hint });
+    if (o.heldBy) out.push({ code: 'state-shared', severity: 'error', message: `the owner file of the state folder ${o.dir} names ${o.heldBy}, not ${o.shown}`, file: o.shown, span: o.stateSpan, hint });
   }
   return out;
 }

@@ -89,7 +89,7 @@ const qemuStarted = (stdout: string) => /QEMU emulator version/.test(stdout);
     const check = await runCli(['check', '.'], repo);
     expect(check.code).toBe(1);
     expect(check.stderr).toMatch(/error\[state-shared\]: staging\/web\.machine and prod\/web\.machine share the state folder \S*staging\/web\.state \(\S*prod\/web\.state, through a symlink\)/);
-    expect(check.stderr).toMatch(/error\[state-shared\]: the state folder \S*staging\/web\.state belongs to prod\/web\.machine \(its owner file says so\), not to staging\/web\.machine/);
+    expect(check.stderr).toMatch(/error\[state-shared\]: the owner file of the state folder \S*staging\/web\.state names prod\/web\.machine, not staging\/web\.machine/);
     expect(check.stderr).toMatch(/warning\[state-symlink\]: the state folder \S*staging\/web\.state of staging\/web\.machine is a symlink to \.\.\/prod\/web\.state/);
   }, 120_000);
 
@@ -162,7 +162,11 @@ const qemuStarted = (stdout: string) => /QEMU emulator version/.test(stdout);
     writeFileSync(join(repo, 'prod/web.state/machine'), 'web web.machine\n');
     const r = run('staging/web.machine');
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/error\[state-shared\]: the state folder \S*prod\/web\.state belongs to web web\.machine \(recorded by name and file name only, and the folder is not beside this machine's file\)/);
+    expect(r.stderr).toMatch(/error\[state-shared\]: the state folder \S*prod\/web\.state belongs to the machine web of a web\.machine \(recorded by name and file name only, and the folder is not beside this machine's file\)/);
     expect(readFileSync(join(repo, 'prod/web.state/machine'), 'utf8')).toBe('web web.machine\n');
+    return runCli(['check', 'staging'], repo).then((check) => {
+      expect(check.code).toBe(1);
+      expect(check.stderr).toMatch(/error\[state-shared\]: the owner file of the state folder \S*prod\/web\.state names the machine web of a web\.machine \(an older machinec's owner file, by name and file name only\), not staging\/web\.machine/);
+    });
   }, 60_000);
 });
