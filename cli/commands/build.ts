@@ -9,7 +9,7 @@ import { findMachines, writeAtomic } from '../io.js';
 import { renderPlanMarkdown } from '../render-markdown.js';
 import { planJson, renderPlan, type PlanFormat } from '../render-plan.js';
 import { Session, type CompiledFile } from '../session.js';
-import { hasTpm, prepareState, sharedState, startSwtpm, stateOwner, statePaths, stopSwtpm, type StateOwner } from '../vm-state.js';
+import { hasTpm, prepareState, sharedState, startSwtpm, stateOwner, statePaths, stopSwtpm, symlinkedState, type StateOwner } from '../vm-state.js';
 import { diagnose, lockValues, sharedValues, type Approval, type CompileInput, type LockedFile, type QemuInfo } from '../../compiler/index.js';
 import { defaultJobs, inOrder, workerIo, type WorkerOutcome, type WorkerTask } from '../parallel.js';
 
@@ -78,8 +78,9 @@ export async function checkCommand(s: Session, files: readonly string[], opts: {
   const outcomes = await inOrder(s, machines, opts.jobs ?? defaultJobs(), (share) => shareTask(s, 'check', share), async (file) => (await checkOne(s, file)) as CheckOutcome);
   let failed = outcomes.filter((o) => o.failed).length;
   failed += reportShared(s, outcomes.flatMap((o) => (o.lock ? [o.lock] : [])));
-  const sharing = sharedState(outcomes.flatMap((o) => (o.owner ? [o.owner] : [])));
-  s.report(sharing);
+  const owners = outcomes.flatMap((o) => (o.owner ? [o.owner] : []));
+  const sharing = sharedState(owners);
+  s.report([...sharing, ...symlinkedState(owners)]);
   failed += new Set(sharing.map((d) => d.file)).size;
   if (!machines.length) return s.fail('usage', 'no .machine files found', {}, 2);
   s.io.stderr(failed ? `${failed} of ${machines.length} machine${machines.length === 1 ? '' : 's'} failed the checks\n` : `${machines.length} machine${machines.length === 1 ? '' : 's'} checked, no problems\n`);
@@ -223,7 +224,8 @@ export async function runCommand(s: Session, file: string, extra: readonly strin
   const paths = statePaths(c.spec!, folder);
   const needsState = c.machine!.firmware !== undefined || hasTpm(c.machine!);
   if (needsState) {
-    const problem = prepareState(c.machine!, f.path, f.shown, paths, { own: true });
+    const span = c.spec!.properties.get('state')?.value?.span ?? c.spec!.node?.name?.span;
+    const problem = prepareState(c.machine!, f.path, f.shown, paths, { own: true, span });
     if (problem) {
       s.report([problem]);
       return 1;
