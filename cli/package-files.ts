@@ -13,9 +13,9 @@ function ownFile(): string | undefined {
   }
 }
 
-/** The folder holding machinec's package.json: above the running binary (dist/machinec.mjs) or above this source file. */
+/** The folder holding machinec's package.json: above the running binary (dist/machinec.mjs), this source file, or the script node runs. */
 export function packageRoot(io: Pick<Io, 'workerEntry'>): string | undefined {
-  const starts = [io.workerEntry, process.argv[1] && existsSync(process.argv[1]) ? realpathSync(process.argv[1]) : undefined, ownFile()];
+  const starts = [io.workerEntry, ownFile(), process.argv[1] && existsSync(process.argv[1]) ? realpathSync(process.argv[1]) : undefined];
   for (const start of starts) {
     if (!start) continue;
     for (let d = dirname(start); dirname(d) !== d; d = dirname(d)) {
