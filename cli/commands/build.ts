@@ -1,5 +1,6 @@
 /** build, check, plan, lock, prune, run: the commands that compile machines. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import { childStatus, isStopping, untilDone } from '../signals.js';
@@ -33,15 +34,21 @@ function settleLock(s: Session, f: CompiledFile, locked: boolean): boolean {
   return true;
 }
 
+/** The line build and run print when they wrote the lock; run, whose terminal is QEMU's next, shows the plan above it. */
+function announceLock(s: Session, f: CompiledFile, withPlan = false): void {
+  const c = f.compilation!;
+  if (f.lockText === c.lockText) return;
+  const { added, removed, moved, changed } = c.plan!.counts;
+  if (withPlan && f.lockText !== undefined) s.io.stderr(renderPlan(c.plan!, { color: s.color, title: `${f.shown}: what this run changed in the guest`, lockDiffers: true }));
+  s.io.stderr(f.lockText === undefined ? `wrote ${f.lockShown}: ${added} devices locked\n` : `updated ${f.lockShown}: ${added} added, ${removed} removed, ${moved} moved, ${changed} changed\n`);
+}
+
 export async function buildCommand(s: Session, file: string, opts: BuildOptions): Promise<number> {
   const f = await s.compileFile(file);
   s.report(f.diagnostics);
   if (!f.compilation?.ok) return 1;
   if (!settleLock(s, f, opts.locked)) return 1;
-  if (f.lockText !== f.compilation.lockText) {
-    const { added, removed, moved, changed } = f.compilation.plan!.counts;
-    s.io.stderr(f.lockText === undefined ? `wrote ${f.lockShown}: ${added} devices locked\n` : `updated ${f.lockShown}: ${added} added, ${removed} removed, ${moved} moved, ${changed} changed\n`);
-  }
+  announceLock(s, f);
   s.io.stdout(formatArgv(s.binaryName, f.compilation.argv!, opts.format));
   return 0;
 }
@@ -216,9 +223,14 @@ export async function runCommand(s: Session, file: string, extra: readonly strin
   s.report(f.diagnostics);
   if (!f.compilation?.ok) return 1;
   if (!settleLock(s, f, opts.locked)) return 1;
+  announceLock(s, f, true);
   const qemu = s.qemuPath;
   if (!qemu) return s.fail('qemu-missing', 'qemu-system-x86_64 not found', { hint: 'install it (Debian: apt-get install qemu-system-x86) or pass --qemu PATH' }, 2);
   const c = f.compilation;
+  if (needsBridgeAcl(c.argv!) && !existsSync(BRIDGE_ACL)) {
+    const hint = `qemu-bridge-helper reads which bridges QEMU may join from ${BRIDGE_ACL}: create it as root with a line \`allow br0\` (the bridge's name), or use netdev = tap or user`;
+    return s.fail('qemu-failed', `a bridge netdev needs ${BRIDGE_ACL}, which this host does not have (QEMU would stop with "failed to parse default acl file")`, { file: f.shown, hint }, 2);
+  }
   const folder = dirname(f.path);
   // The machine's own state: VARS copied from the locked template once, the TPM's state kept.
   const paths = statePaths(c.spec!, folder);
@@ -267,6 +279,13 @@ export async function runCommand(s: Session, file: string, extra: readonly strin
   );
   return exited.finally(release);
 }
+
+/** The access list qemu-bridge-helper reads (QEMU's sysconfdir on Debian and most distributions). */
+const BRIDGE_ACL = '/etc/qemu/bridge.conf';
+
+/** Whether the command line has a bridge netdev that uses QEMU's own helper (one with helper= may read no list). */
+const needsBridgeAcl = (argv: readonly string[]): boolean =>
+  argv.some((a, i) => argv[i - 1] === '-netdev' && /^bridge(,|$)/.test(a) && !/(^|,)helper=/.test(a));
 
 /** The command line with its -accel options replaced by one. */
 function withAccel(argv: readonly string[], accel: string): string[] {

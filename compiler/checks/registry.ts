@@ -49,6 +49,7 @@ export const failures: readonly Failure[] = [
   { id: 'import-failed', severity: 'error', doc: 'import could not carry the running QEMU into a .machine file' },
   { id: 'import-not-started', severity: 'error', doc: 'import could not start the QEMU command line it was given' },
   { id: 'import-exists', severity: 'error', doc: 'import would overwrite an existing .machine file' },
+  { id: 'init-exists', severity: 'error', doc: 'init found a file or git config value of its own that differs from what it writes, and left it as it is' },
   { id: 'import-not-carried', severity: 'warning', doc: 'import: an option of the QEMU command line the .machine cannot say (named, never dropped silently; pass it in qemu-args)' },
   { id: 'libvirt-unsupported', severity: 'error', doc: "export libvirt: the machine says something libvirt's domain XML cannot" },
   { id: 'libvirt-override', severity: 'warning', doc: 'export libvirt: a device property without a libvirt element goes to <qemu:override>' },
