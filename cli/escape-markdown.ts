@@ -7,15 +7,16 @@
 import { visibleText } from './escape-visible.js';
 
 /**
- * Running text: `<`, `>` and `&` as character references; `@`, and `#` before a digit, followed by
- * a word joiner (GitHub finds mentions and issue references in the text it renders, after markdown);
- * markdown's punctuation (`\` `` ` `` `*` `_` `[` `]` `|` `~` `$`) backslash-escaped, and the `:` of
- * `http://` and the `.` of `www.` too, so no autolink forms. Valid in a table cell.
+ * Running text: `<`, `>` and `&` as character references; markdown's punctuation (`\` `` ` `` `*`
+ * `_` `[` `]` `|` `~` `$`) backslash-escaped. Mentions, issue references and autolinks are found in
+ * the text after markdown is read (GitHub's filters, remark-gfm's autolinks), where no escape is
+ * left: a word joiner (U+2060, `&#8288;`) follows each `@` and a `#` before a digit, and comes
+ * before the `:` of `http://` and the `.` of `www.`. Valid in a table cell.
  */
 export function markdownText(s: string): string {
-  return visibleText(s).replace(/[<>&@\\`*_[\]|~$]|#(?=\d)|(?<=[A-Za-z]):(?=\/\/)|(?<=[Ww])\./g, (c) => TEXT[c] ?? `\\${c}`);
+  return visibleText(s).replace(/[<>&@\\`*_[\]|~$]|#(?=\d)|(?<=[A-Za-z]):(?=\/\/)|(?<=[Ww]{3})\./g, (c) => TEXT[c] ?? `\\${c}`);
 }
-const TEXT: Readonly<Record<string, string>> = { '<': '&lt;', '>': '&gt;', '&': '&amp;', '@': '&#64;&#8288;', '#': '#&#8288;' };
+const TEXT: Readonly<Record<string, string>> = { '<': '&lt;', '>': '&gt;', '&': '&amp;', '@': '&#64;&#8288;', '#': '#&#8288;', ':': '&#8288;:', '.': '&#8288;.' };
 
 /**
  * A code span holding `s` as it is: delimited by one backtick more than the longest run in it
