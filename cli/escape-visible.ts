@@ -15,3 +15,6 @@ export const visibleText = (s: string): string => s.replace(HIDDEN, escapeOf);
 
 /** Whether `s` holds a character `visibleText` would escape. */
 export const hasHidden = (s: string): boolean => new RegExp(HIDDEN.source, 'u').test(s);
+
+/** `visibleText`, keeping tabs and line breaks as they are: for source lines and messages on a terminal. */
+export const visibleLines = (s: string): string => s.split(/([\t\n])/).map((p) => (p === '\t' || p === '\n' ? p : visibleText(p))).join('');

@@ -10,7 +10,7 @@
  */
 import { assertRegistered } from '../compiler/index.js';
 import { lineStarts, locate, type Diagnostic, type Span } from '../grammar/index.js';
-import { visibleText } from './escape-visible.js';
+import { visibleLines } from './escape-visible.js';
 
 export interface Palette {
   error(s: string): string;
@@ -57,9 +57,9 @@ function window(line: string, from: number, to: number): { text: string; lead: s
   }
   const head = start > 0 ? `${ELIDED} ` : '';
   const tail = end < line.length ? ` ${ELIDED}` : '';
-  const before = visibleText(line.slice(start, from));
-  const marked = visibleText(line.slice(from, Math.min(to, end)));
-  const text = head + before + marked + visibleText(line.slice(Math.min(to, end), end)) + tail;
+  const before = visibleLines(line.slice(start, from));
+  const marked = visibleLines(line.slice(from, Math.min(to, end)));
+  const text = head + before + marked + visibleLines(line.slice(Math.min(to, end), end)) + tail;
   return { text, lead: (head + before).replace(/[^\t]/g, ' '), width: Math.max(1, marked.length) };
 }
 
@@ -83,7 +83,7 @@ export function renderDiagnostic(d: Diagnostic, sources: ReadonlyMap<string, str
   assertRegistered([d]);
   const p = paletteFor(color);
   const head = (d.severity === 'error' ? p.error : d.severity === 'warning' ? p.warning : p.note)(`${d.severity}[${d.code}]`);
-  const out = [`${head}${p.bold(`: ${d.message}`)}`];
+  const out = [`${head}${p.bold(`: ${visibleLines(d.message)}`)}`];
   const text = sources.get(d.file);
   let gutter = ' ';
   if (d.span && text !== undefined) {
@@ -100,7 +100,7 @@ export function renderDiagnostic(d: Diagnostic, sources: ReadonlyMap<string, str
       out.push(`${gutter}${p.dim('::')} ${r.message} at ${r.file}:${f.where}`, ...f.lines);
     } else out.push(`${gutter}${p.dim('::')} ${r.message} (${r.file})`);
   }
-  if (d.hint) out.push(`${gutter} ${p.dim('=')} hint: ${d.hint}`);
+  if (d.hint) out.push(`${gutter} ${p.dim('=')} hint: ${visibleLines(d.hint)}`);
   return out.join('\n');
 }
 

@@ -193,4 +193,13 @@ describe('the terminal plan', () => {
     expect(text).toContain('ab\\u{202E}dc');
     expect(text).toContain('x\\u{200B}y.qcow2');
   });
+
+  test('generated hostile strings: no control, format or separator character reaches the terminal', () => {
+    const before = build(machine(PLAIN));
+    for (const f of fc.sample(fields, { numRuns: 20, seed: 7 })) {
+      const text = renderPlan(build(machine(f), before).plan!, { color: false });
+      expect(text.replace(/\n/g, '')).not.toMatch(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u);
+      for (const c of ['\u202e', '\u200b', '\u2066']) if (Object.values(f).some((v) => v.includes(c))) expect(text).toContain(`\\u{${c.codePointAt(0)!.toString(16).toUpperCase()}}`);
+    }
+  });
 });
