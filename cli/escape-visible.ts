@@ -13,8 +13,5 @@ const escapeOf = (c: string): string => `\\u{${c.codePointAt(0)!.toString(16).to
 /** `s` with every character a reader would not see as itself written as `\u{…}`. */
 export const visibleText = (s: string): string => s.replace(HIDDEN, escapeOf);
 
-/** Whether `s` holds a character `visibleText` would escape. */
-export const hasHidden = (s: string): boolean => new RegExp(HIDDEN.source, 'u').test(s);
-
 /** `visibleText`, keeping tabs and line breaks as they are: for source lines and messages on a terminal. */
 export const visibleLines = (s: string): string => s.split(/([\t\n])/).map((p) => (p === '\t' || p === '\n' ? p : visibleText(p))).join('');
