@@ -1,7 +1,7 @@
 /**
  * The pull-request comment shows every change, whatever the strings in the source hold. For
  * generated machines with hostile strings in every string field (SMBIOS, tap script, disk image
- * and serial, 9p share, chardev file, port name), `renderPlanMarkdown` is rendered as GitHub does
+ * and serial, 9p share and tag, chardev file, port name, option ROM), `renderPlanMarkdown` is rendered as GitHub does
  * (remark with GFM, raw HTML allowed, then rehype-sanitize's default schema, which follows GitHub's
  * sanitiser) and the page is loaded in headless Chromium, which reports for each comment:
  * - every change line of the plan (each machine line, device id, guest notice, option value and
@@ -77,18 +77,20 @@ interface Fields {
   share: string;
   log: string;
   port: string;
+  romfile: string;
+  tag: string;
 }
-const fields = fc.record<Fields>({ manufacturer: hostile, product: hostile, script: hostile, file: hostile, serial: hostile, share: hostile, log: hostile, port: hostile });
-const PLAIN: Fields = { manufacturer: 'Acme', product: 'Desk', script: 'up', file: 'disk', serial: 'S1', share: 'srv', log: 'con', port: 'agent' };
+const fields = fc.record<Fields>({ manufacturer: hostile, product: hostile, script: hostile, file: hostile, serial: hostile, share: hostile, log: hostile, port: hostile, romfile: hostile, tag: hostile });
+const PLAIN: Fields = { manufacturer: 'Acme', product: 'Desk', script: 'up', file: 'disk', serial: 'S1', share: 'srv', log: 'con', port: 'agent', romfile: 'boot', tag: 'share' };
 
 function machine(f: Fields): string {
   return [
     'machine m {',
     '  chipset = q35',
     `  smbios = { manufacturer = ${quoted(f.manufacturer)}, product = ${quoted(f.product)} }`,
-    `  device nic0: e1000 { netdev = tap { script = ${quoted(`/tmp/${f.script}.sh`)} } }`,
+    `  device nic0: e1000 { netdev = tap { script = ${quoted(`/tmp/${f.script}.sh`)} }, romfile = ${quoted(`${f.romfile}.rom`)} }`,
     `  device disk0: virtio-blk-pci { file = ${quoted(`${f.file}.qcow2`)}, serial = ${quoted(f.serial)} }`,
-    `  device fs0: virtio-9p-pci { path = ${quoted(`/${f.share}`)}, tag = "share" }`,
+    `  device fs0: virtio-9p-pci { path = ${quoted(`/${f.share}`)}, tag = ${quoted(f.tag)} }`,
     `  device con: virtio-serial-pci { device ag: virtserialport { chardev = file { path = ${quoted(`/tmp/${f.log}.log`)} }, name = ${quoted(f.port)} } }`,
     '}',
     '',
@@ -173,7 +175,7 @@ chromiumDescribe('the pull-request comment as GitHub renders it, in Chromium', (
   }, 60_000);
 
   test('generated machines with hostile strings in every string field show every change line', async () => {
-    const samples = fc.sample(fields, { numRuns: 30, seed: 20261207 });
+    const samples = fc.sample(fields, { numRuns: 40, seed: 20261207 });
     const comments = samples.map((f) => {
       const c = comment(f);
       return { ...c, expected: c.expected.map(shownAs) };
