@@ -11,7 +11,7 @@ import { backendId, type BackendOption } from './qemu/backend-ids.js';
 import { printArgv } from './qemu/argv.js';
 import { escapeKeyval } from './qemu/keyval.js';
 import { flag, option, type PropType, type QemuArg, type QemuBackend, type QemuDevice, type QemuModel, type QemuProp } from './qemu/model.js';
-import { cpuArgs, displayArgs, firmwareArgs, machineOption, serialArgs, smbiosArgs, smpArg, vmBackend, type VmEmitOptions } from './vm-emit.js';
+import { cpuArgs, displayArgs, firmwareArgs, machineOption, serialArgs, smbiosArgs, smpArg, vmBackend, type VmBackend, type VmEmitOptions } from './vm-emit.js';
 
 /** QEMU's option parser splits on commas: a comma inside a value is written twice. */
 export const escapeOptionValue = escapeKeyval;
@@ -96,11 +96,7 @@ function machineArgs(spec: MachineSpec, placed: PlacedMachine, options: EmitOpti
   return args;
 }
 
-interface Backend {
-  readonly backends: QemuBackend[];
-  /** The -device properties that name the backend. */
-  readonly pairs: QemuProp[];
-}
+type Backend = VmBackend;
 
 const NONE: Backend = { backends: [], pairs: [] };
 
@@ -159,12 +155,14 @@ function qemuDevice(d: PlacedDevice, sharedSlots: ReadonlySet<string>, backend: 
   const props: QemuProp[] = [];
   if (d.addr && d.addr.fn === 0 && (sharedSlots.has(`${d.bus}/${d.addr.slot}`) || (d.auto && d.model === 'pcie-root-port'))) props.push(['multifunction', 'on', 'bool']);
   props.push(...devicePins(d), ...backend.pairs);
+  const own: QemuProp[] = [...(backend.own ?? [])];
   for (const p of d.source?.properties ?? []) {
     if (BACKEND_KEYS.has(p.key.name) || p.key.name === 'mac' || p.key.name === 'serial' || !p.value) continue;
     const v = scalar(p.value);
-    if (v !== undefined) props.push([p.key.name, v, typeOfValue(p.value)]);
+    if (v !== undefined) own.push([p.key.name, v, typeOfValue(p.value)]);
   }
-  return { kind: 'device', driver: d.model, id: d.id, bus: d.attachment === 'system' ? undefined : d.bus, addr: d.addr ? formatAddress(d.addr) : undefined, props };
+  const bus = d.attachment === 'system' ? undefined : d.bus;
+  return { kind: 'device', driver: d.model, id: d.id, bus, addr: d.addr ? formatAddress(d.addr) : undefined, props, own };
 }
 
 /** The QEMU machine as started: options, backends, then every device in guest topology order, then the machine's qemu-args. */

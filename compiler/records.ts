@@ -5,11 +5,12 @@
  * device's properties the device line does not already say. Printed from the machine model.
  */
 import { splitOption } from './host-effects.js';
+import { pinRule } from './lock-schema.js';
 import type { PlacedDevice, PlacedMachine } from './model.js';
 import { keyvalText, type KeyvalPairs } from './qemu/keyval.js';
 import { optionValue, type QemuModel } from './qemu/model.js';
 
-/** -device keys that the lock's device line already determines (placement, pins, backend ids). */
+/** -device keys that the lock's device line says for a device of the machine's qemu-args (placement, pins, backend ids). */
 const EXPLAINED = new Set(['id', 'bus', 'addr', 'multifunction', 'chassis', 'port', 'chassis_nr', 'mac', 'serial', 'disable-legacy', 'shpc', 'io-reserve', 'channel', 'scsi-id', 'lun', 'unit', 'nr', 'cad', 'netdev', 'drive', 'chardev', 'audiodev', 'acpi-index', 'guid', 'tpmdev', 'fsdev']);
 
 /** Options the lock header already says. */
@@ -44,7 +45,8 @@ export function recordModel(machine: PlacedMachine, model: QemuModel): PlacedMac
   const props = new Map<string, string>();
   for (const a of model.args) {
     if (a.kind === 'device') {
-      const extra = unexplainedProps(a.props);
+      // What machinec sets the device line says; of the source's own properties, the ones a device line can hold too.
+      const extra = keyvalText(undefined, a.own.filter(([k]) => !pinRule(k)));
       if (extra) props.set(a.id, extra);
     } else if (a.kind === 'raw') {
       // The machine's qemu-args, as the user wrote them: their -device values are the user's text.

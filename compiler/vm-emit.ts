@@ -101,15 +101,22 @@ export function serialArgs(spec: MachineSpec, o: VmEmitOptions): QemuArg[] {
   else if (type === 'file') pairs.push(['path', path ?? 'serial.log']);
   return [
     { kind: 'backend', option: 'chardev', type, id, owner: 'ttyS0', props: pairs },
-    { kind: 'device', driver: 'isa-serial', id: 'ttyS0', props: [['chardev', id]] },
+    { kind: 'device', driver: 'isa-serial', id: 'ttyS0', props: [['chardev', id]], own: [] },
   ];
 }
 
 /** The swtpm socket of the TPM, in the state folder. */
 export const tpmSocket = (spec: MachineSpec, o: VmEmitOptions): string => `${stateOf(spec, o)}/${TPM_SOCKET}`;
 
+/** A device's backends, the properties that name them, and the ones the source gives (a 9p share's mount_tag from its `tag`). */
+export interface VmBackend {
+  readonly backends: QemuBackend[];
+  readonly pairs: QemuProp[];
+  readonly own?: QemuProp[];
+}
+
 /** Backends and device properties of a TPM or 9p device. */
-export function vmBackend(spec: MachineSpec, d: PlacedDevice, o: VmEmitOptions, resolveDir: (path: string) => string): { backends: QemuBackend[]; pairs: QemuProp[] } {
+export function vmBackend(spec: MachineSpec, d: PlacedDevice, o: VmEmitOptions, resolveDir: (path: string) => string): VmBackend {
   const props = d.source?.properties ?? [];
   if (d.model === 'tpm-crb' || d.model === 'tpm-tis') {
     const chardev = backendId('chardev', d.id);
@@ -128,6 +135,7 @@ export function vmBackend(spec: MachineSpec, d: PlacedDevice, o: VmEmitOptions, 
   const fsProps: QemuProp[] = [['id', fsdev], ['path', resolveDir(path)], ['security_model', 'mapped-xattr'], ...(ro?.kind === 'Boolean' && ro.value ? [['readonly', 'on', 'bool'] as const] : [])];
   return {
     backends: [{ kind: 'backend', option: 'fsdev', type: 'local', id: fsdev, owner: d.id, props: fsProps }],
-    pairs: [['fsdev', fsdev], ['mount_tag', str(member(props, 'tag')) ?? d.id]],
+    pairs: [['fsdev', fsdev]],
+    own: [['mount_tag', str(member(props, 'tag')) ?? d.id]],
   };
 }

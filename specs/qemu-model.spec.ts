@@ -53,7 +53,7 @@ function modelPairs(d: QemuDevice): Pairs {
   const out: Pairs = [['id', d.id]];
   if (d.bus !== undefined) out.push(['bus', d.bus]);
   if (d.addr !== undefined) out.push(['addr', d.addr]);
-  return [...out, ...d.props.map(([k, v]): [string, string] => [k, v])];
+  return [...out, ...[...d.props, ...d.own].map(([k, v]): [string, string] => [k, v])];
 }
 /** What a key ends as when given twice: the last value, at the first one's place. */
 const lastWins = (pairs: Pairs): Pairs => [...new Map(pairs)];

@@ -46,7 +46,10 @@ export interface QemuDevice {
   readonly id: string;
   readonly bus?: string;
   readonly addr?: string;
+  /** What machinec sets: multifunction, the pinned values, the backends it names. */
   readonly props: readonly QemuProp[];
+  /** The device's own properties from the source (`bootindex = 1`), after those. */
+  readonly own: readonly QemuProp[];
 }
 
 /** The machine's `qemu-args`, passed on as the user wrote them. */
@@ -81,6 +84,7 @@ export function devicePairs(d: QemuDevice): QemuProp[] {
   if (d.bus !== undefined) out.push(['bus', d.bus]);
   if (d.addr !== undefined) out.push(['addr', d.addr]);
   for (const p of d.props) out.push(p);
+  for (const p of d.own) out.push(p);
   return out;
 }
 

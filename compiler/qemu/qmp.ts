@@ -38,7 +38,8 @@ export function deviceAdd(d: QemuDevice): JsonObject {
   const out: JsonObject = { driver: d.driver, id: d.id };
   if (d.bus !== undefined) out.bus = d.bus;
   if (d.addr !== undefined) out.addr = d.addr;
-  return assign(out, d.props, new Set(['driver', 'id', 'bus', 'addr']));
+  const fixed = new Set(['driver', 'id', 'bus', 'addr']);
+  return assign(assign(out, d.props, fixed), d.own, fixed);
 }
 
 /** Keys a netdev may give more than once, each a list of `{ "str": … }` in QMP. */
