@@ -40,7 +40,8 @@ const typeOf = (v: Value): string => (v.kind === 'Block' ? v.type?.name ?? '' : 
 function blockPairs(v: Value, kind: BlockKind): QemuProp[] {
   const type = typeOf(v);
   const props = v.kind === 'Block' ? v.properties : [];
-  const pairs = props.filter((p) => p.value).flatMap((p) => (p.value!.kind === 'List' ? p.value!.items : [p.value!]).map((item): QemuProp => [p.key.name, scalar(item) ?? '', typeOfValue(item)]));
+  const items = (p: Property): readonly Value[] => (p.value!.kind === 'List' ? p.value!.items : [p.value!]);
+  const pairs = props.filter((p) => p.value).flatMap((p) => items(p).map((item): QemuProp => [p.key.name, scalar(item) ?? '', typeOfValue(item)]));
   const defaults = Object.hasOwn(blockTypes[kind], type) ? blockTypes[kind][type].defaults ?? {} : {};
   for (const [key, value] of Object.entries(defaults)) if (!pairs.some(([k]) => k === key)) pairs.push([key, value]);
   return pairs;
@@ -110,7 +111,8 @@ function blockBackend(d: PlacedDevice, own: readonly Property[], cdrom: boolean,
   const readOnly = cdrom || (ro?.kind === 'Boolean' && ro.value);
   const formatOptions = fmt ? blockPairs(fmt, 'format') : [];
   const id = backendId('blockdev', d.id);
-  const props: QemuProp[] = [['driver', format], ['node-name', id], ...formatOptions, ['file.driver', 'file'], ['file.filename', standIns ? standIns.resolveFile(file.value) : file.value]];
+  const filename = standIns ? standIns.resolveFile(file.value) : file.value;
+  const props: QemuProp[] = [['driver', format], ['node-name', id], ...formatOptions, ['file.driver', 'file'], ['file.filename', filename]];
   if (readOnly) props.push(['read-only', 'on', 'bool']);
   if (standIns && !standIns.fileExists(file.value)) props.splice(0, 4 + formatOptions.length, ['driver', 'null-co'], ['node-name', id]);
   return { backends: [{ kind: 'backend', option: 'blockdev', id, owner: d.id, props }], pairs: [['drive', id]] };
@@ -138,7 +140,8 @@ function deviceBackend(spec: MachineSpec, d: PlacedDevice, options: EmitOptions,
     if (!v) return NONE;
     return typed(v, 'chardev', d, 'chardev', standIns && !HARMLESS_CHARDEVS.has(typeOf(v)) ? 'null' : undefined);
   }
-  if (backend === 'tpm' || backend === 'fsdev') return vmBackend(spec, d, vmOpts, (p) => (standIns ? (standIns.fileExists(p) ? standIns.resolveFile(p) : options.state ?? '.') : p));
+  const folder = (p: string) => (standIns ? (standIns.fileExists(p) ? standIns.resolveFile(p) : options.state ?? '.') : p);
+  if (backend === 'tpm' || backend === 'fsdev') return vmBackend(spec, d, vmOpts, folder);
   if (backend === 'audio') {
     const v = valueOf(own, 'audiodev');
     return typed(v, 'audiodev', d, 'audiodev', v && !standIns ? undefined : 'none');
@@ -153,7 +156,8 @@ export function emit(spec: MachineSpec, placed: PlacedMachine, options: EmitOpti
 /** A device's -device record: placement, pins, the backend it names, then its own properties from the source. */
 function qemuDevice(d: PlacedDevice, sharedSlots: ReadonlySet<string>, backend: Backend): QemuDevice {
   const props: QemuProp[] = [];
-  if (d.addr && d.addr.fn === 0 && (sharedSlots.has(`${d.bus}/${d.addr.slot}`) || (d.auto && d.model === 'pcie-root-port'))) props.push(['multifunction', 'on', 'bool']);
+  const functionZero = d.addr?.fn === 0 && (sharedSlots.has(`${d.bus}/${d.addr.slot}`) || (d.auto && d.model === 'pcie-root-port'));
+  if (functionZero) props.push(['multifunction', 'on', 'bool']);
   props.push(...devicePins(d), ...backend.pairs);
   const own: QemuProp[] = [...(backend.own ?? [])];
   for (const p of d.source?.properties ?? []) {

@@ -11,7 +11,10 @@ import { keyvalText, type KeyvalPairs } from './qemu/keyval.js';
 import { optionValue, type QemuModel } from './qemu/model.js';
 
 /** -device keys that the lock's device line says for a device of the machine's qemu-args (placement, pins, backend ids). */
-const EXPLAINED = new Set(['id', 'bus', 'addr', 'multifunction', 'chassis', 'port', 'chassis_nr', 'mac', 'serial', 'disable-legacy', 'shpc', 'io-reserve', 'channel', 'scsi-id', 'lun', 'unit', 'nr', 'cad', 'netdev', 'drive', 'chardev', 'audiodev', 'acpi-index', 'guid', 'tpmdev', 'fsdev']);
+const EXPLAINED = new Set([
+  ...['id', 'bus', 'addr', 'multifunction', 'chassis', 'port', 'chassis_nr', 'mac', 'serial', 'disable-legacy', 'shpc', 'io-reserve', 'channel', 'scsi-id'],
+  ...['lun', 'unit', 'nr', 'cad', 'netdev', 'drive', 'chardev', 'audiodev', 'acpi-index', 'guid', 'tpmdev', 'fsdev'],
+]);
 
 /** Options the lock header already says. */
 const HEADER = new Set(['-name', '-machine', '-uuid']);

@@ -76,14 +76,22 @@ export function displayArgs(spec: MachineSpec, o: VmEmitOptions): QemuArg[] {
   const type = typeOf(v);
   if (o.standIns || !type) return []; // verify adds its own -display none
   const props = blockProps(v);
-  if (type === 'vnc') return [option('-vnc', str(member(props, 'listen')) ?? '127.0.0.1:0', member(props, 'password')?.kind === 'Boolean' && onOff(member(props, 'password'), false) === 'on' ? [['password', 'on']] : [])];
+  if (type === 'vnc') {
+    const password = member(props, 'password')?.kind === 'Boolean' && onOff(member(props, 'password'), false) === 'on';
+    return [option('-vnc', str(member(props, 'listen')) ?? '127.0.0.1:0', password ? [['password', 'on']] : [])];
+  }
   if (type === 'spice') {
     const port = member(props, 'port');
-    const opts: [string, string][] = [['port', String(port?.kind === 'Integer' ? port.value : 5930)], ['addr', str(member(props, 'addr')) ?? '127.0.0.1'], ['disable-ticketing', onOff(member(props, 'disable-ticketing'), true)]];
+    const opts: [string, string][] = [
+      ['port', String(port?.kind === 'Integer' ? port.value : 5930)],
+      ['addr', str(member(props, 'addr')) ?? '127.0.0.1'],
+      ['disable-ticketing', onOff(member(props, 'disable-ticketing'), true)],
+    ];
     return [option('-spice', undefined, opts), option('-display', 'none')];
   }
   // `gtk { full-screen = true }` → -display gtk,full-screen=on
-  const pairs = props.filter((p) => p.key.name && p.value).map((p): [string, string] => [p.key.name, p.value!.kind === 'Size' ? String(p.value!.bytes) : p.value!.kind === 'Identifier' ? p.value!.name : flagValue(p.value)]);
+  const text = (v: Value): string => (v.kind === 'Size' ? String(v.bytes) : v.kind === 'Identifier' ? v.name : flagValue(v));
+  const pairs = props.filter((p) => p.key.name && p.value).map((p): [string, string] => [p.key.name, text(p.value!)]);
   return [option('-display', type, pairs)];
 }
 
@@ -97,7 +105,10 @@ export function serialArgs(spec: MachineSpec, o: VmEmitOptions): QemuArg[] {
   const id = backendId('chardev', 'ttyS0');
   const pairs: QemuProp[] = [['id', id]];
   if (o.standIns && (type === 'socket' || type === 'file' || type === 'stdio')) type = 'null';
-  else if (type === 'socket') pairs.push(['path', path ?? 'serial.sock'], ['server', onOff(member(props, 'server'), true), 'bool'], ['wait', onOff(member(props, 'wait'), false), 'bool']);
+  else if (type === 'socket') {
+    pairs.push(['path', path ?? 'serial.sock']);
+    pairs.push(['server', onOff(member(props, 'server'), true), 'bool'], ['wait', onOff(member(props, 'wait'), false), 'bool']);
+  }
   else if (type === 'file') pairs.push(['path', path ?? 'serial.log']);
   return [
     { kind: 'backend', option: 'chardev', type, id, owner: 'ttyS0', props: pairs },
@@ -132,7 +143,8 @@ export function vmBackend(spec: MachineSpec, d: PlacedDevice, o: VmEmitOptions, 
   const path = str(member(props, 'path')) ?? '.';
   const ro = member(props, 'readonly');
   const fsdev = backendId('fsdev', d.id);
-  const fsProps: QemuProp[] = [['id', fsdev], ['path', resolveDir(path)], ['security_model', 'mapped-xattr'], ...(ro?.kind === 'Boolean' && ro.value ? [['readonly', 'on', 'bool'] as const] : [])];
+  const fsProps: QemuProp[] = [['id', fsdev], ['path', resolveDir(path)], ['security_model', 'mapped-xattr']];
+  if (ro?.kind === 'Boolean' && ro.value) fsProps.push(['readonly', 'on', 'bool']);
   return {
     backends: [{ kind: 'backend', option: 'fsdev', type: 'local', id: fsdev, owner: d.id, props: fsProps }],
     pairs: [['fsdev', fsdev]],
