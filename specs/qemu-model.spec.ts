@@ -10,6 +10,7 @@ import { compile, exportLibvirt, readLock, type Compilation, type PlacedMachine 
 import { qemuModel } from '../compiler/emit.js';
 import { qemuBackends, qemuDevices, type QemuBackend, type QemuDevice, type QemuModel } from '../compiler/qemu/model.js';
 import { backendAdd, deviceAdd, type JsonObject, type JsonValue } from '../compiler/qemu/qmp.js';
+import { backendOwner } from '../compiler/plan-options.js';
 
 type Pairs = [string, string][];
 
@@ -220,6 +221,25 @@ describe('the QEMU machine model and its printers', () => {
     const json = qemuArgValues(out.xml!).filter((a) => a.startsWith('{')).map((a) => JSON.parse(a) as JsonObject);
     expect(json).toEqual([expect.objectContaining({ driver: 'nvme', id: 'ua-disk0', serial: 'abc,', drive: 'drive-disk0' })]);
     expect(checkAll(text)).toBe(1);
+  });
+
+  test('the plan says every backend with the device the model gives it (a TPM\'s tpmdev, a 9p share\'s fsdev, the console\'s chardev)', () => {
+    const text = [
+      'machine m {',
+      '  chipset = q35',
+      '  serial = socket { path = "con,sole.sock" }',
+      '  device tpm0: tpm-crb {}',
+      '  device share: virtio-9p-pci { path = "/srv,x", tag = "s" }',
+      '  device nic0: e1000e { netdev = user }',
+      '  device disk0: nvme { file = "d.qcow2" }',
+      '}',
+      '',
+    ].join('\n');
+    const b = build(text);
+    const backends = qemuBackends(qemuModel(b.spec!, b.machine!));
+    expect(backends.map((x) => [x.option, backendOwner(`-${x.option} ${x.id}`)])).toEqual(backends.map((x) => [x.option, x.owner]));
+    expect(new Set(backends.map((x) => x.option))).toEqual(new Set(['chardev', 'tpmdev', 'fsdev', 'netdev', 'blockdev']));
+    checkAll(text);
   });
 
   test('for random machines with hostile strings, the argv, the lock, QMP and libvirt say what the model says', () => {
