@@ -3,15 +3,20 @@
  * is started without some of its devices; their backends go in by `blockdev-add`, `netdev_add`
  * and `chardev-add`, the devices by `device_add`, each with the arguments the model gives; then
  * `query-pci` finds them where the command line would have put them and `qom-get` reads back
- * the string properties, commas and quotes included.
+ * the string properties, commas and quotes included. And an NVMe disk whose serial ends in a
+ * comma, exported to libvirt as `<qemu:commandline>`, starts with its serial and its drive.
  */
-import { compile } from '../compiler/index.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compile, exportLibvirt } from '../compiler/index.js';
 import { qemuModel, type StandIns } from '../compiler/emit.js';
 import { printArgv } from '../compiler/qemu/argv.js';
 import type { QemuArg, QemuModel } from '../compiler/qemu/model.js';
 import { backendAdd, deviceAdd } from '../compiler/qemu/qmp.js';
 import { findByQdevId, waitForStableGuestView, withQemu } from '../cli/qemu/index.js';
 import { QEMU, qemuDescribe } from './support/qemu.js';
+import { domainName, libvirtDescribe, libvirtQmp, removeDomain, virsh, virshWithin, writeQcow2 } from './support/libvirt.js';
 
 const SOURCE = `machine hot {
   chipset = q35
@@ -60,4 +65,25 @@ qemuDescribe('QMP JSON from the machine model, on a real QEMU', () => {
       expect(await qom('con0', 'chardev')).toBe('chr-con0');
     });
   }, 60_000);
+});
+
+libvirtDescribe('libvirt qemu:commandline from the machine model, on a real libvirtd', () => {
+  test('an NVMe serial ending in a comma: the started domain\'s disk has that serial and its drive', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'machinec-model-'));
+    const name = domainName();
+    try {
+      writeQcow2(join(dir, 'd.qcow2'));
+      const b = compile({ file: 'm.machine', source: 'machine m {\n  chipset = q35\n  memory = 256M\n  device disk0: nvme { file = "d.qcow2", serial = "abc," }\n}\n' });
+      const out = exportLibvirt({ spec: b.spec!, machine: b.machine!, baseDir: dir, name, qemuCommandline: true, accel: 'tcg' });
+      writeFileSync(join(dir, 'domain.xml'), out.xml!);
+      virsh('define', '--validate', join(dir, 'domain.xml'));
+      virshWithin(240_000, 'start', name);
+      const qom = (property: string) => libvirtQmp(name, 'qom-get', { path: '/machine/peripheral/ua-disk0', property });
+      expect(qom('serial')).toBe('abc,');
+      expect(qom('drive')).toBe('drive-disk0');
+    } finally {
+      removeDomain(name);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
 });
