@@ -73,7 +73,8 @@ libvirtDescribe('libvirt qemu:commandline from the machine model, on a real libv
     const name = domainName();
     try {
       writeQcow2(join(dir, 'd.qcow2'));
-      const b = compile({ file: 'm.machine', source: 'machine m {\n  chipset = q35\n  memory = 256M\n  device disk0: nvme { file = "d.qcow2", serial = "abc," }\n}\n' });
+      const source = 'machine m {\n  chipset = q35\n  memory = 256M\n  device disk0: nvme { file = "d.qcow2", serial = "abc," }\n}\n';
+      const b = compile({ file: 'm.machine', source });
       const out = exportLibvirt({ spec: b.spec!, machine: b.machine!, baseDir: dir, name, qemuCommandline: true, accel: 'tcg' });
       writeFileSync(join(dir, 'domain.xml'), out.xml!);
       virsh('define', '--validate', join(dir, 'domain.xml'));
