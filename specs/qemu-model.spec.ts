@@ -5,6 +5,8 @@
  * records (read back by readLock), QMP's JSON and libvirt's `<qemu:commandline>` JSON (read out of
  * the XML here) carry the same keys and values as the model, commas and quotes included.
  */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { compile, exportLibvirt, readLock, type Compilation, type PlacedMachine } from '../compiler/index.js';
 import { qemuModel } from '../compiler/emit.js';
@@ -13,6 +15,8 @@ import { backendAdd, deviceAdd, type JsonObject, type JsonValue } from '../compi
 import { backendOwner } from '../compiler/plan-options.js';
 
 type Pairs = [string, string][];
+
+const SAMPLES = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', 'samples');
 
 /**
  * An option value as QEMU's option parser reads it (util/qemu-option.c): parts end at a single
@@ -125,7 +129,9 @@ function checkChardev(b: QemuBackend, args: JsonObject): void {
   expect([args.id, backend.type]).toEqual([get('id'), b.type]);
   if (b.type === 'socket') expect(((data.addr as JsonObject).data as JsonObject).path).toBe(get('path'));
   if (b.type === 'file') expect(data.out).toBe(get('path'));
-  for (const [k, v] of flatten(data)) if (!k.startsWith('addr.') && k !== 'out') expect([k, get(k)]).toEqual([k, v]);
+  if (b.type === 'spicevmc') expect(data.type).toBe(get('name'));
+  const renamed = new Set(['out', 'type']);
+  for (const [k, v] of flatten(data)) if (!k.startsWith('addr.') && !renamed.has(k)) expect([k, get(k)]).toEqual([k, v]);
 }
 
 const XML_ENTITIES: Record<string, string> = { '&quot;': '"', '&apos;': "'", '&lt;': '<', '&gt;': '>', '&amp;': '&' };
@@ -197,15 +203,15 @@ const source = (m: Machine): string =>
     '',
   ].join('\n');
 
-function build(text: string): Compilation {
-  const b = compile({ file: 'm.machine', source: text });
+function build(text: string, lock?: string): Compilation {
+  const b = compile({ file: 'm.machine', source: text, lock: lock === undefined ? undefined : { file: 'm.machine.lock', text: lock } });
   if (!b.ok) throw new Error(`build failed: ${b.diagnostics.map((d) => d.message).join('; ')}\n${text}`);
   return b;
 }
 
 /** Every printer against the model of one machine; how many devices libvirt carried as JSON. */
-function checkAll(text: string): number {
-  const b = build(text);
+function checkAll(text: string, lock?: string): number {
+  const b = build(text, lock);
   const model = qemuModel(b.spec!, b.machine!);
   checkArgv(model, b.argv!);
   checkLock(model, b.argv!, b.lockText!);
@@ -240,6 +246,12 @@ describe('the QEMU machine model and its printers', () => {
     expect(backends.map((x) => [x.option, backendOwner(`-${x.option} ${x.id}`)])).toEqual(backends.map((x) => [x.option, x.owner]));
     expect(new Set(backends.map((x) => x.option))).toEqual(new Set(['chardev', 'tpmdev', 'fsdev', 'netdev', 'blockdev']));
     checkAll(text);
+  });
+
+  const samples = readdirSync(SAMPLES).filter((f) => f.endsWith('.machine'));
+  test.each(samples)('sample %s: the argv, the lock, QMP and libvirt say what the model says', (name) => {
+    const lock = join(SAMPLES, `${name}.lock`);
+    checkAll(readFileSync(join(SAMPLES, name), 'utf8'), existsSync(lock) ? readFileSync(lock, 'utf8') : undefined);
   });
 
   test('for random machines with hostile strings, the argv, the lock, QMP and libvirt say what the model says', () => {

@@ -68,13 +68,14 @@ function socketAddress(props: readonly QemuProp[]): JsonObject {
   return path !== undefined ? { type: 'unix', data: { path } } : { type: 'inet', data: { host: get('host') ?? 'localhost', port: get('port') ?? '' } };
 }
 
-/** `chardev-add`: id and the backend's type and data (a socket's address nested, a file's path as `out`). */
+/** `chardev-add`: id and the backend's type and data (a socket's address nested, a file's path as `out`, a SPICE channel's name as `type`). */
 export function chardevAdd(b: QemuBackend): JsonObject {
   const type = b.type ?? '';
   const rest = b.props.filter((p) => p[0] !== 'id');
   let data: JsonObject;
   if (type === 'socket') data = assign({ addr: socketAddress(rest) }, rest, new Set(['path', 'host', 'port']));
   else if (type === 'file') data = assign({}, rest.map((p): QemuProp => (p[0] === 'path' ? ['out', p[1]] : p)));
+  else if (type === 'spicevmc') data = assign({}, rest.map((p): QemuProp => (p[0] === 'name' ? ['type', p[1]] : p)));
   else data = assign({}, rest);
   return { id: b.id, backend: { type, data } };
 }
