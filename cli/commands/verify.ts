@@ -10,7 +10,7 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { compareGuestView, emit, readLock, splitOption, type GuestPciDevice, type Mismatch, type PlacedMachine } from '../../compiler/index.js';
+import { compareGuestView, emit, escapeOptionValue as esc, readLock, splitOption, type GuestPciDevice, type Mismatch, type PlacedMachine } from '../../compiler/index.js';
 import { QemuLaunchError, waitForStableGuestView, withQemu, type QmpClient } from '../qemu/index.js';
 import type { Session } from '../session.js';
 import { throwawayState } from '../vm-state.js';
@@ -24,7 +24,6 @@ export interface VerifyReport {
   readonly guest: GuestPciDevice[];
 }
 
-const esc = (v: string) => v.replace(/,/g, ',,');
 const text = (head: string, pairs: Map<string, string>): string => [...(head && !pairs.has('driver') ? [esc(head)] : []), ...[...pairs].map(([k, v]) => `${k}=${esc(v)}`)].join(',');
 
 /** The -smp the machine asks for: CPU count and the topology keys it names. */
