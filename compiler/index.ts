@@ -7,6 +7,7 @@ export { parse } from '../grammar/index.js';
 export type { Diagnostic, Span } from '../grammar/index.js';
 export { attachmentOf, audiodevTypes, backendProps, catalog, chardevTypes, machineProps, netdevTypes, type BusKind, type ModelSpec, type Plug, type PropSpec } from './catalog.js';
 export { chipsets, chipsetOfMachineType, type ChipsetSpec } from './chipsets.js';
+export { splitKeyval } from './qemu/keyval.js';
 export { emit, escapeOptionValue, type EmitOptions, type StandIns } from './emit.js';
 export { resolve, type DeviceSpec, type MachineSpec } from './machine-spec.js';
 export { place, type PlaceOptions, type PlaceResult } from './place/index.js';
