@@ -6,8 +6,13 @@
  * other is placed anew by machinec's own rules around everything locked, so the result does not
  * depend on which branch is merged into which. A device both sides changed differently, a device
  * id both added as different devices, or a machine header both changed, is a conflict naming it.
+ * So is one acpi-index, MAC or serial on two devices (each branch gave its new NIC the first free
+ * acpi-index): the guest names a NIC by it (eno1), the branch's configuration may name it too, and
+ * the lock does not say whether the source wrote the value or left it to machinec, so the merge
+ * does not choose which NIC becomes eno2; the user settles it and a build assigns it.
  */
 import { catalog } from './catalog.js';
+import { sharedPins } from './checks/lock.js';
 import { compile } from './compile.js';
 import { formatGuestAddress, readLock, writeLock } from './lockfile.js';
 import type { PlacedDevice, PlacedMachine } from './model.js';
@@ -21,6 +26,8 @@ export interface LockMerge {
   readonly conflicts: string[];
   /** Devices placed anew because both sides put a new device at one address. */
   readonly replaced: string[];
+  /** The lock's file name, as its header says it: the path git merges, or the machine's lock. */
+  readonly name?: string;
 }
 
 /** A device line's content, to compare sides. */
@@ -42,6 +49,25 @@ function mergeDevices(o: PlacedMachine, a: PlacedMachine, b: PlacedMachine, conf
     if (take) merged.push(take);
   }
   return merged;
+}
+
+const GUEST_NAME: Record<string, (v: string) => string> = {
+  'acpi-index': (v) => ` (both would be eno${v})`,
+  mac: () => '',
+  serial: () => '',
+};
+
+/** One acpi-index, MAC or serial on two merged devices: a conflict naming both and the branch that brought each. */
+function pinConflicts(o: PlacedMachine, a: PlacedMachine, merged: readonly PlacedDevice[]): string[] {
+  const [io, ia] = [o, a].map((m) => new Map(m.devices.map((d) => [d.id, lineOf(d)])));
+  const origin = (d: PlacedDevice): string => {
+    const line = lineOf(d);
+    if (io.get(d.id) === line) return 'as in the base';
+    return ia.get(d.id) === line ? (io.has(d.id) ? 'changed by ours' : 'added by ours') : io.has(d.id) ? 'changed by theirs' : 'added by theirs';
+  };
+  return sharedPins(merged).map(
+    ({ pin, value, first, other }) => `${first.id} (${origin(first)}) and ${other.id} (${origin(other)}) both have ${pin} ${value}${GUEST_NAME[pin](value)}`,
+  );
 }
 
 /** One three-way choice: what one side changed and the other did not, or what both did alike; undefined when they differ. */
@@ -123,40 +149,57 @@ function sourceFor(m: PlacedMachine, devices: readonly PlacedDevice[]): string {
   return `machine ${m.name} {\n  chipset = ${m.machineType}\n${top.join('\n')}\n}\n`;
 }
 
-export function mergeLocks(base: string, ours: string, theirs: string, file: string): LockMerge {
-  const read = [base, ours, theirs].map((t, i) => readLock(t, `${file} (${['base', 'ours', 'theirs'][i]})`));
+/**
+ * Where the devices placed anew go, by a build of a stand-in source around everything else locked. Every other device
+ * keeps its pins and QEMU properties as merged, and takes the guest bus numbers of the merged topology.
+ */
+function placeAnew(head: PlacedMachine, merged: readonly PlacedDevice[], losers: readonly PlacedDevice[], lockName: string): PlacedMachine | string {
+  const out = new Set(losers.map((d) => d.id));
+  const kept = merged.filter((d) => !out.has(d.id));
+  const sourceName = lockName.replace(/\.lock$/, '');
+  const placed = compile({ file: sourceName, source: sourceFor(head, merged), lock: { file: lockName, text: writeLock({ ...head, devices: kept }, sourceName) } });
+  if (!placed.ok || !placed.machine) return `${losers.map((d) => d.id).join(', ')} could not be placed anew: ${placed.diagnostics[0]?.message ?? 'no room'}`;
+  const mergedById = new Map(merged.map((d) => [d.id, d]));
+  const devices = placed.machine.devices.map((d): PlacedDevice => {
+    const m = mergedById.get(d.id);
+    if (!m) return d;
+    const { props: _stand, source: _s, guest: _g, secondaryBus: _b, ...rest } = m;
+    const topology = { ...(d.guest ? { guest: d.guest } : {}), ...(d.secondaryBus !== undefined ? { secondaryBus: d.secondaryBus } : {}) };
+    if (!out.has(d.id)) return { ...rest, ...topology, ...(m.props !== undefined ? { props: m.props } : {}) };
+    // The stand-in source says nothing of the real one: the identity pins (MAC, serial, acpi-index) of a device placed
+    // anew come from the branch that added it, and it keeps its QEMU properties.
+    const pins = { ...d.pins, ...Object.fromEntries(['mac', 'serial', 'acpi-index'].filter((k) => m.pins[k] !== undefined).map((k) => [k, m.pins[k]])) };
+    const { props: _p, source: _src, ...placedRest } = d;
+    return { ...placedRest, pins, ...(m.props !== undefined ? { props: m.props } : {}) };
+  });
+  return { ...placed.machine, devices };
+}
+
+/**
+ * Merges three locks. `file` is the path git merges (`%P`); without it the header names the machine's own lock
+ * (`NAME.machine.lock`), never the temporary file git hands the driver.
+ */
+export function mergeLocks(base: string, ours: string, theirs: string, file?: string): LockMerge {
+  const label = file ?? 'the lock';
+  const read = [base, ours, theirs].map((t, i) => readLock(t, `${label} (${['base', 'ours', 'theirs'][i]})`));
   const bad = read.findIndex((r) => !r.lock);
   if (bad >= 0) return { conflicts: [`the ${['base', 'ours', 'theirs'][bad]} lock does not read: ${read[bad].diagnostics[0]?.message ?? 'unknown'}`], replaced: [] };
   const [o, a, b] = read.map((r) => r.lock!);
+  const lockName = file ? file.replace(/^.*[\\/]/, '') : `${a.name}.machine.lock`;
   const conflicts: string[] = [];
   const header = (m: PlacedMachine) => `${m.name} ${m.machineType} ${m.uuid}`;
   const head = header(a) === header(b) || header(b) === header(o) ? a : header(a) === header(o) ? b : undefined;
   if (!head) conflicts.push(`both branches change the machine line differently (ours: ${header(a)}, theirs: ${header(b)})`);
   const merged = mergeDevices(o, a, b, conflicts);
+  conflicts.push(...pinConflicts(o, a, merged));
   const options = mergeOptions(o, a, b, conflicts);
   const vm = mergeVmPins(o, a, b, conflicts);
-  if (conflicts.length || !head) return { conflicts, replaced: [] };
+  if (conflicts.length || !head) return { conflicts, replaced: [], name: lockName };
   const losers = clashing(merged, o);
-  const out = new Set(losers.map((d) => d.id));
-  const kept = merged.filter((d) => !out.has(d.id));
-  const lockName = file.replace(/^.*[\\/]/, '');
-  const sourceName = lockName.replace(/\.lock$/, '');
-  const placed = compile({ file: sourceName, source: sourceFor(head, merged), lock: { file: lockName, text: writeLock({ ...head, devices: kept }, sourceName) } });
-  if (!placed.ok || !placed.machine) return { conflicts: [`${losers.map((d) => d.id).join(', ')} could not be placed anew: ${placed.diagnostics[0]?.message ?? 'no room'}`], replaced: [] };
-  // The stand-in source says nothing of the real one: identity pins (MAC, serial) of a device placed
-  // anew come from the branch that added it, and every merged device keeps its own QEMU properties.
-  const loserIds = new Set(losers.map((d) => d.id));
-  const mergedById = new Map(merged.map((d) => [d.id, d]));
-  // A device that kept its place is the merged one as it was locked (its acpi-index, its props).
-  const devices = placed.machine.devices.map((d) => {
-    const m = mergedById.get(d.id);
-    if (!m) return d;
-    if (!loserIds.has(d.id)) return m;
-    const pins = { ...d.pins, ...Object.fromEntries(['mac', 'serial', 'acpi-index'].filter((k) => m.pins[k] !== undefined).map((k) => [k, m.pins[k]])) };
-    const { props: _stand, ...rest } = d;
-    return { ...rest, pins, ...(m.props !== undefined ? { props: m.props } : {}) };
-  });
-  const { firmware: _f, cpu: _c, smbios: _s, qemuArgs: _q, ...standIn } = placed.machine;
-  const ordered = inDeviceOrder([...options.keys()], devices).map((key): [string, string] => [key.split(' ')[0], options.get(key)!]);
-  return { text: writeLock({ ...standIn, ...vm, options: ordered, devices }, sourceName), conflicts, replaced: losers.map((d) => d.id) };
+  const placed = placeAnew(head, merged, losers, lockName);
+  if (typeof placed === 'string') return { conflicts: [placed], replaced: [], name: lockName };
+  const { firmware: _f, cpu: _c, smbios: _s, qemuArgs: _q, ...standIn } = placed;
+  const ordered = inDeviceOrder([...options.keys()], placed.devices).map((key): [string, string] => [key.split(' ')[0], options.get(key)!]);
+  const text = writeLock({ ...standIn, ...vm, options: ordered, devices: placed.devices }, lockName.replace(/\.lock$/, ''));
+  return { text, conflicts, replaced: losers.map((d) => d.id), name: lockName };
 }
