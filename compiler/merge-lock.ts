@@ -34,21 +34,37 @@ export interface LockMerge {
 const lineOf = (d: PlacedDevice | undefined): string => (d ? writeLock({ name: '-', chipset: 'pc', machineType: 'pc-i440fx-7.2', uuid: '-', devices: [d] }, '-').split('\n')[4] : '');
 const where = (d: PlacedDevice): string => `${d.model} at ${d.guest ? formatGuestAddress(d.guest) : describePlace(d)}`;
 
-function mergeDevices(o: PlacedMachine, a: PlacedMachine, b: PlacedMachine, conflicts: string[]): PlacedDevice[] {
+/**
+ * The branch whose additions go second when the two branches' additions clash: the one whose first new device of the
+ * source (alphabetically) comes later, whichever is ours. 0 is ours, 1 theirs.
+ */
+function secondSide(o: PlacedMachine, a: PlacedMachine, b: PlacedMachine): 0 | 1 {
+  const inBase = new Set(o.devices.map((d) => d.id));
+  const [fa, fb] = [a, b].map((m) => m.devices.filter((d) => !d.auto && !inBase.has(d.id)).map((d) => d.id).sort()[0] ?? '\uffff');
+  return fa <= fb ? 1 : 0;
+}
+
+/**
+ * Device by device. A root port or bridge machinec created on both branches under one id, in two places, is the first
+ * branch's: what the second branch put behind its own is placed anew (`twins` says it happened).
+ */
+function mergeDevices(o: PlacedMachine, a: PlacedMachine, b: PlacedMachine, second: 0 | 1, conflicts: string[]): { merged: PlacedDevice[]; twins: boolean } {
   const maps = [o, a, b].map((m) => new Map(m.devices.map((d) => [d.id, d])));
   const ids = [...new Set([...a.devices, ...b.devices, ...o.devices].map((d) => d.id))];
   const merged: PlacedDevice[] = [];
+  let twins = false;
   for (const id of ids) {
     const [x, y, z] = maps.map((m) => m.get(id));
     const [lo, la, lb] = [x, y, z].map(lineOf);
     let take: PlacedDevice | undefined;
     if (la === lb || lb === lo) take = y;
     else if (la === lo) take = z;
+    else if (!x && y?.auto && z?.auto && y.model === z.model) [take, twins] = [second === 1 ? y : z, true];
     else if (!x && y && z) conflicts.push(`both branches add a device ${id}, as different devices (ours: ${where(y)}, theirs: ${where(z)})`);
     else conflicts.push(`both branches change ${id} differently (ours: ${y ? where(y) : 'removed'}, theirs: ${z ? where(z) : 'removed'})`);
     if (take) merged.push(take);
   }
-  return merged;
+  return { merged, twins };
 }
 
 const GUEST_NAME: Record<string, (v: string) => string> = {
@@ -120,19 +136,65 @@ function mergeVmPins(o: PlacedMachine, a: PlacedMachine, b: PlacedMachine, confl
   return merged as VmPins;
 }
 
-/** Devices that share a place with an earlier one: existing devices first, then new ones by id (system devices have no place to share). */
-function clashing(merged: readonly PlacedDevice[], base: PlacedMachine): PlacedDevice[] {
+/** The device whose bus `d` plugs into (`rp1`, or `usb0` for `usb0.0`), among `byId`. */
+const parentOf = (d: PlacedDevice, byId: ReadonlyMap<string, PlacedDevice>): PlacedDevice | undefined => byId.get(d.bus) ?? byId.get(d.bus.replace(/\.\d+$/, ''));
+
+/**
+ * What a device is ranked by when two share a place: its id, or for a root port or bridge machinec created, the first
+ * id (alphabetically) of the devices of the source behind it: a clash between one branch's NIC behind a new bridge and
+ * the other branch's NIC on that root port is a clash between the two NICs.
+ */
+function rankIds(merged: readonly PlacedDevice[]): Map<string, string> {
+  const byId = new Map(merged.map((d) => [d.id, d]));
+  const rank = new Map<string, string>();
+  for (const d of merged) {
+    if (d.auto) continue;
+    for (let up = parentOf(d, byId); up?.auto; up = parentOf(up, byId)) {
+      const now = rank.get(up.id);
+      if (now === undefined || d.id < now) rank.set(up.id, d.id);
+    }
+  }
+  return rank;
+}
+
+/**
+ * When a device one branch added lost its place, that branch's additions all go after the other's, as in a build of a
+ * source that holds one branch's new devices and then the other's: every device only the second branch added is placed
+ * anew (in its order), not only the one that clashed, so none keeps a place the first branch's devices push it from.
+ */
+function secondBranch(merged: readonly PlacedDevice[], base: PlacedMachine, sides: readonly [PlacedMachine, PlacedMachine], second: 0 | 1, losers: Set<PlacedDevice>, twins: boolean): void {
   const inBase = new Set(base.devices.map((d) => d.id));
-  const order = [...merged].sort((x, y) => Number(inBase.has(y.id)) - Number(inBase.has(x.id)) || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+  const lines = sides.map((m) => new Map(m.devices.map((d) => [d.id, lineOf(d)])));
+  const onlyIn = (side: number, d: PlacedDevice) => !inBase.has(d.id) && lines[side].get(d.id) === lineOf(d) && lines[1 - side].get(d.id) !== lineOf(d);
+  const added = [0, 1].map((side) => merged.filter((d) => onlyIn(side, d)));
+  if (!twins && ![...losers].some((d) => added[0].includes(d) || added[1].includes(d))) return;
+  for (const d of added[second]) losers.add(d);
+  // What the second branch put behind a root port or bridge both made under one id (the first's is kept) moves too.
+  for (const d of merged) if (!inBase.has(d.id) && !d.auto && lines[second].get(d.id) === lineOf(d) && lines[1 - second].get(d.id) !== lineOf(d)) losers.add(d);
+}
+
+/** Devices that share a place with an earlier one: existing devices first, then new ones by rank (system devices have no place to share). */
+function clashing(merged: readonly PlacedDevice[], base: PlacedMachine, sides: readonly [PlacedMachine, PlacedMachine], second: 0 | 1, twins: boolean): PlacedDevice[] {
+  const inBase = new Set(base.devices.map((d) => d.id));
+  const ranks = rankIds(merged);
+  const rank = (d: PlacedDevice) => ranks.get(d.id) ?? d.id;
+  const order = [...merged].sort((x, y) => Number(inBase.has(y.id)) - Number(inBase.has(x.id)) || (rank(x) < rank(y) ? -1 : rank(x) > rank(y) ? 1 : x.id < y.id ? -1 : 1));
   const seen = new Set<string>();
-  const losers: PlacedDevice[] = [];
+  const losers = new Set<PlacedDevice>();
   for (const d of order) {
     if (d.attachment === 'system') continue;
     const place = describePlace(d);
-    if (seen.has(place)) losers.push(d);
+    if (seen.has(place)) losers.add(d);
     else seen.add(place);
   }
-  return losers;
+  secondBranch(merged, base, sides, second, losers, twins);
+  // A root port or bridge machinec created that lost its place goes, and what the source puts behind it is placed anew.
+  const byId = new Map(merged.map((d) => [d.id, d]));
+  const behindLoser = (d: PlacedDevice): boolean => {
+    for (let up = parentOf(d, byId); up; up = parentOf(up, byId)) if (losers.has(up) && up.auto) return true;
+    return false;
+  };
+  return merged.filter((d) => losers.has(d) || behindLoser(d));
 }
 
 /** A source that says what the lock holds (controllers and what is nested in them), for placing the devices that lost their address. */
@@ -153,11 +215,16 @@ function sourceFor(m: PlacedMachine, devices: readonly PlacedDevice[]): string {
  * Where the devices placed anew go, by a build of a stand-in source around everything else locked. Every other device
  * keeps its pins and QEMU properties as merged, and takes the guest bus numbers of the merged topology.
  */
-function placeAnew(head: PlacedMachine, merged: readonly PlacedDevice[], losers: readonly PlacedDevice[], lockName: string): PlacedMachine | string {
+function placeAnew(base: PlacedMachine, head: PlacedMachine, merged: readonly PlacedDevice[], losers: readonly PlacedDevice[], lockName: string): PlacedMachine | string {
   const out = new Set(losers.map((d) => d.id));
   const kept = merged.filter((d) => !out.has(d.id));
+  // The base's devices a branch removed stay in the stand-in's lock, so the stand-in build sees them removed in this
+  // change, as a build of the merged source does: the addresses they held go to a device placed anew only as a last resort.
+  const inMerge = new Set(merged.map((d) => d.id));
+  const removed = base.devices.filter((d) => !inMerge.has(d.id));
   const sourceName = lockName.replace(/\.lock$/, '');
-  const placed = compile({ file: sourceName, source: sourceFor(head, merged), lock: { file: lockName, text: writeLock({ ...head, devices: kept }, sourceName) } });
+  const lock = writeLock({ ...head, devices: [...kept, ...removed] }, sourceName);
+  const placed = compile({ file: sourceName, source: sourceFor(head, merged), lock: { file: lockName, text: lock } });
   if (!placed.ok || !placed.machine) return `${losers.map((d) => d.id).join(', ')} could not be placed anew: ${placed.diagnostics[0]?.message ?? 'no room'}`;
   const mergedById = new Map(merged.map((d) => [d.id, d]));
   const devices = placed.machine.devices.map((d): PlacedDevice => {
@@ -190,16 +257,17 @@ export function mergeLocks(base: string, ours: string, theirs: string, file?: st
   const header = (m: PlacedMachine) => `${m.name} ${m.machineType} ${m.uuid}`;
   const head = header(a) === header(b) || header(b) === header(o) ? a : header(a) === header(o) ? b : undefined;
   if (!head) conflicts.push(`both branches change the machine line differently (ours: ${header(a)}, theirs: ${header(b)})`);
-  const merged = mergeDevices(o, a, b, conflicts);
+  const second = secondSide(o, a, b);
+  const { merged, twins } = mergeDevices(o, a, b, second, conflicts);
   conflicts.push(...pinConflicts(o, a, merged));
   const options = mergeOptions(o, a, b, conflicts);
   const vm = mergeVmPins(o, a, b, conflicts);
   if (conflicts.length || !head) return { conflicts, replaced: [], name: lockName };
-  const losers = clashing(merged, o);
-  const placed = placeAnew(head, merged, losers, lockName);
+  const losers = clashing(merged, o, [a, b], second, twins);
+  const placed = placeAnew(o, head, merged, losers, lockName);
   if (typeof placed === 'string') return { conflicts: [placed], replaced: [], name: lockName };
   const { firmware: _f, cpu: _c, smbios: _s, qemuArgs: _q, ...standIn } = placed;
   const ordered = inDeviceOrder([...options.keys()], placed.devices).map((key): [string, string] => [key.split(' ')[0], options.get(key)!]);
   const text = writeLock({ ...standIn, ...vm, options: ordered, devices: placed.devices }, lockName.replace(/\.lock$/, ''));
-  return { text, conflicts, replaced: losers.map((d) => d.id), name: lockName };
+  return { text, conflicts, replaced: losers.filter((d) => !d.auto).map((d) => d.id), name: lockName };
 }
