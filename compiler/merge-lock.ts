@@ -137,7 +137,8 @@ function mergeVmPins(o: PlacedMachine, a: PlacedMachine, b: PlacedMachine, confl
 }
 
 /** The device whose bus `d` plugs into (`rp1`, or `usb0` for `usb0.0`), among `byId`. */
-const parentOf = (d: PlacedDevice, byId: ReadonlyMap<string, PlacedDevice>): PlacedDevice | undefined => byId.get(d.bus) ?? byId.get(d.bus.replace(/\.\d+$/, ''));
+const parentOf = (d: PlacedDevice, byId: ReadonlyMap<string, PlacedDevice>): PlacedDevice | undefined =>
+  byId.get(d.bus) ?? byId.get(d.bus.replace(/\.\d+$/, ''));
 
 /**
  * What a device is ranked by when two share a place: its id, or for a root port or bridge machinec created, the first
@@ -162,23 +163,25 @@ function rankIds(merged: readonly PlacedDevice[]): Map<string, string> {
  * source that holds one branch's new devices and then the other's: every device only the second branch added is placed
  * anew (in its order), not only the one that clashed, so none keeps a place the first branch's devices push it from.
  */
-function secondBranch(merged: readonly PlacedDevice[], base: PlacedMachine, sides: readonly [PlacedMachine, PlacedMachine], second: 0 | 1, losers: Set<PlacedDevice>, twins: boolean): void {
+type Sides = readonly [PlacedMachine, PlacedMachine];
+
+function secondBranch(merged: readonly PlacedDevice[], base: PlacedMachine, sides: Sides, second: 0 | 1, losers: Set<PlacedDevice>, twins: boolean): void {
   const inBase = new Set(base.devices.map((d) => d.id));
   const lines = sides.map((m) => new Map(m.devices.map((d) => [d.id, lineOf(d)])));
   const onlyIn = (side: number, d: PlacedDevice) => !inBase.has(d.id) && lines[side].get(d.id) === lineOf(d) && lines[1 - side].get(d.id) !== lineOf(d);
   const added = [0, 1].map((side) => merged.filter((d) => onlyIn(side, d)));
   if (!twins && ![...losers].some((d) => added[0].includes(d) || added[1].includes(d))) return;
+  // Their devices behind a root port or bridge both made under one id (the first branch's is kept) are among them.
   for (const d of added[second]) losers.add(d);
-  // What the second branch put behind a root port or bridge both made under one id (the first's is kept) moves too.
-  for (const d of merged) if (!inBase.has(d.id) && !d.auto && lines[second].get(d.id) === lineOf(d) && lines[1 - second].get(d.id) !== lineOf(d)) losers.add(d);
 }
 
 /** Devices that share a place with an earlier one: existing devices first, then new ones by rank (system devices have no place to share). */
-function clashing(merged: readonly PlacedDevice[], base: PlacedMachine, sides: readonly [PlacedMachine, PlacedMachine], second: 0 | 1, twins: boolean): PlacedDevice[] {
+function clashing(merged: readonly PlacedDevice[], base: PlacedMachine, sides: Sides, second: 0 | 1, twins: boolean): PlacedDevice[] {
   const inBase = new Set(base.devices.map((d) => d.id));
   const ranks = rankIds(merged);
   const rank = (d: PlacedDevice) => ranks.get(d.id) ?? d.id;
-  const order = [...merged].sort((x, y) => Number(inBase.has(y.id)) - Number(inBase.has(x.id)) || (rank(x) < rank(y) ? -1 : rank(x) > rank(y) ? 1 : x.id < y.id ? -1 : 1));
+  const byRank = (x: PlacedDevice, y: PlacedDevice) => (rank(x) < rank(y) ? -1 : rank(x) > rank(y) ? 1 : x.id < y.id ? -1 : 1);
+  const order = [...merged].sort((x, y) => Number(inBase.has(y.id)) - Number(inBase.has(x.id)) || byRank(x, y));
   const seen = new Set<string>();
   const losers = new Set<PlacedDevice>();
   for (const d of order) {
@@ -215,7 +218,8 @@ function sourceFor(m: PlacedMachine, devices: readonly PlacedDevice[]): string {
  * Where the devices placed anew go, by a build of a stand-in source around everything else locked. Every other device
  * keeps its pins and QEMU properties as merged, and takes the guest bus numbers of the merged topology.
  */
-function placeAnew(base: PlacedMachine, head: PlacedMachine, merged: readonly PlacedDevice[], losers: readonly PlacedDevice[], lockName: string): PlacedMachine | string {
+function placeAnew(base: PlacedMachine, head: PlacedMachine, merged: readonly PlacedDevice[], losers: readonly PlacedDevice[], lockName: string):
+  PlacedMachine | string {
   const out = new Set(losers.map((d) => d.id));
   const kept = merged.filter((d) => !out.has(d.id));
   // The base's devices a branch removed stay in the stand-in's lock, so the stand-in build sees them removed in this

@@ -85,7 +85,8 @@ export const lockChecks: readonly Check<LockContext>[] = [
         report(
           `the lock gives ${first.id} and ${other.id} one ${pin}, ${value}: ${GUEST_SEES[pin](value)}`,
           spanOf(other.id) ?? spanOf(first.id),
-          `take the lock of one branch (\`git checkout --ours FILE\`) and run \`machinec build\`, or set \`${pin}\` on ${other.id} to a value no other device has`,
+          `take the lock of one branch (\`git checkout --ours FILE\`) and run \`machinec build\`, ` +
+            `or set \`${pin}\` on ${other.id} to a value no other device has`,
         );
       }
     },
