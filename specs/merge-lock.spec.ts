@@ -109,6 +109,16 @@ describe('a merge of two branches that each gave a new NIC the next acpi-index',
       expect(check.stdout + check.stderr).toMatch(/--> web\.machine(\.lock)?:\d+:\d+/);
     }
   });
+
+  test('a lock whose two disks share the serial a build gives them (ids alike in their first 20 characters) is not reported', () => {
+    const long = (n: number) => `device averyveryverylongdiskname${n}: virtio-blk-pci { file = "${n}.img" }`;
+    const r = repo(NICS);
+    r.branch('a', atEnd(`${long(1)}\n  ${long(2)}`));
+    expect(r.read('web.machine.lock')).toMatch(/serial=averyveryverylongdis[\s\S]*serial=averyveryverylongdis/);
+    const check = r.machinec('check', 'web.machine');
+    expect(check.stdout + check.stderr).not.toMatch(/error/);
+    expect(check.status).toBe(0);
+  });
 });
 
 describe('the driver without %P', () => {
