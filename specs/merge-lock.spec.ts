@@ -262,6 +262,7 @@ describe('merges of generated branch pairs', () => {
       }),
       { numRuns: RUNS, seed: SEED },
     );
+    if (process.env.MERGE_PROPERTY_STATS) process.stdout.write(`merge outcomes: ${JSON.stringify(outcomes)}\n`);
     // The property says something only if both outcomes occur, and some merges place a device anew.
     expect(outcomes.clean).toBeGreaterThan(RUNS / 4);
     expect(outcomes.conflict).toBeGreaterThan(0);
