@@ -1,10 +1,11 @@
 /**
- * A three-way merge of locks, for git's merge driver (`machinec merge-lock %O %A %B`). Device by
+ * A three-way merge of locks, for git's merge driver (`machinec merge-lock %O %A %B %P`). Device by
  * device: what one side changed and the other did not is taken; what both changed alike is taken
- * once. Two branches that each added a device at the same address (two NICs first-fit at one
- * slot) both keep a place: the existing or alphabetically first device keeps the address, the
- * other is placed anew by machinec's own rules around everything locked, so the result does not
- * depend on which branch is merged into which. A device both sides changed differently, a device
+ * once. When the branches' additions clash (two NICs first-fit at one slot, or on one new root
+ * port), the branch whose first new device id sorts first keeps what it locked and every device
+ * the other added is placed anew after them by machinec's own rules around everything locked, as
+ * a build of a source holding the first branch's new devices before the other's places them; the
+ * result does not depend on which branch is merged into which. A device both sides changed differently, a device
  * id both added as different devices, or a machine header both changed, is a conflict naming it.
  * So is one acpi-index, MAC or serial on two devices (each branch gave its new NIC the first free
  * acpi-index): the guest names a NIC by it (eno1), the branch's configuration may name it too, and
