@@ -129,7 +129,7 @@ function archive(inputs: Inputs): Buffer {
   return gzipSync(writeCpio(entries), { level: 6 });
 }
 
-function cacheDir(env: NodeJS.ProcessEnv): string {
+function cacheDir(env: Readonly<Record<string, string | undefined>>): string {
   return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'machinec');
 }
 
@@ -144,7 +144,7 @@ function inputHash(inputs: Inputs): string {
  * The kernel and the (cached) initramfs. `root` stands for `/` where the Debian packages are
  * looked for (MACHINEC_GUEST_ROOT, for a system kept elsewhere).
  */
-export function guestImage(env: NodeJS.ProcessEnv = process.env): GuestImage {
+export function guestImage(env: Readonly<Record<string, string | undefined>>): GuestImage {
   const inputs = gatherInputs(env.MACHINEC_GUEST_ROOT || '/');
   const dir = cacheDir(env);
   const initrd = join(dir, `linux-guest-${inputs.kernelVersion}-${inputHash(inputs)}.cpio.gz`);

@@ -72,7 +72,7 @@ export async function verifyGuestCommand(s: Session, files: readonly string[], o
   if (!qemu) return s.fail('qemu-missing', 'qemu-system-x86_64 not found', { hint: 'install it (Debian: apt-get install qemu-system-x86) or pass --qemu PATH' }, 2);
   let image: GuestImage;
   try {
-    image = guestImage();
+    image = guestImage(s.io.env);
   } catch (e) {
     if (!(e instanceof GuestMissingError)) throw e;
     return s.fail('guest-missing', e.message, { hint: `install Debian's ${e.packages.join(', ')} (apt-get install linux-image-amd64 busybox-static udev)` }, 2);
