@@ -4,9 +4,9 @@
  * and prints, per NIC and disk, the name the guest gave it beside the name machinec predicts.
  * Exit 1 when any differs, 2 when the guest cannot be built or booted.
  */
-import { existsSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
-import { emit, readLock } from '../../compiler/index.js';
+import { copyFileSync, existsSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { emit, NVRAM_FILE, readLock, type PlacedMachine } from '../../compiler/index.js';
 import type { Session } from '../session.js';
 import { throwawayState } from '../vm-state.js';
 import { bootGuest, GuestSilentError } from './boot.js';
@@ -19,6 +19,8 @@ export interface GuestVerifyReport {
   readonly firmware: 'seabios' | 'ovmf';
   readonly bootMs: number;
   readonly devices: GuestNameRow[];
+  /** What the guest's boot does not share with the machine's (secure boot off). */
+  readonly notChecked: string[];
   readonly ok: boolean;
 }
 
@@ -28,10 +30,25 @@ export interface GuestVerifyOptions {
   readonly timeoutMs?: number;
 }
 
+/**
+ * OVMF with secure boot loads only a kernel signed by a key in its db (Microsoft's), and Debian's
+ * kernel is signed by Debian's: the guest boots the same CODE image with the VARS template that
+ * enrolls no keys (`OVMF_VARS_4M.ms.fd` → `OVMF_VARS_4M.fd`), secure boot off.
+ */
+function secureBootOff(machine: PlacedMachine, stateDir: string): string | undefined {
+  const fw = machine.firmware;
+  if (!fw?.secureBoot) return undefined;
+  const plain = join(dirname(fw.vars.path), basename(fw.vars.path).replace(/\.(ms|secboot|snakeoil)(?=\.fd$)/, ''));
+  if (plain === fw.vars.path || !existsSync(plain)) return undefined;
+  copyFileSync(plain, join(stateDir, NVRAM_FILE));
+  return `secure boot: the guest booted with ${basename(plain)} (no keys enrolled), as Debian's kernel is not signed by a key in ${basename(fw.vars.path)}`;
+}
+
 const dash = (v: string | undefined): string => v ?? '-';
 
 export function renderGuestReport(r: GuestVerifyReport): string {
   const lines = [`${r.file}: Linux ${r.kernel} booted through ${r.firmware === 'ovmf' ? 'OVMF' : 'SeaBIOS'} in ${(r.bootMs / 1000).toFixed(1)} s`];
+  for (const n of r.notChecked) lines.push(`  not checked: ${n}`);
   const rows = [
     ['device', 'guest device', 'machinec predicts', 'guest says', 'guest uses', ''],
     ...r.devices.map((d) => [d.id, dash(d.guestDevice), dash(d.predicted), dash(d.guest), d.kind === 'nic' ? dash(d.uses) : '', d.ok ? 'ok' : 'DIFFERS']),
@@ -56,12 +73,13 @@ async function verifyOne(s: Session, qemu: string, image: GuestImage, file: stri
   const resolveFile = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
   const state = await throwawayState(c.machine!);
   try {
+    const notChecked = [secureBootOff(c.machine!, state.dir)].filter((n): n is string => n !== undefined);
     const argv = emit(c.spec!, c.machine!, { standIns: { resolveFile, fileExists: (p) => existsSync(resolveFile(p)) }, state: state.dir });
     const timeoutMs = opts.timeoutMs ?? (c.machine!.firmware ? 300_000 : 180_000);
     const boot = await bootGuest(qemu, argv, image, timeoutMs);
     const devices = compareGuestNames(lock, boot.report);
     const firmware = c.machine!.firmware ? 'ovmf' : 'seabios';
-    return { file: f.shown, kernel: image.kernelVersion, firmware, bootMs: boot.bootMs, devices, ok: devices.every((d) => d.ok) };
+    return { file: f.shown, kernel: image.kernelVersion, firmware, bootMs: boot.bootMs, devices, notChecked, ok: devices.every((d) => d.ok) };
   } finally {
     state.end();
   }
