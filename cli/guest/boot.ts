@@ -56,19 +56,23 @@ export function consolePort(argv: readonly string[]): number {
   return ports;
 }
 
-/** The machine's command line with the guest's kernel, its console port and TCG. */
+/** The options the guest's boot replaces: TCG for any accelerator, one CPU (TCG runs each on a host thread; no NIC or disk name depends on the count). */
+const REPLACED = new Set(['-accel', '-smp']);
+
+/** The machine's command line with the guest's kernel, its console port, TCG and one CPU. */
 export function guestBootArgs(argv: readonly string[], image: Pick<GuestImage, 'kernel' | 'initrd'>, consoleFile: string): string[] {
   const port = consolePort(argv);
   if (port >= ISA_SERIAL_PORTS) throw new Error(`the machine uses all ${ISA_SERIAL_PORTS} ISA serial ports: none is left for the guest's console`);
   const args: string[] = [];
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '-accel' && i + 1 < argv.length) { i++; continue; }
+    if (REPLACED.has(argv[i]) && i + 1 < argv.length) { i++; continue; }
     args.push(argv[i]);
   }
   const append = [`console=ttyS${port}`, 'quiet', 'panic=-1', 'scsi_mod.scan=sync', 'usb-storage.delay_use=0'].join(' ');
   return [
     ...args,
     '-accel', 'tcg',
+    '-smp', '1',
     '-no-reboot',
     '-kernel', image.kernel,
     '-initrd', image.initrd,
@@ -82,10 +86,12 @@ export function guestBootArgs(argv: readonly string[], image: Pick<GuestImage, '
 const pciOf = (sysfs: string): string | undefined => [...sysfs.matchAll(/\/([0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7])(?=\/|$)/g)].at(-1)?.[1];
 
 /** The report between the markers; firmware escape codes, carriage returns and kernel lines around it are skipped. */
+/** Console text without the terminal escape codes and carriage returns OVMF and the kernel write. */
+// eslint-disable-next-line no-control-regex
+export const plainConsole = (text: string): string => text.replace(/\x1b\[[0-9;?=]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\r/g, '');
+
 export function parseGuestOutput(text: string): GuestReport | undefined {
-  // eslint-disable-next-line no-control-regex
-  const clean = text.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\r/g, '');
-  const lines = clean.split('\n').map((l) => l.slice(Math.max(0, l.indexOf(GUEST_PREFIX))).trim());
+  const lines = plainConsole(text).split('\n').map((l) => l.slice(Math.max(0, l.indexOf(GUEST_PREFIX))).trim());
   const begin = lines.lastIndexOf(GUEST_BEGIN);
   const end = lines.lastIndexOf(GUEST_END);
   if (begin < 0 || end < begin) return undefined;
@@ -130,7 +136,7 @@ export async function bootGuest(qemu: string, argv: readonly string[], image: Gu
         const over = exited || Date.now() - started > timeoutMs;
         const report = parseGuestOutput(read());
         if (report) return { report, bootMs: Date.now() - started };
-        if (over) throw new GuestSilentError(timeoutMs, read().slice(-2000));
+        if (over) throw new GuestSilentError(timeoutMs, plainConsole(read()).slice(-2000));
         await new Promise((r) => setTimeout(r, 250));
       }
     });

@@ -60,7 +60,10 @@ export function compareGuestNames(machine: PlacedMachine, report: GuestReport): 
   const usedNics = new Set<string>();
   const usedDisks = new Set<string>();
   const rows = [...nicRows(machine, view, report, usedNics), ...diskRows(machine, view, report, usedDisks)];
-  for (const n of report.nics) if (!usedNics.has(n.name)) rows.push({ id: '(not in the lock)', kind: 'nic', guestDevice: n.name, guest: n.path, uses: usedNicName(n), ok: false });
-  for (const x of report.disks) if (!usedDisks.has(x.name)) rows.push({ id: '(not in the lock)', kind: 'disk', guestDevice: x.name, guest: x.idPath, ok: false });
+  const unknown = '(not in the lock)';
+  for (const n of report.nics) {
+    if (!usedNics.has(n.name)) rows.push({ id: unknown, kind: 'nic', guestDevice: n.name, guest: n.path, uses: usedNicName(n), ok: false });
+  }
+  for (const x of report.disks) if (!usedDisks.has(x.name)) rows.push({ id: unknown, kind: 'disk', guestDevice: x.name, guest: x.idPath, ok: false });
   return rows;
 }

@@ -20,7 +20,8 @@ const pad4 = (n: number): Buffer => Buffer.alloc((4 - (n % 4)) % 4);
 
 function header(ino: number, mode: number, size: number, nlink: number, nameLength: number): string {
   // magic, ino, mode, uid, gid, nlink, mtime, filesize, devmajor, devminor, rdevmajor, rdevminor, namesize, check
-  return ['070701', field(ino), field(mode), field(0), field(0), field(nlink), field(0), field(size), field(0), field(0), field(0), field(0), field(nameLength), field(0)].join('');
+  const fields = [ino, mode, 0, 0, nlink, 0, size, 0, 0, 0, 0, nameLength, 0];
+  return `070701${fields.map(field).join('')}`;
 }
 
 /** The archive's bytes. */
