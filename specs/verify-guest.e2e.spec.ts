@@ -65,6 +65,15 @@ qemuDescribe('verify --guest linux: the guest names every NIC and disk as machin
     expect(r.code).toBe(2);
   });
 
+  guestTest('a guest that says nothing within --timeout: guest-silent, exit 2', async () => {
+    const dir = scratch();
+    for (const f of ['legacy.machine', 'legacy.machine.lock']) copyFileSync(join(SAMPLES, f), join(dir, f));
+    const r = await runCli(['verify', '--guest', 'linux', 'legacy.machine', '--timeout', '2', '--qemu', QEMU!], dir, env);
+    expect(r.stderr).toMatch(/error\[guest-silent\]: legacy\.machine: the Linux guest did not report within 2 s/);
+    expect(r.stderr).toMatch(/hint: give it longer with --timeout SECONDS/);
+    expect(r.code).toBe(2);
+  }, 120_000);
+
   guestTest('the SeaBIOS samples: every NIC and disk, in the guest', async () => {
     const reports = await verifySamples(['appliance', 'legacy', 'linux-server', 'office', 'windows']);
     expect(reports.map((r) => r.firmware)).toEqual(['seabios', 'seabios', 'seabios', 'seabios', 'seabios']);

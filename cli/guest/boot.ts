@@ -44,6 +44,8 @@ export class GuestSilentError extends Error {
 }
 
 const ISA_SERIAL_PORTS = 4;
+/** For QEMU to start and answer on QMP, apart from the guest's own bound. */
+const QMP_BOUND_MS = 30_000;
 
 /** The ttyS index of the port machinec adds: after the machine's own -serial and isa-serial ports. */
 export function consolePort(argv: readonly string[]): number {
@@ -129,7 +131,7 @@ export async function bootGuest(qemu: string, argv: readonly string[], image: Gu
   const read = () => { try { return readFileSync(consoleFile, 'latin1'); } catch { return ''; } };
   try {
     const started = Date.now();
-    return await withQemu({ qemu, args: guestBootArgs(argv, image, consoleFile), timeoutMs: Math.min(timeoutMs, 30_000) }, async (h) => {
+    return await withQemu({ qemu, args: guestBootArgs(argv, image, consoleFile), timeoutMs: QMP_BOUND_MS }, async (h) => {
       let exited = false;
       void h.exited().then(() => (exited = true));
       for (;;) {
