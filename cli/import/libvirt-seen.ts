@@ -72,8 +72,10 @@ export function watch(tree: XmlNode): Seen {
       }
       for (const k of Object.keys(n.attrs).filter((a) => !read(n).has(a))) {
         const why = notNeeded(n, path, k);
-        if (why !== undefined) out.notNeeded.push(`<${n.name}${attrText(n, [k])}> (line ${n.line}): ${why}`);
-        else out.notCarried.push(`<${n.name}${attrText(n, [k])}> (line ${n.line})`);
+        // With its name (`<timer name='hpet' present='no'>`) when it has one.
+        const shown = n.attrs.name !== undefined && k !== 'name' ? ['name', k] : [k];
+        if (why !== undefined) out.notNeeded.push(`<${n.name}${attrText(n, shown)}> (line ${n.line}): ${why}`);
+        else out.notCarried.push(`<${n.name}${attrText(n, shown)}> (line ${n.line})`);
       }
       stack.push(...[...n.children].reverse().map((c): [XmlNode, string] => [c, `${path}/${c.name}`]));
     }

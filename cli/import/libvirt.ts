@@ -231,6 +231,8 @@ function netdev(r: Reader, n: XmlNode, id: string): string | undefined {
       return `bridge,id=${id},br=${esc(source?.attrs.bridge ?? 'br0')}`;
     case 'ethernet': {
       const dev = child(n, 'target')?.attrs.dev;
+      // managed='no': a tap that exists already, as a machine's tap netdev expects one.
+      if (child(n, 'target')?.attrs.managed !== 'no') r.notes.push(`${at(n)}: libvirt creates this tap on the host; a machine opens one that exists`);
       return `tap,id=${id}${dev ? `,ifname=${esc(dev)}` : ''},script=no,downscript=no`;
     }
     case 'server':
@@ -448,6 +450,7 @@ const notNeededInGuest: NotNeeded = (n, path, attr) => {
   if (attr === undefined && n.name === 'console' && child(n, 'target')?.attrs.type === 'serial') return "libvirt's console on the first <serial>";
   if (attr === undefined && n.name === 'apic' && !Object.keys(n.attrs).length) return "QEMU's x86 machines have their APIC either way";
   if (attr === 'offset' && n.name === 'clock' && n.attrs.offset === 'utc') return "the RTC in UTC, QEMU's own default";
+  if (attr === 'action' && n.name === 'watchdog' && n.attrs.action === 'reset') return "the watchdog resets the guest, QEMU's own default";
   const at = attr === undefined ? `/${path}` : `/${path}@${attr}`;
   const key = Object.keys(NOT_NEEDED).find((k) => at.endsWith(`/${k}`));
   return key && NOT_NEEDED[key] ? NOT_NEEDED[key] : undefined;
