@@ -31,7 +31,7 @@ export interface VmEmitOptions {
 export const stateOf = (spec: MachineSpec, o: VmEmitOptions): string => o.state ?? stateFolder(spec);
 
 export function machineOption(placed: PlacedMachine): string {
-  return placed.firmware?.secureBoot ? `${placed.machineType},smm=on` : placed.machineType;
+  return `${placed.machineType}${placed.firmware?.secureBoot ? ',smm=on' : ''}${placed.acpi === false ? ',acpi=off' : ''}`;
 }
 
 export function cpuArgs(spec: MachineSpec, placed: PlacedMachine): string[] {

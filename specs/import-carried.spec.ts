@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { libvirtCommandLine } from '../cli/import/libvirt.js';
+import { compile, emit, exportLibvirt } from '../compiler/index.js';
 import { parseXml, type XmlNode } from '../cli/import/libvirt-xml.js';
 
 const here = import.meta.dirname ?? new URL('.', import.meta.url).pathname;
@@ -120,6 +121,31 @@ describe("XML values reach the inspection QEMU's argv escaped or validated", () 
         expect([n.name, attr, hit]).toEqual([n.name, attr, undefined]);
       }
     }
+  });
+});
+
+describe('acpi = false', () => {
+  const build = (source: string, lock?: string) => compile({ file: 'm.machine', source, lock: lock === undefined ? undefined : { file: 'm.machine.lock', text: lock } });
+
+  test('a domain without <features><acpi/> is read as QEMU runs it under libvirt: -machine …,acpi=off', () => {
+    const r = libvirtCommandLine(domain('', { features: '<features><apic/></features>' }));
+    expect(r.errors).toEqual([]);
+    expect(after(r.args, '-machine')).toEqual(['pc-q35-7.2,acpi=off']);
+  });
+
+  test('acpi = false: -machine …,acpi=off, locked as `acpi off`, exported without <acpi/>; the lock refuses another spelling', () => {
+    const c = build('machine m {\n  chipset = pc-i440fx-7.2\n  acpi = false\n}\n');
+    expect(c.ok).toBe(true);
+    expect(after(emit(c.spec!, c.machine!, { standIns: { fileExists: () => false, resolveFile: (p) => p } }), '-machine')).toEqual(['pc-i440fx-7.2,acpi=off']);
+    expect(c.lockText).toMatch(/^acpi off$/m);
+    const xml = exportLibvirt({ spec: c.spec!, machine: c.machine!, baseDir: '/srv/vms', accel: 'tcg' }).xml!;
+    expect(xml).toContain('<features>');
+    expect(xml).not.toContain('<acpi');
+    expect(build('machine m {\n  chipset = pc-i440fx-7.2\n  acpi = false\n}\n', c.lockText!.replace('acpi off', 'acpi no')).ok).toBe(false);
+    const on = build('machine m {\n  chipset = pc-i440fx-7.2\n}\n');
+    expect(after(emit(on.spec!, on.machine!, { standIns: { fileExists: () => false, resolveFile: (p) => p } }), '-machine')).toEqual(['pc-i440fx-7.2']);
+    expect(on.lockText).not.toContain('acpi');
+    expect(exportLibvirt({ spec: on.spec!, machine: on.machine!, baseDir: '/srv/vms', accel: 'tcg' }).xml).toContain('<acpi/>');
   });
 });
 
