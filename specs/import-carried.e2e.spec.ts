@@ -3,7 +3,8 @@
  * and no `<topology>` is defined in the real libvirtd, `virsh domxml-to-native qemu-argv` gives
  * libvirt's own -smp and -machine, and `machinec build` of `machinec import --libvirt` of it
  * (named after the domain, no --name) gives the CPUs the guest starts with, in the same sockets
- * of one core, with the hot-pluggable rest named as not carried.
+ * of one core, with the hot-pluggable rest named as not carried. A domain without <acpi/> imports
+ * as `acpi = false`, whose -machine is libvirt's.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -58,6 +59,25 @@ libvirtDescribe('machinec import --libvirt: the CPUs libvirt starts', () => {
     // What differs is what the warning names: the three CPUs libvirt can add while the guest runs.
     expect([theirs.maxcpus, ours.maxcpus]).toEqual([4, 1]);
     expect(guestMachine(optionOf(built, '-machine'))).toEqual(guestMachine(optionOf(native, '-machine')));
+  }, T);
+
+  test('a domain without <features><acpi/> imports as acpi = false: -machine …,acpi=off, as libvirt gives it', async () => {
+    const name = domainName();
+    domains.push(name);
+    const xml = `<domain type='qemu'><name>${name}</name><memory unit='MiB'>256</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc-i440fx-7.2'>hvm</type></os><devices><interface type='user'><model type='e1000'/></interface></devices></domain>`;
+    writeFileSync(join(dir, 'minimal.xml'), xml);
+    virsh('define', '--validate', join(dir, 'minimal.xml'));
+    writeFileSync(join(dir, 'domain.xml'), virsh('dumpxml', name));
+    const native = virsh('domxml-to-native', 'qemu-argv', join(dir, 'domain.xml')).trim().split(/\s+/);
+    // libvirt says it as -machine acpi=off or, for this QEMU, as the older -no-acpi: the same machine option.
+    const theirs = [...guestMachine(optionOf(native, '-machine')), ...(native.includes('-no-acpi') ? ['acpi=off'] : [])];
+    expect(theirs).toEqual(['pc-i440fx-7.2', 'acpi=off']);
+    const r = await runCli(['import', '--libvirt', 'domain.xml', '--name', 'noacpi', '--timeout', '120'], dir);
+    expect(`${r.code}\n${r.stderr}`).toMatch(/^0\n/);
+    expect(readFileSync(join(dir, 'noacpi.machine'), 'utf8')).toMatch(/^\s*acpi\s*=\s*false$/m);
+    const b = await runCli(['build', '--format', 'json', 'noacpi.machine'], dir);
+    expect(b.code).toBe(0);
+    expect(guestMachine(optionOf(JSON.parse(b.stdout) as string[], '-machine'))).toEqual(theirs);
   }, T);
 
   test('<vcpu>4</vcpu> without <topology>: 4 sockets of one core, as libvirt gives them', async () => {
