@@ -163,8 +163,9 @@ export function pinVm(spec: MachineSpec, previous: PlacedMachine | undefined, ho
   const ctx: PinContext = { spec, previous, host, approve, findings, needs: { files: [] } };
   const firmware = pinFirmware(ctx);
   const cpu = pinCpu(ctx, machineType);
-  const acpi = spec.properties.get('acpi')?.value;
-  const pins = { firmware, cpu, smbios: smbiosValues(spec), qemuArgs: qemuArgs(spec), acpi: acpi?.kind === 'Boolean' && !acpi.value ? (false as const) : undefined };
+  const acpiValue = spec.properties.get('acpi')?.value;
+  const acpi = acpiValue?.kind === 'Boolean' && !acpiValue.value ? (false as const) : undefined;
+  const pins = { firmware, cpu, smbios: smbiosValues(spec), qemuArgs: qemuArgs(spec), acpi };
   return { pins, findings, needs: ctx.needs as HostNeeds };
 }
 

@@ -98,7 +98,8 @@ export function smbiosArgs(root: XmlNode, notes: string[]): string[] {
     return [];
   }
   for (const other of sysinfo.children.filter((c) => c.name !== 'system')) notes.push(`<sysinfo><${other.name}>: machinec writes SMBIOS type 1 (<system>) only, not carried over`);
-  const entries = childrenNamed(child(sysinfo, 'system') ?? sysinfo, 'entry').filter((e) => e.attrs.name !== 'uuid' && (WORD.test(e.attrs.name ?? '') || void notes.push(`${at(e)}: SMBIOS field ${e.attrs.name} is not carried over`)));
+  const named = (e: XmlNode): boolean => WORD.test(e.attrs.name ?? '') || (notes.push(`${at(e)}: SMBIOS field ${e.attrs.name} is not carried over`), false);
+  const entries = childrenNamed(child(sysinfo, 'system') ?? sysinfo, 'entry').filter((e) => e.attrs.name !== 'uuid' && named(e));
   return entries.length ? ['-smbios', ['type=1', ...entries.map((e) => `${e.attrs.name}=${esc(e.text)}`)].join(',')] : [];
 }
 
@@ -120,7 +121,8 @@ export function serialArgs(n: XmlNode, notes: string[]): string[] {
 /** `<graphics>`: VNC on port 5900 + N as `-vnc HOST:N`, SPICE with its port and address, SDL. */
 export function graphicsArgs(n: XmlNode, notes: string[]): string[] {
   const element = child(n, 'listen');
-  if (element && (element.attrs.type ?? 'address') !== 'address') notes.push(`${at(element)}: a ${element.attrs.type} listen is not carried over (an address is)`);
+  const kind = element?.attrs.type ?? 'address';
+  if (kind !== 'address') notes.push(`${at(element!)}: a ${kind} listen is not carried over (an address is)`);
   const legacy = n.attrs.listen; // libvirt writes the first <listen>'s address here too
   const given = element?.attrs.address ?? legacy ?? '127.0.0.1';
   // An address, never an option list: anything else listens where libvirt's default does.

@@ -140,7 +140,8 @@ function otherControllers(r: Reader, list: XmlNode[]): void {
     const fn = num(builtin?.attrs.function);
     const onRoot = builtin?.attrs.type === 'pci' && (num(builtin.attrs.domain) ?? 0) === 0 && (num(builtin.attrs.bus) ?? 0) === 0;
     if (type === 'pci') continue;
-    if ((type === 'sata' && r.chipset === 'q35' && index === 0 && onRoot && slot === 0x1f && fn === 2) || (type === 'ide' && r.chipset === 'pc' && index === 0)) {
+    const chipsetSata = type === 'sata' && r.chipset === 'q35' && index === 0 && onRoot && slot === 0x1f && fn === 2;
+    if (chipsetSata || (type === 'ide' && r.chipset === 'pc' && index === 0)) {
       r.controllers.set(`${type}/0`, 'ide');
       continue;
     }
@@ -193,7 +194,10 @@ function disk(r: Reader, n: XmlNode): void {
   const format = child(n, 'driver')?.attrs.type;
   if (format !== undefined && !/^[a-z0-9]+$/.test(format)) return void fail(r, n, `disk format ${format} is not an image format`);
   // libvirt gives a transient disk an overlay it throws away; the same image in a machine would be written to.
-  if (present(n, 'transient')) return void fail(r, n, `<transient/>: libvirt discards what the guest writes to ${file ?? 'the disk'}, a machine would write to it: remove <transient/> (or import a copy of the image) to import the rest`);
+  if (present(n, 'transient')) {
+    const why = `<transient/>: libvirt discards what the guest writes to ${file ?? 'the disk'}, a machine would write to it`;
+    return void fail(r, n, `${why}: remove <transient/> (or import a copy of the image) to import the rest`);
+  }
   const id = idOf(r, n, next(r, `${bus}-disk`));
   const drive = [`if=none`, `id=drive-${id}`, ...(file !== undefined ? [`file=${esc(file)}`] : []), ...(format ? [`format=${format}`] : []), ...(present(n, 'readonly') || cdrom ? ['readonly=on'] : []), ...(cdrom ? ['media=cdrom'] : [])];
   const place = bus === 'virtio' ? pciPlace(r, n) : bus === 'usb' ? usbPlace(r, n) : drivePlace(r, n, bus);
@@ -270,9 +274,11 @@ function bootOrder(r: Reader, n: XmlNode): number | undefined {
 /** What a NIC's XML asks of the host or of the link that the machine's NIC does not do, each named. */
 function nicNotes(r: Reader, n: XmlNode): void {
   const link = child(n, 'link')?.attrs.state;
-  if (link === 'down') r.notes.push(`${at(n)}: <link state='down'/>: libvirt sets the link down when the guest starts, the machine's NIC starts with its link up; not carried over`);
+  const up = "the machine's NIC starts with its link up";
+  if (link === 'down') r.notes.push(`${at(n)}: <link state='down'/>: libvirt sets the link down when the guest starts, ${up}; not carried over`);
   const queues = child(n, 'driver')?.attrs.queues;
-  if (queues !== undefined && queues !== '1') r.notes.push(`${at(n)}: <driver queues='${queues}'/>: libvirt gives the NIC ${queues} queue pairs (mq=on and its MSI-X vectors); the machine's NIC has one; not carried over`);
+  const pairs = `libvirt gives the NIC ${queues} queue pairs (mq=on and its MSI-X vectors); the machine's NIC has one`;
+  if (queues !== undefined && queues !== '1') r.notes.push(`${at(n)}: <driver queues='${queues}'/>: ${pairs}; not carried over`);
   const script = child(n, 'script')?.attrs.path;
   if (script !== undefined) r.notes.push(`${at(n)}: <script path='${script}'/>: libvirt runs it on the host to set up the tap; not carried over`);
 }
@@ -372,14 +378,16 @@ function smp(r: Reader): string {
   const max = num(vcpu?.text ?? '1');
   const current = vcpu?.attrs.current === undefined ? max : num(vcpu.attrs.current);
   if (!vcpu && !present(r.root, 'cpu')) return '1,sockets=1,dies=1,cores=1,threads=1';
-  if (!max || !current || current > max) return fail(r, vcpu!, `<vcpu${vcpu?.attrs.current ? ` current='${vcpu.attrs.current}'` : ''}>${vcpu?.text}</vcpu> is not a CPU count`) ?? '1';
+  const written = `<vcpu${vcpu?.attrs.current ? ` current='${vcpu.attrs.current}'` : ''}>${vcpu?.text}</vcpu>`;
+  if (!max || !current || current > max) return fail(r, vcpu!, `${written} is not a CPU count`) ?? '1';
   const topo = child(child(r.root, 'cpu'), 'topology');
   const t = (k: string): number | undefined => (topo ? num(topo.attrs[k] ?? '1') : 1);
   const [dies, cores, threads] = [t('dies'), t('cores'), t('threads')];
   if (!dies || !cores || !threads || (topo && !num(topo.attrs.sockets ?? '1'))) return fail(r, topo!, 'the topology is not four counts') ?? '1';
   const perSocket = dies * cores * threads;
   if (current % perSocket) return fail(r, vcpu!, `libvirt starts ${current} of ${max} CPUs, not whole sockets of ${perSocket}: a machine has no CPU hotplug`) ?? '1';
-  if (current < max) r.notes.push(`${at(vcpu!)}: <vcpu current='${current}'>${max}</vcpu>: the machine has the ${current} CPUs the guest starts with; the ${max - current} libvirt can add while it runs (-smp maxcpus=${max}) are not carried over (machinec has no CPU hotplug)`);
+  const rest = `the ${max - current} libvirt can add while it runs (-smp maxcpus=${max}) are not carried over (machinec has no CPU hotplug)`;
+  if (current < max) r.notes.push(`${at(vcpu!)}: <vcpu current='${current}'>${max}</vcpu>: the machine has the ${current} CPUs the guest starts with; ${rest}`);
   return `${current},sockets=${current / perSocket},dies=${dies},cores=${cores},threads=${threads}`;
 }
 
@@ -388,14 +396,16 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** The domain's machine-wide part: machine type, memory, CPUs (with topology), UUID, firmware, the CPU model, SMBIOS, the vmgenid. */
 function head(r: Reader): void {
   const type = child(child(r.root, 'os'), 'type');
-  if ((type?.attrs.arch ?? 'x86_64') !== 'x86_64' || (type?.text || 'hvm') !== 'hvm') fail(r, type!, `an ${type?.attrs.arch} ${type?.text} guest is not an x86_64 hvm one`);
+  const x86 = (type?.attrs.arch ?? 'x86_64') === 'x86_64' && (type?.text || 'hvm') === 'hvm';
+  if (!x86) fail(r, type!, `an ${type?.attrs.arch} ${type?.text} guest is not an x86_64 hvm one`);
   const memory = child(r.root, 'memory');
   const unit = (memory?.attrs.unit ?? 'KiB').toLowerCase();
   const scale: Record<string, number> = { b: 1 / 1024, bytes: 1 / 1024, kib: 1, k: 1, mib: 1024, m: 1024, gib: 1024 * 1024, g: 1024 * 1024 };
   const kib = (num(memory?.text ?? '1048576') ?? NaN) * (scale[unit] ?? NaN);
   if (!Number.isFinite(kib)) fail(r, memory!, `memory ${memory?.text} ${unit} is not read`);
   const current = child(r.root, 'currentMemory');
-  if (current && current.text !== memory?.text) r.notes.push(`${at(current)}: the balloon's target (currentMemory) is not carried over: the guest starts with all its memory`);
+  const balloon = "the balloon's target (currentMemory) is not carried over: the guest starts with all its memory";
+  if (current && current.text !== memory?.text) r.notes.push(`${at(current)}: ${balloon}`);
   const firmware = firmwareArgs(r.root, r.notes);
   // Without <acpi/> libvirt starts QEMU with ACPI off (no PIIX4 PM at 00:01.3 on pc, no ACPI tables): `acpi = false`.
   const acpi = present(child(r.root, 'features'), 'acpi') ? '' : ',acpi=off';
@@ -403,7 +413,8 @@ function head(r: Reader): void {
   const uuid = child(r.root, 'uuid')?.text;
   if (uuid && !UUID.test(uuid)) fail(r, child(r.root, 'uuid')!, `${uuid} is not a UUID`);
   else if (uuid) r.args.push('-uuid', uuid);
-  r.args.push(...firmware.args, ...cpuArgs(r.root, r.notes, (n, why) => fail(r, n, why)), ...smbiosArgs(r.root, r.notes), ...genidArgs(r.root, (n, why) => fail(r, n, why)));
+  const refuse = (n: XmlNode, why: string) => fail(r, n, why);
+  r.args.push(...firmware.args, ...cpuArgs(r.root, r.notes, refuse), ...smbiosArgs(r.root, r.notes), ...genidArgs(r.root, refuse));
 }
 
 /**
@@ -450,8 +461,8 @@ const notNeededInGuest: NotNeeded = (n, path, attr) => {
   if (attr === undefined && n.name === 'apic' && !Object.keys(n.attrs).length) return "QEMU's x86 machines have their APIC either way";
   if (attr === 'offset' && n.name === 'clock' && n.attrs.offset === 'utc') return "the RTC in UTC, QEMU's own default";
   if (attr === 'action' && n.name === 'watchdog' && n.attrs.action === 'reset') return "the watchdog resets the guest, QEMU's own default";
-  const at = attr === undefined ? `/${path}` : `/${path}@${attr}`;
-  const key = Object.keys(NOT_NEEDED).find((k) => at.endsWith(`/${k}`));
+  const where = attr === undefined ? `/${path}` : `/${path}@${attr}`;
+  const key = Object.keys(NOT_NEEDED).find((k) => where.endsWith(`/${k}`));
   return key && NOT_NEEDED[key] ? NOT_NEEDED[key] : undefined;
 };
 
@@ -469,7 +480,8 @@ export function libvirtCommandLine(xml: string): LibvirtCommandLine {
   if (root.name !== 'domain') return { args: [], notes: [], errors: [`the root element is <${root.name}>, not <domain>`], notNeeded: [] };
   const machine = child(child(root, 'os'), 'type')?.attrs.machine ?? '';
   const chipset = /q35/.test(machine) ? 'q35' : /^pc(-i440fx|$)/.test(machine) ? 'pc' : undefined;
-  if (!chipset || !/^[a-z0-9.-]+$/.test(machine)) return { args: [], notes: [], errors: [`machine type ${machine || '(none)'} is not a pc or q35 machine`], notNeeded: [] };
+  const refused = `machine type ${machine || '(none)'} is not a pc or q35 machine`;
+  if (!chipset || !/^[a-z0-9.-]+$/.test(machine)) return { args: [], notes: [], errors: [refused], notNeeded: [] };
   const seen = watch(root);
   const r: Reader = { root: seen.root, chipset, args: [], later: [], notes: [], errors: [], controllers: new Map(), ids: new Set(), counters: new Map(), seen };
   head(r);
