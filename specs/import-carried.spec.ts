@@ -27,7 +27,7 @@ describe('CPUs as libvirt starts them', () => {
     const r = libvirtCommandLine(domain('', { vcpu: "<vcpu placement='static' current='1'>4</vcpu>" }));
     expect(r.errors).toEqual([]);
     expect(after(r.args, '-smp')).toEqual(['1,sockets=1,dies=1,cores=1,threads=1']);
-    expect(r.notes).toEqual([expect.stringMatching(/^<vcpu> \(line 1\): <vcpu current='1'>4<\/vcpu>: the machine has the 1 CPUs .* the 3 libvirt can add .*maxcpus=4/)]);
+    expect(r.notes).toEqual([expect.stringMatching(/^<vcpu> \(line 1\): <vcpu current='1'>4<\/vcpu>: the machine has the 1 CPU the guest starts with; the 3 libvirt can add .*maxcpus=4/)]);
   });
 
   test('<vcpu current> in whole sockets of a topology, and one that is not', () => {

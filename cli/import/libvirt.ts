@@ -387,7 +387,7 @@ function smp(r: Reader): string {
   const perSocket = dies * cores * threads;
   if (current % perSocket) return fail(r, vcpu!, `libvirt starts ${current} of ${max} CPUs, not whole sockets of ${perSocket}: a machine has no CPU hotplug`) ?? '1';
   const rest = `the ${max - current} libvirt can add while it runs (-smp maxcpus=${max}) are not carried over (machinec has no CPU hotplug)`;
-  if (current < max) r.notes.push(`${at(vcpu!)}: <vcpu current='${current}'>${max}</vcpu>: the machine has the ${current} CPUs the guest starts with; ${rest}`);
+  if (current < max) r.notes.push(`${at(vcpu!)}: <vcpu current='${current}'>${max}</vcpu>: the machine has the ${current} CPU${current === 1 ? '' : 's'} the guest starts with; ${rest}`);
   return `${current},sockets=${current / perSocket},dies=${dies},cores=${cores},threads=${threads}`;
 }
 
