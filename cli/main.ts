@@ -244,7 +244,7 @@ function qemuCommands(c: Cli): void {
   program
     .command('import')
     .description('adopt an existing VM: write NAME.machine and its lock from its QEMU command line (after --) or its QMP socket, every device where it is today')
-    .requiredOption('--name <name>', 'the machine name (NAME.machine, NAME.machine.lock)')
+    .option('--name <name>', "the machine name (NAME.machine, NAME.machine.lock); a libvirt domain's own name by default")
     .option('--out <dir>', 'where to write them (default: the current folder)')
     .option('--qmp <socket>', "a running VM's QMP unix socket, instead of a command line")
     .option('--libvirt <file>', 'a libvirt domain XML file (virsh dumpxml), instead of a command line')
