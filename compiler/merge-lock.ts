@@ -123,9 +123,9 @@ function mergeOptions(o: PlacedMachine, a: PlacedMachine, b: PlacedMachine, conf
 }
 
 /** The machine-wide pins (firmware, CPU, SMBIOS, qemu-args), each merged three-way on its own. */
-const VM_PINS = ['firmware', 'cpu', 'smbios', 'qemuArgs'] as const;
+const VM_PINS = ['firmware', 'cpu', 'smbios', 'qemuArgs', 'acpi'] as const;
 type VmPins = Partial<Pick<PlacedMachine, (typeof VM_PINS)[number]>>;
-const LINE_OF: Record<(typeof VM_PINS)[number], string> = { firmware: 'firmware', cpu: 'cpu', smbios: 'smbios', qemuArgs: 'qemu-args' };
+const LINE_OF: Record<(typeof VM_PINS)[number], string> = { firmware: 'firmware', cpu: 'cpu', smbios: 'smbios', qemuArgs: 'qemu-args', acpi: 'acpi' };
 
 function mergeVmPins(o: PlacedMachine, a: PlacedMachine, b: PlacedMachine, conflicts: string[]): VmPins {
   const merged: Record<string, unknown> = {};
