@@ -119,7 +119,8 @@ function buildCommands(c: Cli): void {
     .addOption(qemuOption())
     .action(async (file: string, o) => {
       const { statusCommand } = await import('./commands/status.js');
-      c.exit(await statusCommand(c.session(o), file, { format: o.format, connect: o.connect, domain: o.domain, timeoutMs: o.timeout === undefined ? 20_000 : parseTimeout(o.timeout) }));
+      const timeoutMs = o.timeout === undefined ? 20_000 : parseTimeout(o.timeout);
+      c.exit(await statusCommand(c.session(o), file, { format: o.format, connect: o.connect, domain: o.domain, timeoutMs }));
     });
 
   program

@@ -59,13 +59,19 @@ afterEach(async () => {
 
 /** The processes whose parent is `pid` (QEMU under machinec run). */
 function childrenOf(pid: number): number[] {
-  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).flatMap((p) => {
-    try {
-      return readFileSync(`/proc/${p}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1] === String(pid) ? [Number(p)] : [];
-    } catch {
-      return [];
-    }
-  });
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .flatMap((p) => {
+      try {
+        return readFileSync(`/proc/${p}/stat`, 'utf8')
+          .replace(/^.*\) /, '')
+          .split(' ')[1] === String(pid)
+          ? [Number(p)]
+          : [];
+      } catch {
+        return [];
+      }
+    });
 }
 
 const status = (...args: string[]) => runCli(['status', 'drift.machine', ...args], dir, env);
@@ -76,86 +82,108 @@ async function until(what: string, check: () => boolean, timeoutMs = 30_000): Pr
 }
 
 qemuDescribe('machinec status against a machine started with machinec run', () => {
-  test('in sync, refused a second run, drift by hand over the socket, gone when run ends', async () => {
-    const sock = join(runtime, 'machinec', 'drift.qmp');
-    run = spawn(process.execPath, [BIN, 'run', 'drift.machine', '--accel', 'tcg', '--', '-display', 'none'], { cwd: dir, env: { ...process.env, ...env }, stdio: 'ignore' });
-    await until('the QMP socket, owner-only', () => existsSync(sock) && (statSync(sock).mode & 0o777) === 0o600);
-    expect(statSync(join(runtime, 'machinec')).mode & 0o777).toBe(0o700);
+  test(
+    'in sync, refused a second run, drift by hand over the socket, gone when run ends',
+    async () => {
+      const sock = join(runtime, 'machinec', 'drift.qmp');
+      run = spawn(process.execPath, [BIN, 'run', 'drift.machine', '--accel', 'tcg', '--', '-display', 'none'], {
+        cwd: dir,
+        env: { ...process.env, ...env },
+        stdio: 'ignore',
+      });
+      await until('the QMP socket, owner-only', () => existsSync(sock) && (statSync(sock).mode & 0o777) === 0o600);
+      expect(statSync(join(runtime, 'machinec')).mode & 0o777).toBe(0o700);
 
-    const clean = await status();
-    expect(clean.stderr).toBe('');
-    expect(clean.code).toBe(0);
-    expect(clean.stdout).toMatch(/in sync with the lock \(5 PCI devices, 2 MACs and serials compared\)/);
+      const clean = await status();
+      expect(clean.stderr).toBe('');
+      expect(clean.code).toBe(0);
+      expect(clean.stdout).toMatch(/in sync with the lock \(5 PCI devices, 2 MACs and serials compared\)/);
 
-    const second = spawnSync(process.execPath, [BIN, 'run', 'drift.machine', '--accel', 'tcg', '--', '-display', 'none'], { cwd: dir, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
-    expect(second.status).toBe(1);
-    expect(second.stderr).toMatch(/error\[qmp-socket\]: a running QEMU already holds the QMP socket/);
+      const second = spawnSync(process.execPath, [BIN, 'run', 'drift.machine', '--accel', 'tcg', '--', '-display', 'none'], {
+        cwd: dir,
+        env: { ...process.env, ...env },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(second.status).toBe(1);
+      expect(second.stderr).toMatch(/error\[qmp-socket\]: a running QEMU already holds the QMP socket/);
 
-    // Drift made by hand, as an operator would: a NIC hot-added on the free root port.
-    const qmp = await connectQmp(sock);
-    await qmp.execute('device_add', { driver: 'e1000', id: 'extra', bus: 'spare', mac: '52:54:00:12:34:56' });
-    const runningMac = await qmp.execute<string>('qom-get', { path: '/machine/peripheral/nic0', property: 'mac' });
-    await qmp.close();
-    const extra = await status('--format', 'json');
-    expect(extra.code).toBe(1);
-    const report = JSON.parse(extra.stdout) as { inSync: boolean; drift: { id: string; kind: string; running: string }[] };
-    expect(report.inSync).toBe(false);
-    expect(report.drift).toEqual([expect.objectContaining({ id: 'extra', kind: 'extra', running: '03:00.0 8086:100e [0200] extra' })]);
+      // Drift made by hand, as an operator would: a NIC hot-added on the free root port.
+      const qmp = await connectQmp(sock);
+      await qmp.execute('device_add', { driver: 'e1000', id: 'extra', bus: 'spare', mac: '52:54:00:12:34:56' });
+      const runningMac = await qmp.execute<string>('qom-get', { path: '/machine/peripheral/nic0', property: 'mac' });
+      await qmp.close();
+      const extra = await status('--format', 'json');
+      expect(extra.code).toBe(1);
+      const report = JSON.parse(extra.stdout) as { inSync: boolean; drift: { id: string; kind: string; running: string }[] };
+      expect(report.inSync).toBe(false);
+      expect(report.drift).toEqual([expect.objectContaining({ id: 'extra', kind: 'extra', running: '03:00.0 8086:100e [0200] extra' })]);
 
-    // The definition moves on while the machine runs: nic0 gets another MAC in the lock, not in QEMU.
-    writeFileSync(join(dir, 'drift.machine'), MACHINE.replace('e1000e { netdev = user }', 'e1000e {\n    netdev = user\n    mac = "52:54:00:aa:bb:cc"\n  }'));
-    expect((await runCli(['lock', 'drift.machine'], dir, env)).code).toBe(0);
-    const locked = readLock(readFileSync(join(dir, 'drift.machine.lock'), 'utf8'), 'drift.machine.lock').lock!.devices.find((d) => d.id === 'nic0')!.pins.mac;
-    expect(locked).toBe('52:54:00:aa:bb:cc');
-    expect(runningMac).not.toBe(locked);
-    const moved = await status();
-    expect(moved.code).toBe(1);
-    expect(moved.stdout).toContain(`~ nic0: changed, locked mac=${locked}, running mac=${runningMac} (another MAC)`);
-    expect(moved.stdout).toMatch(/\+ extra: extra/);
-    const md = await status('--format', 'markdown');
-    expect(md.stdout).toContain('| extra | extra | (not in the lock) | 03:00.0 8086:100e \\[0200\\] extra | unexpected device |');
+      // The definition moves on while the machine runs: nic0 gets another MAC in the lock, not in QEMU.
+      writeFileSync(join(dir, 'drift.machine'), MACHINE.replace('e1000e { netdev = user }', 'e1000e {\n    netdev = user\n    mac = "52:54:00:aa:bb:cc"\n  }'));
+      expect((await runCli(['lock', 'drift.machine'], dir, env)).code).toBe(0);
+      const locked = readLock(readFileSync(join(dir, 'drift.machine.lock'), 'utf8'), 'drift.machine.lock').lock!.devices.find((d) => d.id === 'nic0')!.pins.mac;
+      expect(locked).toBe('52:54:00:aa:bb:cc');
+      expect(runningMac).not.toBe(locked);
+      const moved = await status();
+      expect(moved.code).toBe(1);
+      expect(moved.stdout).toContain(`~ nic0: changed, locked mac=${locked}, running mac=${runningMac} (another MAC)`);
+      expect(moved.stdout).toMatch(/\+ extra: extra/);
+      const md = await status('--format', 'markdown');
+      expect(md.stdout).toContain('| extra | extra | (not in the lock) | 03:00.0 8086:100e \\[0200\\] extra | unexpected device |');
 
-    const qemus = childrenOf(run.pid!);
-    expect(qemus.length).toBe(1);
-    run.kill('SIGTERM');
-    await new Promise((done) => run!.once('exit', done));
-    expect(existsSync(sock)).toBe(false);
-    expect(qemus.filter((p) => existsSync(`/proc/${p}`))).toEqual([]);
-    const gone = await status();
-    expect(gone.code).toBe(2);
-    expect(gone.stderr).toMatch(/error\[not-running\]: drift.machine is not running: no QMP socket at/);
-    expect(gone.stderr).toMatch(/hint: start it with `machinec run drift.machine`/);
-  }, T);
+      const qemus = childrenOf(run.pid!);
+      expect(qemus.length).toBe(1);
+      run.kill('SIGTERM');
+      await new Promise((done) => run!.once('exit', done));
+      expect(existsSync(sock)).toBe(false);
+      expect(qemus.filter((p) => existsSync(`/proc/${p}`))).toEqual([]);
+      const gone = await status();
+      expect(gone.code).toBe(2);
+      expect(gone.stderr).toMatch(/error\[not-running\]: drift.machine is not running: no QMP socket at/);
+      expect(gone.stderr).toMatch(/hint: start it with `machinec run drift.machine`/);
+    },
+    T,
+  );
 });
 
 libvirtDescribe('machinec status against a libvirt domain', () => {
-  test('an exported domain started with virsh is in sync, then drifts with virsh attach-device --live', async () => {
-    const name = domainName();
-    domains.push(name);
-    const exported = await runCli(['export', 'libvirt', 'drift.machine', '--accel', 'tcg', '--name', name, '--out', 'domain.xml'], dir, env);
-    expect(exported.code).toBe(0);
-    virsh('define', join(dir, 'domain.xml'));
-    virsh('start', name);
-    await libvirtGuestView(name, 120_000); // the firmware has numbered the buses (the guest is paused there)
-    const args = ['--connect', 'qemu:///system', '--domain', name];
-    const clean = await status(...args);
-    expect(clean.stderr).toBe('');
-    expect(clean.code).toBe(0);
-    expect(clean.stdout).toContain(`libvirt domain ${name} on qemu:///system`);
+  test(
+    'an exported domain started with virsh is in sync, then drifts with virsh attach-device --live',
+    async () => {
+      const name = domainName();
+      domains.push(name);
+      const exported = await runCli(['export', 'libvirt', 'drift.machine', '--accel', 'tcg', '--name', name, '--out', 'domain.xml'], dir, env);
+      expect(exported.code).toBe(0);
+      virsh('define', join(dir, 'domain.xml'));
+      virsh('start', name);
+      await libvirtGuestView(name, 120_000); // the firmware has numbered the buses (the guest is paused there)
+      const args = ['--connect', 'qemu:///system', '--domain', name];
+      const clean = await status(...args);
+      expect(clean.stderr).toBe('');
+      expect(clean.code).toBe(0);
+      expect(clean.stdout).toContain(`libvirt domain ${name} on qemu:///system`);
 
-    // On the free root port: libvirt's index of its controller is the bus of the new NIC's address.
-    const spare = /<controller type='pci' index='(\d+)' model='pcie-root-port'>(?:(?!<\/controller>)[\s\S])*<alias name='ua-spare'\/>/.exec(readFileSync(join(dir, 'domain.xml'), 'utf8'))![1];
-    const address = `<address type='pci' domain='0x0000' bus='${Number(spare)}' slot='0x00' function='0x0'/>`;
-    writeFileSync(join(dir, 'nic.xml'), `<interface type='user'><mac address='52:54:00:12:34:56'/><model type='e1000'/><alias name='ua-extra'/>${address}</interface>\n`);
-    virsh('attach-device', name, join(dir, 'nic.xml'), '--live');
-    const drifted = await status(...args, '--format', 'json');
-    expect(drifted.code).toBe(1);
-    const report = JSON.parse(drifted.stdout) as { drift: { id: string; kind: string }[] };
-    expect(report.drift).toEqual([expect.objectContaining({ id: 'extra', kind: 'extra' })]);
+      // On the free root port: libvirt's index of its controller is the bus of the new NIC's address.
+      const spare = /<controller type='pci' index='(\d+)' model='pcie-root-port'>(?:(?!<\/controller>)[\s\S])*<alias name='ua-spare'\/>/.exec(
+        readFileSync(join(dir, 'domain.xml'), 'utf8'),
+      )![1];
+      const address = `<address type='pci' domain='0x0000' bus='${Number(spare)}' slot='0x00' function='0x0'/>`;
+      writeFileSync(
+        join(dir, 'nic.xml'),
+        `<interface type='user'><mac address='52:54:00:12:34:56'/><model type='e1000'/><alias name='ua-extra'/>${address}</interface>\n`,
+      );
+      virsh('attach-device', name, join(dir, 'nic.xml'), '--live');
+      const drifted = await status(...args, '--format', 'json');
+      expect(drifted.code).toBe(1);
+      const report = JSON.parse(drifted.stdout) as { drift: { id: string; kind: string }[] };
+      expect(report.drift).toEqual([expect.objectContaining({ id: 'extra', kind: 'extra' })]);
 
-    virsh('destroy', name);
-    const down = await status(...args);
-    expect(down.code).toBe(2);
-    expect(down.stderr).toMatch(/error\[not-running\]: virsh cannot reach the domain/);
-  }, T);
+      virsh('destroy', name);
+      const down = await status(...args);
+      expect(down.code).toBe(2);
+      expect(down.stderr).toMatch(/error\[not-running\]: virsh cannot reach the domain/);
+    },
+    T,
+  );
 });

@@ -12,7 +12,7 @@ import { Session, type CompiledFile } from '../session.js';
 import { hasTpm, prepareState, sharedState, startSwtpm, stateOwner, statePaths, stopSwtpm, symlinkedState, type StateOwner } from '../vm-state.js';
 import { diagnose, lockValues, sharedValues, type Approval, type CompileInput, type LockedFile, type QemuInfo } from '../../compiler/index.js';
 import { defaultJobs, inOrder, workerIo, type WorkerOutcome, type WorkerTask } from '../parallel.js';
-import { guardQmpSocket, prepareQmpSocket, qmpArgs, qmpSocketPath, releaseQmpSocket } from './status.js';
+import { guardQmpSocket, prepareQmpSocket, qmpArgs, qmpSocketPath, releaseQmpSocket } from '../qemu/qmp-socket.js';
 
 export interface BuildOptions {
   readonly format: ArgvFormat;

@@ -6,97 +6,15 @@
  * domain, and says every device missing, extra, moved or with another value.
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { compareGuestView, diagnose, readLock, type Diagnostic, type GuestPciDevice, type Mismatch, type PlacedMachine } from '../../compiler/index.js';
+import { compareGuestView, readLock, type GuestPciDevice, type Mismatch, type PlacedMachine } from '../../compiler/index.js';
 import { flattenQueryPci, type QmpPciBus } from '../qemu/guest-view.js';
 import { connectQmp, QmpError } from '../qemu/qmp.js';
 import type { Session } from '../session.js';
-import { hasTpm, statePaths } from '../vm-state.js';
-import type { Io } from '../io.js';
-
-/** The socket's name in a state folder. */
-export const QMP_SOCKET = 'qmp.sock';
-/** A unix socket path holds at most 107 bytes on Linux. */
-const SOCKET_PATH_MAX = 107;
-
-/** The private folder for machines without a state folder: `$XDG_RUNTIME_DIR/machinec`, else `/tmp/machinec-UID`. */
-export function runtimeFolder(env: Io['env']): string {
-  const uid = process.getuid?.() ?? 0;
-  return env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'machinec') : join('/tmp', `machinec-${uid}`);
-}
-
-/** Where `run` exposes QMP for a machine: `qmp.sock` in its state folder when it keeps state, else `NAME.qmp` in the runtime folder. */
-export function qmpSocketPath(machine: PlacedMachine, stateDir: string | undefined, env: Io['env']): string {
-  const keepsState = machine.firmware !== undefined || hasTpm(machine);
-  return keepsState && stateDir ? join(stateDir, QMP_SOCKET) : join(runtimeFolder(env), `${machine.name}.qmp`);
-}
-
-/** Whether a QEMU (or anything) answers on a unix socket. */
-function answers(path: string): Promise<boolean> {
-  return new Promise((done) => {
-    const sock = connect(path);
-    sock.once('connect', () => {
-      sock.destroy();
-      done(true);
-    });
-    sock.once('error', () => done(false));
-  });
-}
-
-/** Makes the runtime folder owner-only (0700), and refuses one that is not a folder of this user's alone. */
-function privateFolder(dir: string): string | undefined {
-  try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const st = lstatSync(dir);
-    const uid = process.getuid?.() ?? st.uid;
-    if (!st.isDirectory()) return `${dir} is not a folder`;
-    if (st.uid !== uid) return `${dir} belongs to another user (uid ${st.uid})`;
-    if ((st.mode & 0o077) !== 0) return `${dir} is open to others (mode ${(st.mode & 0o777).toString(8)})`;
-    return undefined;
-  } catch (e) {
-    return `cannot make ${dir}: ${(e as Error).message}`;
-  }
-}
-
-/**
- * Readies the QMP socket path for `run`: its folder made (the runtime folder owner-only), a socket a
- * crashed QEMU left removed; refused when a live QEMU holds it or the path is too long for a socket.
- */
-export async function prepareQmpSocket(sock: string, stateDir: string | undefined, shown: string): Promise<Diagnostic | undefined> {
-  const fail = (message: string, hint: string) => diagnose('qmp-socket', message, { file: shown, hint });
-  if (Buffer.byteLength(sock) > SOCKET_PATH_MAX) return fail(`the QMP socket path ${sock} is longer than a unix socket allows (${SOCKET_PATH_MAX} bytes)`, 'give the machine a shorter state folder with `state = "…"`, or a shorter XDG_RUNTIME_DIR');
-  const dir = join(sock, '..');
-  const problem = dir === stateDir ? undefined : privateFolder(dir);
-  if (problem) return fail(`the QMP socket's folder is not private: ${problem}`, `remove it, or make it yours with mode 0700 (chmod 700 ${dir})`);
-  if (existsSync(sock)) {
-    if (await answers(sock)) return fail(`a running QEMU already holds the QMP socket ${sock}`, 'this machine (or another of the same name) is running: stop it first, or see it with `machinec status`');
-    rmSync(sock, { force: true }); // left by a QEMU that was killed
-  }
-  return undefined;
-}
-
-/** QEMU's option for the socket (a comma in the path doubled, as QEMU's option syntax asks). */
-export const qmpArgs = (sock: string): string[] => ['-qmp', `unix:${sock.replace(/,/g, ',,')},server=on,wait=off`];
-
-/** Makes the socket owner-only (0600) as soon as QEMU has made it; stops looking when `running` says QEMU ended. */
-export async function guardQmpSocket(sock: string, running: () => boolean): Promise<void> {
-  for (let i = 0; i < 600 && running(); i++) {
-    try {
-      chmodSync(sock, 0o600);
-      return;
-    } catch {
-      await sleep(50);
-    }
-  }
-}
-
-/** Removes the socket when QEMU has ended (QEMU removes it itself on a clean exit, not when killed). */
-export function releaseQmpSocket(sock: string): void {
-  rmSync(sock, { force: true });
-}
+import { qmpSocketPath } from '../qemu/qmp-socket.js';
+import { statePaths } from '../vm-state.js';
 
 /** A running machine's QMP, reached over its socket or through libvirt; ids as QEMU has them are `prefix` + machinec's. */
 interface Monitor {
@@ -108,18 +26,29 @@ interface Monitor {
 
 /** The machine cannot be reached: exit 2 with this message and hint. */
 class Unreachable extends Error {
-  constructor(message: string, readonly hint: string, readonly code = 'not-running') {
+  constructor(
+    message: string,
+    readonly hint: string,
+    readonly code = 'not-running',
+  ) {
     super(message);
   }
 }
 
 async function socketMonitor(sock: string, shown: string): Promise<Monitor> {
-  if (!existsSync(sock)) throw new Unreachable(`${shown} is not running: no QMP socket at ${sock}`, `start it with \`machinec run ${shown}\`; a libvirt domain is read with --connect URI --domain NAME`);
+  if (!existsSync(sock))
+    throw new Unreachable(
+      `${shown} is not running: no QMP socket at ${sock}`,
+      `start it with \`machinec run ${shown}\`; a libvirt domain is read with --connect URI --domain NAME`,
+    );
   try {
     const qmp = await connectQmp(sock, { timeoutMs: 3_000 });
     return { where: `QMP ${sock}`, prefix: '', execute: (c, a) => qmp.execute(c, a), close: () => qmp.close() };
   } catch (e) {
-    throw new Unreachable(`${shown} is not running: nothing answers on ${sock} (${(e as Error).message.split('\n')[0]})`, `start it with \`machinec run ${shown}\`; a socket left by a killed QEMU is removed by the next run`);
+    throw new Unreachable(
+      `${shown} is not running: nothing answers on ${sock} (${(e as Error).message.split('\n')[0]})`,
+      `start it with \`machinec run ${shown}\`; a socket left by a killed QEMU is removed by the next run`,
+    );
   }
 }
 
@@ -127,12 +56,23 @@ async function socketMonitor(sock: string, shown: string): Promise<Monitor> {
 function virshQmp<T>(uri: string, domain: string, command: string, args?: Record<string, unknown>): Promise<T> {
   const json = JSON.stringify(args ? { execute: command, arguments: args } : { execute: command });
   return new Promise((done, reject) => {
-    execFile('virsh', ['-c', uri, 'qemu-monitor-command', '--domain', domain, '--cmd', json], { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      if (err) return reject(new Unreachable(`virsh cannot reach the domain ${domain} on ${uri}: ${(stderr || err.message).trim().split('\n')[0]}`, `is it defined and running? \`virsh -c ${uri} list --all\`; start it with \`virsh -c ${uri} start ${domain}\``));
-      const answer = JSON.parse(stdout) as { return?: T; error?: { class: string; desc: string } };
-      if (answer.error) return reject(new QmpError(command, answer.error.class, answer.error.desc));
-      done(answer.return as T);
-    });
+    execFile(
+      'virsh',
+      ['-c', uri, 'qemu-monitor-command', '--domain', domain, '--cmd', json],
+      { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => {
+        if (err)
+          return reject(
+            new Unreachable(
+              `virsh cannot reach the domain ${domain} on ${uri}: ${(stderr || err.message).trim().split('\n')[0]}`,
+              `is it defined and running? \`virsh -c ${uri} list --all\`; start it with \`virsh -c ${uri} start ${domain}\``,
+            ),
+          );
+        const answer = JSON.parse(stdout) as { return?: T; error?: { class: string; desc: string } };
+        if (answer.error) return reject(new QmpError(command, answer.error.class, answer.error.desc));
+        done(answer.return as T);
+      },
+    );
   });
 }
 
@@ -145,13 +85,19 @@ async function stableView(m: Monitor, timeoutMs: number): Promise<GuestPciDevice
   const started = Date.now();
   let previous = '';
   for (;;) {
-    const view = flattenQueryPci(await m.execute<QmpPciBus[]>('query-pci')).map((d) => ({ ...d, qdevId: d.qdevId.startsWith(m.prefix) ? d.qdevId.slice(m.prefix.length) : d.qdevId }));
+    const view = flattenQueryPci(await m.execute<QmpPciBus[]>('query-pci')).map((d) => ({
+      ...d,
+      qdevId: d.qdevId.startsWith(m.prefix) ? d.qdevId.slice(m.prefix.length) : d.qdevId,
+    }));
     const text = JSON.stringify(view);
     if (view.every((d) => d.secondaryBus !== 0) && text === previous) return view;
     previous = text;
     if (Date.now() - started > timeoutMs) {
       const status = await m.execute<{ status: string }>('query-status');
-      throw new Unreachable(`the firmware has not numbered the buses of the running machine after ${timeoutMs / 1000} s (it is ${status.status})`, 'a machine paused before its firmware ran (-S) is compared once it runs; give it longer with --timeout');
+      throw new Unreachable(
+        `the firmware has not numbered the buses of the running machine after ${timeoutMs / 1000} s (it is ${status.status})`,
+        'a machine paused before its firmware ran (-S) is compared once it runs; give it longer with --timeout',
+      );
     }
     await sleep(250);
   }
@@ -194,7 +140,8 @@ async function valueDrift(m: Monitor, lock: PlacedMachine, absent: ReadonlySet<s
         continue; // a model without the property: nothing to compare
       }
       compared++;
-      if (got.toLowerCase() !== want.toLowerCase()) drift.push({ id: d.id, kind: 'changed', locked: `${key}=${want}`, running: `${key}=${got}`, detail: `another ${key === 'mac' ? 'MAC' : 'serial'}` });
+      if (got.toLowerCase() !== want.toLowerCase())
+        drift.push({ id: d.id, kind: 'changed', locked: `${key}=${want}`, running: `${key}=${got}`, detail: `another ${key === 'mac' ? 'MAC' : 'serial'}` });
     }
   }
   return { drift, compared };
@@ -210,7 +157,12 @@ export interface StatusReport {
 
 async function readStatus(m: Monitor, lock: PlacedMachine, timeoutMs: number): Promise<StatusReport> {
   const { UUID } = await m.execute<{ UUID: string }>('query-uuid');
-  if (UUID.toLowerCase() !== lock.uuid.toLowerCase()) throw new Unreachable(`${m.where} is another machine: its UUID is ${UUID}, the lock's is ${lock.uuid}`, 'two machines of one name? status reads the one the lock names by its SMBIOS UUID', 'other-machine');
+  if (UUID.toLowerCase() !== lock.uuid.toLowerCase())
+    throw new Unreachable(
+      `${m.where} is another machine: its UUID is ${UUID}, the lock's is ${lock.uuid}`,
+      'two machines of one name? status reads the one the lock names by its SMBIOS UUID',
+      'other-machine',
+    );
   const view = await stableView(m, timeoutMs);
   const { mismatches, checked } = compareGuestView(lock, view);
   const pci = mismatches.map(driftOf);
@@ -234,7 +186,12 @@ const SIGN: Record<Drift['kind'], string> = { missing: '-', extra: '+', moved: '
 
 /** Text for markdown: its markup characters escaped (`\`, backticks, `|`, `<`, `>`, `&`), newlines folded. */
 export function markdownText(s: string): string {
-  return s.replace(/[\\`|*_[\]]/g, (c) => `\\${c}`).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\r?\n/g, ' ');
+  return s
+    .replace(/[\\`|*_[\]]/g, (c) => `\\${c}`)
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/\r?\n/g, ' ');
 }
 
 function renderText(r: StatusReport, title: string): string {
@@ -245,9 +202,17 @@ function renderText(r: StatusReport, title: string): string {
 }
 
 function renderMarkdown(r: StatusReport, title: string): string {
-  if (!r.drift.length) return `**${markdownText(title)}**: in sync with the lock (${r.pciCompared} PCI devices, ${r.valuesCompared} MACs and serials compared).\n`;
+  if (!r.drift.length)
+    return `**${markdownText(title)}**: in sync with the lock (${r.pciCompared} PCI devices, ${r.valuesCompared} MACs and serials compared).\n`;
   const rows = r.drift.map((d) => `| ${d.kind} | ${[d.id, d.locked, d.running, d.detail].map((c) => `${markdownText(c)}`).join(' | ')} |`);
-  return [`**${markdownText(title)}**: drifted from the lock, ${r.drift.length} difference${r.drift.length === 1 ? '' : 's'}.`, '', '| change | device | locked | running | why |', '| --- | --- | --- | --- | --- |', ...rows, ''].join('\n');
+  return [
+    `**${markdownText(title)}**: drifted from the lock, ${r.drift.length} difference${r.drift.length === 1 ? '' : 's'}.`,
+    '',
+    '| change | device | locked | running | why |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows,
+    '',
+  ].join('\n');
 }
 
 /** The lock of FILE as written (status compares with it, not with what a build would lock now), or the exit status. */
@@ -255,7 +220,12 @@ async function lockOf(s: Session, file: string): Promise<{ lock: PlacedMachine; 
   const f = await s.compileFile(file);
   if (f.lockText === undefined) {
     s.report(f.diagnostics);
-    return s.fail('unreadable-file', `${f.shown} has no lock: nothing to compare the running machine with`, { file: f.shown, hint: `run \`machinec build ${f.shown}\` (or \`machinec run\`) first` }, 2);
+    return s.fail(
+      'unreadable-file',
+      `${f.shown} has no lock: nothing to compare the running machine with`,
+      { file: f.shown, hint: `run \`machinec build ${f.shown}\` (or \`machinec run\`) first` },
+      2,
+    );
   }
   const read = readLock(f.lockText, f.lockShown);
   if (!read.lock) {
@@ -263,13 +233,15 @@ async function lockOf(s: Session, file: string): Promise<{ lock: PlacedMachine; 
     return 2;
   }
   const c = f.compilation;
-  if (c?.ok && c.lockText !== f.lockText) s.io.stderr(`note: ${f.shown} has changed since ${f.lockShown} was written; status compares the running machine with the lock\n`);
+  if (c?.ok && c.lockText !== f.lockText)
+    s.io.stderr(`note: ${f.shown} has changed since ${f.lockShown} was written; status compares the running machine with the lock\n`);
   const stateDir = c?.spec ? statePaths(c.spec, join(f.path, '..')).dir : undefined;
   return { lock: read.lock, shown: f.shown, lockShown: f.lockShown, sock: qmpSocketPath(read.lock, stateDir, s.io.env) };
 }
 
 export async function statusCommand(s: Session, file: string, opts: StatusOptions): Promise<number> {
-  if ((opts.connect === undefined) !== (opts.domain === undefined)) return s.fail('usage', '--connect and --domain go together: a libvirt URI and a domain name', {}, 2);
+  if ((opts.connect === undefined) !== (opts.domain === undefined))
+    return s.fail('usage', '--connect and --domain go together: a libvirt URI and a domain name', {}, 2);
   if (opts.domain?.startsWith('-')) return s.fail('usage', `a domain name that starts with - is not accepted: ${JSON.stringify(opts.domain)}`, {}, 2);
   const found = await lockOf(s, file);
   if (typeof found === 'number') return found;
@@ -280,14 +252,20 @@ export async function statusCommand(s: Session, file: string, opts: StatusOption
     report = await readStatus(monitor, found.lock, opts.timeoutMs);
   } catch (e) {
     if (!(e instanceof Unreachable) && !(e instanceof QmpError)) throw e;
-    return s.fail(e instanceof Unreachable ? e.code : 'not-running', (e as Error).message, { file: found.shown, hint: e instanceof Unreachable ? e.hint : 'QEMU refused a query status needs' }, 2);
+    return s.fail(
+      e instanceof Unreachable ? e.code : 'not-running',
+      (e as Error).message,
+      { file: found.shown, hint: e instanceof Unreachable ? e.hint : 'QEMU refused a query status needs' },
+      2,
+    );
   } finally {
     await monitor?.close();
   }
   const title = `${found.shown} (${report.where}) against ${found.lockShown}`;
   if (opts.format === 'json') {
-    s.io.stdout(`${JSON.stringify({ file: found.shown, lock: found.lockShown, running: report.where, inSync: report.drift.length === 0, compared: { pci: report.pciCompared, values: report.valuesCompared }, drift: report.drift }, null, 2)}\n`);
+    const compared = { pci: report.pciCompared, values: report.valuesCompared };
+    const json = { file: found.shown, lock: found.lockShown, running: report.where, inSync: report.drift.length === 0, compared, drift: report.drift };
+    s.io.stdout(`${JSON.stringify(json, null, 2)}\n`);
   } else s.io.stdout(opts.format === 'markdown' ? renderMarkdown(report, title) : renderText(report, title));
   return report.drift.length ? 1 : 0;
 }
-
