@@ -85,7 +85,9 @@ qemuDescribe('machinec status against a machine started with machinec run', () =
   test(
     'in sync, refused a second run, drift by hand over the socket, gone when run ends',
     async () => {
-      const sock = join(runtime, 'machinec', 'drift.qmp');
+      expect((await runCli(['build', 'drift.machine'], dir, env)).code).toBe(0);
+      const uuid = readLock(readFileSync(join(dir, 'drift.machine.lock'), 'utf8'), 'drift.machine.lock').lock!.uuid;
+      const sock = join(runtime, 'machinec', `drift-${uuid.slice(0, 8)}.qmp`);
       run = spawn(process.execPath, [BIN, 'run', 'drift.machine', '--accel', 'tcg', '--', '-display', 'none'], {
         cwd: dir,
         env: { ...process.env, ...env },

@@ -22,10 +22,14 @@ export function runtimeFolder(env: Io['env']): string {
   return env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'machinec') : join('/tmp', `machinec-${uid}`);
 }
 
-/** Where `run` exposes QMP for a machine: `qmp.sock` in its state folder when it keeps state, else `NAME.qmp` in the runtime folder. */
+/**
+ * Where `run` exposes QMP for a machine: `qmp.sock` in its state folder when it keeps state, else
+ * `NAME-UUID8.qmp` in the runtime folder (UUID8: the first 8 hex digits of its SMBIOS UUID, so two
+ * machines of one name in different folders do not contend for one socket).
+ */
 export function qmpSocketPath(machine: PlacedMachine, stateDir: string | undefined, env: Io['env']): string {
   const keepsState = machine.firmware !== undefined || hasTpm(machine);
-  return keepsState && stateDir ? join(stateDir, QMP_SOCKET) : join(runtimeFolder(env), `${machine.name}.qmp`);
+  return keepsState && stateDir ? join(stateDir, QMP_SOCKET) : join(runtimeFolder(env), `${machine.name}-${machine.uuid.slice(0, 8).toLowerCase()}.qmp`);
 }
 
 /** Whether a QEMU (or anything) answers on a unix socket. */
