@@ -233,7 +233,7 @@ export async function runCommand(s: Session, file: string, extra: readonly strin
     }
   }
   // QMP for `machinec status` and the user: owner-only, refused while another QEMU holds it.
-  const sock = qmpSocketPath(c.machine!, paths.dir, s.io.env);
+  const sock = qmpSocketPath(c.machine!, f.path, paths.dir, s.io.env);
   const busy = await prepareQmpSocket(sock, needsState ? paths.dir : undefined, f.shown);
   if (busy) {
     s.report([busy]);

@@ -236,7 +236,7 @@ async function lockOf(s: Session, file: string): Promise<{ lock: PlacedMachine; 
   if (c?.ok && c.lockText !== f.lockText)
     s.io.stderr(`note: ${f.shown} has changed since ${f.lockShown} was written; status compares the running machine with the lock\n`);
   const stateDir = c?.spec ? statePaths(c.spec, join(f.path, '..')).dir : undefined;
-  return { lock: read.lock, shown: f.shown, lockShown: f.lockShown, sock: qmpSocketPath(read.lock, stateDir, s.io.env) };
+  return { lock: read.lock, shown: f.shown, lockShown: f.lockShown, sock: qmpSocketPath(read.lock, f.path, stateDir, s.io.env) };
 }
 
 export async function statusCommand(s: Session, file: string, opts: StatusOptions): Promise<number> {

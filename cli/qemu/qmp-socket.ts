@@ -3,7 +3,8 @@
  * in the machine's state folder when it keeps state, else in a private runtime folder (0700);
  * removed when QEMU ends, refused while another live QEMU holds it.
  */
-import { chmodSync, existsSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, lstatSync, mkdirSync, realpathSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,13 +24,21 @@ export function runtimeFolder(env: Io['env']): string {
 }
 
 /**
- * Where `run` exposes QMP for a machine: `qmp.sock` in its state folder when it keeps state, else
- * `NAME-UUID8.qmp` in the runtime folder (UUID8: the first 8 hex digits of its SMBIOS UUID, so two
- * machines of one name in different folders do not contend for one socket).
+ * Where `run` exposes QMP for the machine of the file at `sourcePath`: `qmp.sock` in its state
+ * folder when it keeps state, else `NAME-HASH.qmp` in the runtime folder (HASH: 8 hex digits of
+ * the SHA-256 of the file's real path, so machines of one name in different folders, which may
+ * share a UUID, each have their own socket).
  */
-export function qmpSocketPath(machine: PlacedMachine, stateDir: string | undefined, env: Io['env']): string {
+export function qmpSocketPath(machine: PlacedMachine, sourcePath: string, stateDir: string | undefined, env: Io['env']): string {
   const keepsState = machine.firmware !== undefined || hasTpm(machine);
-  return keepsState && stateDir ? join(stateDir, QMP_SOCKET) : join(runtimeFolder(env), `${machine.name}-${machine.uuid.slice(0, 8).toLowerCase()}.qmp`);
+  if (keepsState && stateDir) return join(stateDir, QMP_SOCKET);
+  let real = sourcePath;
+  try {
+    real = realpathSync(sourcePath);
+  } catch {
+    // a file that is gone is named by the path given
+  }
+  return join(runtimeFolder(env), `${machine.name}-${createHash('sha256').update(real).digest('hex').slice(0, 8)}.qmp`);
 }
 
 /** Whether a QEMU (or anything) answers on a unix socket. */
