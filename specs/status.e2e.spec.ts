@@ -86,7 +86,10 @@ qemuDescribe('machinec status against a machine started with machinec run', () =
   test(
     'in sync, refused a second run, drift by hand over the socket, gone when run ends',
     async () => {
-      const hash = createHash('sha256').update(realpathSync(join(dir, 'drift.machine'))).digest('hex').slice(0, 8);
+      const hash = createHash('sha256')
+        .update(realpathSync(join(dir, 'drift.machine')))
+        .digest('hex')
+        .slice(0, 8);
       const sock = join(runtime, 'machinec', `drift-${hash}.qmp`);
       run = spawn(process.execPath, [BIN, 'run', 'drift.machine', '--accel', 'tcg', '--', '-display', 'none'], {
         cwd: dir,
@@ -144,6 +147,31 @@ qemuDescribe('machinec status against a machine started with machinec run', () =
       expect(gone.code).toBe(2);
       expect(gone.stderr).toMatch(/error\[not-running\]: drift.machine is not running: no QMP socket at/);
       expect(gone.stderr).toMatch(/hint: start it with `machinec run drift.machine`/);
+    },
+    T,
+  );
+});
+
+qemuDescribe('machinec status against a machine that keeps state', () => {
+  test(
+    'a machine with a TPM exposes QMP as qmp.sock in its state folder, owner-only, gone when run ends',
+    async () => {
+      writeFileSync(join(dir, 'drift.machine'), MACHINE.replace('  device spare: pcie-root-port\n', '  device tpm: tpm-crb {}\n'));
+      const sock = join(dir, 'drift.state', 'qmp.sock');
+      run = spawn(process.execPath, [BIN, 'run', 'drift.machine', '--accel', 'tcg', '--', '-display', 'none'], {
+        cwd: dir,
+        env: { ...process.env, ...env },
+        stdio: 'ignore',
+      });
+      await until('the QMP socket in the state folder, owner-only', () => existsSync(sock) && (statSync(sock).mode & 0o777) === 0o600);
+      expect(existsSync(join(runtime, 'machinec'))).toBe(false);
+      const clean = await status();
+      expect(clean.code).toBe(0);
+      expect(clean.stdout).toContain(`(QMP ${sock})`);
+      run.kill('SIGTERM');
+      await new Promise((done) => run!.once('exit', done));
+      expect(existsSync(sock)).toBe(false);
+      expect((await status()).code).toBe(2);
     },
     T,
   );
