@@ -209,6 +209,13 @@ libvirtDescribe('machinec status against a libvirt domain', () => {
       const report = JSON.parse(drifted.stdout) as { drift: { id: string; kind: string }[] };
       expect(report.drift).toEqual([expect.objectContaining({ id: 'extra', kind: 'extra' })]);
 
+      // Another machine's lock against this domain: refused by the SMBIOS UUID, not compared.
+      writeFileSync(join(dir, 'other.machine'), MACHINE.replace('machine drift', 'machine other'));
+      expect((await runCli(['build', 'other.machine'], dir, env)).code).toBe(0);
+      const other = await runCli(['status', 'other.machine', ...args], dir, env);
+      expect(other.code).toBe(2);
+      expect(other.stderr).toMatch(/error\[other-machine\]: libvirt domain \S+ on qemu:\/\/\/system is another machine: its UUID is/);
+
       virsh('destroy', name);
       const down = await status(...args);
       expect(down.code).toBe(2);

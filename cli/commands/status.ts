@@ -68,7 +68,12 @@ function virshQmp<T>(uri: string, domain: string, command: string, args?: Record
               `is it defined and running? \`virsh -c ${uri} list --all\`; start it with \`virsh -c ${uri} start ${domain}\``,
             ),
           );
-        const answer = JSON.parse(stdout) as { return?: T; error?: { class: string; desc: string } };
+        let answer: { return?: T; error?: { class: string; desc: string } };
+        try {
+          answer = JSON.parse(stdout) as typeof answer;
+        } catch {
+          return reject(new Unreachable(`virsh answered ${command} for ${domain} with something that is not QMP's JSON: ${stdout.slice(0, 200)}`, 'is it a QEMU domain?'));
+        }
         if (answer.error) return reject(new QmpError(command, answer.error.class, answer.error.desc));
         done(answer.return as T);
       },
@@ -160,7 +165,7 @@ async function readStatus(m: Monitor, lock: PlacedMachine, timeoutMs: number): P
   if (UUID.toLowerCase() !== lock.uuid.toLowerCase())
     throw new Unreachable(
       `${m.where} is another machine: its UUID is ${UUID}, the lock's is ${lock.uuid}`,
-      'two machines of one name? status reads the one the lock names by its SMBIOS UUID',
+      'status reads the machine the lock names by its SMBIOS UUID: check --domain, or which machine file this one was started from',
       'other-machine',
     );
   const view = await stableView(m, timeoutMs);
