@@ -72,7 +72,9 @@ function virshQmp<T>(uri: string, domain: string, command: string, args?: Record
         try {
           answer = JSON.parse(stdout) as typeof answer;
         } catch {
-          return reject(new Unreachable(`virsh answered ${command} for ${domain} with something that is not QMP's JSON: ${stdout.slice(0, 200)}`, 'is it a QEMU domain?'));
+          return reject(
+            new Unreachable(`virsh answered ${command} for ${domain} with something that is not QMP's JSON: ${stdout.slice(0, 200)}`, 'is it a QEMU domain?'),
+          );
         }
         if (answer.error) return reject(new QmpError(command, answer.error.class, answer.error.desc));
         done(answer.return as T);
