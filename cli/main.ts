@@ -109,6 +109,21 @@ function buildCommands(c: Cli): void {
     });
 
   program
+    .command('status')
+    .description('compare a running machine (started with run, or a libvirt domain) with its lock: exit 0 in sync, 1 drifted, 2 not running')
+    .argument('<file>', 'a .machine file')
+    .addOption(new Option('--format <format>', 'text, json, or markdown').choices(['text', 'json', 'markdown']).default('text'))
+    .option('--connect <uri>', 'a libvirt connection URI (with --domain), e.g. qemu:///system')
+    .option('--domain <name>', 'the libvirt domain running the machine (with --connect)')
+    .option('--timeout <seconds>', 'how long the firmware may take to number the buses (default 20)')
+    .addOption(qemuOption())
+    .action(async (file: string, o) => {
+      const { statusCommand } = await import('./commands/status.js');
+      const timeoutMs = o.timeout === undefined ? 20_000 : parseTimeout(o.timeout);
+      c.exit(await statusCommand(c.session(o), file, { format: o.format, connect: o.connect, domain: o.domain, timeoutMs }));
+    });
+
+  program
     .command('check')
     .description('report problems in machine files (and their locks) without building; for editors and hooks')
     .argument('[paths...]', '.machine files or folders (default: the current folder)')

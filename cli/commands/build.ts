@@ -13,6 +13,7 @@ import { Session, type CompiledFile } from '../session.js';
 import { hasTpm, prepareState, sharedState, startSwtpm, stateOwner, statePaths, stopSwtpm, symlinkedState, type StateOwner } from '../vm-state.js';
 import { diagnose, lockValues, sharedValues, type Approval, type CompileInput, type LockedFile, type QemuInfo } from '../../compiler/index.js';
 import { defaultJobs, inOrder, workerIo, type WorkerOutcome, type WorkerTask } from '../parallel.js';
+import { guardQmpSocket, prepareQmpSocket, qmpArgs, qmpSocketPath, releaseQmpSocket } from '../qemu/qmp-socket.js';
 
 export interface BuildOptions {
   readonly format: ArgvFormat;
@@ -243,6 +244,13 @@ export async function runCommand(s: Session, file: string, extra: readonly strin
       return 1;
     }
   }
+  // QMP for `machinec status` and the user: owner-only, refused while another QEMU holds it.
+  const sock = qmpSocketPath(c.machine!, f.path, paths.dir, s.io.env);
+  const busy = await prepareQmpSocket(sock, needsState ? paths.dir : undefined, f.shown);
+  if (busy) {
+    s.report([busy]);
+    return 1;
+  }
   let swtpm: ChildProcess | undefined;
   if (hasTpm(c.machine!)) {
     try {
@@ -255,10 +263,12 @@ export async function runCommand(s: Session, file: string, extra: readonly strin
   const argv = opts.accel ? withAccel(c.argv!, opts.accel) : c.argv!;
   if (isStopping()) return new Promise<number>(() => undefined); // a signal came during set-up: its cleanups exit
   // Paths in a .machine file are relative to its folder, so QEMU runs there.
-  const child = spawn(qemu, [...argv, ...extra], { stdio: 'inherit', cwd: folder });
+  const child = spawn(qemu, [...argv, ...qmpArgs(sock), ...extra], { stdio: 'inherit', cwd: folder });
+  void guardQmpSocket(sock, () => child.exitCode === null && child.signalCode === null);
   const exited = new Promise<number>((done) => {
     const finish = (code: number) => {
       stopSwtpm(swtpm);
+      releaseQmpSocket(sock);
       done(code);
     };
     child.on('error', (e) => {

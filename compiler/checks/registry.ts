@@ -61,5 +61,8 @@ export const failures: readonly Failure[] = [
   { id: 'state-unwritable', severity: 'error', doc: 'run: the state folder cannot be made, or the VARS template cannot be copied into it' },
   { id: 'nvram-size', severity: 'error', doc: 'run: the machine\'s VARS file is not the size of its locked template' },
   { id: 'swtpm-failed', severity: 'error', doc: 'run: swtpm would not start for the machine\'s TPM' },
+  { id: 'qmp-socket', severity: 'error', doc: 'run: the QMP socket cannot be placed (its folder is not private, the path is too long) or a running QEMU holds it' },
+  { id: 'not-running', severity: 'error', doc: 'status: the machine is not running, or its QMP (socket or libvirt domain) cannot be reached (exit status 2)' },
+  { id: 'other-machine', severity: 'error', doc: 'status: the machine that answers has another SMBIOS UUID than the lock (exit status 2)' },
   { id: 'internal', severity: 'error', doc: 'a machinec bug (exit status 3)' },
 ];
