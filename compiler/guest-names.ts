@@ -162,7 +162,7 @@ function chipsetDiskController(machine: PlacedMachine, d: PlacedDevice): { addr:
   const index = chip.ideBuses.indexOf(d.bus);
   if (index < 0) return undefined;
   // pc: PIIX3 IDE, ide.0 primary and ide.1 secondary channel (ata-1, ata-2); q35: ICH9 AHCI, one port a bus.
-  return machine.chipset === 'pc' ? { addr: { slot: 1, fn: 1 }, port: index + 1 } : { addr: { slot: 0x1f, fn: 2 }, port: index + 1 };
+  return { addr: chip.diskController.addr, port: index + 1 };
 }
 
 /** Guest names of every device, by id. */

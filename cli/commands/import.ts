@@ -14,7 +14,7 @@ import type { ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { emit, compile, type Diagnostic, type HostFacts } from '../../compiler/index.js';
+import { emit, compile, isChipset, type Diagnostic, type HostFacts } from '../../compiler/index.js';
 import { digestFiles } from '../host-files.js';
 import { displayPath, writeAtomic } from '../io.js';
 import { cpuAliases } from '../qemu/cpu-models.js';
@@ -241,7 +241,7 @@ async function inspectVm(s: Session, opts: ImportOptions, qemu: string | undefin
 async function adoptInspected(s: Session, opts: ImportOptions, { inspection, backends, read }: Inspected, qemu: string | undefined, libvirt?: LibvirtSource): Promise<Adopted | number> {
   try {
     const word = read?.machineWord;
-    const versioned = word && word !== 'pc' && word !== 'q35' && word !== 'none' ? inspection.machineType : undefined;
+    const versioned = word && !isChipset(word) && word !== 'none' ? inspection.machineType : undefined;
     const options = {
       name: opts.name,
       chipsetWord: versioned,

@@ -11,7 +11,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { escapeOptionValue as esc } from '../../compiler/index.js';
+import { chipsetNames, chipsetOfMachineType, chipsets, escapeOptionValue as esc, type Chipset } from '../../compiler/index.js';
 import { at, child, childrenNamed, parseXml, XmlError, type XmlNode } from './libvirt-xml.js';
 import { cpuArgs, firmwareArgs, genidArgs, graphicsArgs, serialArgs, smbiosArgs } from './libvirt-vm.js';
 
@@ -28,7 +28,7 @@ export interface LibvirtCommandLine {
 
 interface Reader {
   readonly root: XmlNode;
-  readonly chipset: 'pc' | 'q35';
+  readonly chipset: Chipset;
   readonly args: string[];
   /**
    * Devices on controllers' own buses (disks on SATA/IDE/SCSI/USB, USB input, codecs, channels),
@@ -84,7 +84,7 @@ const PCI_CONTROLLERS: Readonly<Record<string, string>> = { 'pcie-root-port': 'p
 
 /** PCI controllers, parents first (libvirt gives a parent a lower index). */
 function pciControllers(r: Reader, list: XmlNode[]): void {
-  const rootId = r.chipset === 'q35' ? 'pcie.0' : 'pci.0';
+  const rootId = chipsets[r.chipset].rootBus;
   r.controllers.set('pci/0', rootId);
   const pci = list.filter((c) => c.attrs.type === 'pci').sort((a, b) => (num(a.attrs.index) ?? 0) - (num(b.attrs.index) ?? 0));
   for (const c of pci) {
@@ -124,7 +124,9 @@ function otherControllers(r: Reader, list: XmlNode[]): void {
     const slot = num(builtin?.attrs.slot);
     const fn = num(builtin?.attrs.function);
     if (type === 'pci') continue;
-    if ((type === 'sata' && r.chipset === 'q35' && index === 0 && slot === 0x1f && fn === 2) || (type === 'ide' && r.chipset === 'pc' && index === 0)) {
+    // The chipset's own: PIIX3 IDE (at 01.1, whatever libvirt writes) or ICH9 SATA at 1f.2.
+    const disks = chipsets[r.chipset].diskController;
+    if (type === disks.libvirtType && index === 0 && (type === 'ide' || (slot === disks.addr.slot && fn === disks.addr.fn))) {
       r.controllers.set(`${type}/0`, 'ide');
       continue;
     }
@@ -348,8 +350,8 @@ export function libvirtCommandLine(xml: string): LibvirtCommandLine {
   }
   if (root.name !== 'domain') return { args: [], notes: [], errors: [`the root element is <${root.name}>, not <domain>`] };
   const machine = child(child(root, 'os'), 'type')?.attrs.machine ?? '';
-  const chipset = /q35/.test(machine) ? 'q35' : /^pc(-i440fx|$)/.test(machine) ? 'pc' : undefined;
-  if (!chipset) return { args: [], notes: [], errors: [`machine type ${machine || '(none)'} is not a pc or q35 machine`] };
+  const chipset = chipsetOfMachineType(machine);
+  if (!chipset) return { args: [], notes: [], errors: [`machine type ${machine || '(none)'} is not a ${chipsetNames.join(' or ')} machine`] };
   const r: Reader = { root, chipset, args: [], later: [], notes: [], errors: [], controllers: new Map(), ids: new Set(), counters: new Map() };
   head(r);
   const list = child(root, 'devices')?.children ?? [];

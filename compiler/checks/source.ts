@@ -4,7 +4,7 @@
  */
 import type { Diagnostic, Identifier, Property, Value } from '../../grammar/index.js';
 import { audiodevTypes, backendProps, blockTypes, catalog, chardevTypes, childBusOf, machineProps, netdevTypes, type BlockKind, type BlockType, type PropSpec } from '../catalog.js';
-import { chipsets, chipsetOfMachineType } from '../chipsets.js';
+import { chipsetNames, chipsets, chipsetOfMachineType } from '../chipsets.js';
 import type { DeviceSpec, MachineSpec } from '../machine-spec.js';
 import { capacityOf, formatAddress } from '../machine-spec.js';
 import { didYouMean } from '../suggest.js';
@@ -214,7 +214,7 @@ export const sourceChecks: readonly Check<SourceContext>[] = [
     run(ctx, report) {
       const v = ctx.machine.properties.get('chipset')?.value;
       if (v?.kind === 'Identifier' && !chipsetOfMachineType(v.name)) {
-        report(`unknown chipset ${v.name}`, v.span, didYouMean(v.name, ['pc', 'q35']) ?? 'use pc (i440FX), q35, or a versioned type such as pc-q35-7.2');
+        report(`unknown chipset ${v.name}`, v.span, didYouMean(v.name, chipsetNames) ?? 'use pc (i440FX), q35, or a versioned type such as pc-q35-7.2');
       }
     },
   },
@@ -298,7 +298,7 @@ export const sourceChecks: readonly Check<SourceContext>[] = [
     run(ctx, report) {
       for (const d of ctx.machine.devices) {
         if (d.spec?.chipsets && !d.spec.chipsets.includes(ctx.machine.chipset)) {
-          report(`${d.model} needs a PCI Express machine (${d.spec.chipsets.join(', ')}), but this one is ${ctx.machine.chipset}`, d.modelSpan, ctx.machine.chipset === 'pc' ? 'use pci-bridge on pc, or set chipset = q35' : undefined);
+          report(`${d.model} needs a PCI Express machine (${d.spec.chipsets.join(', ')}), but this one is ${ctx.machine.chipset}`, d.modelSpan, chipsets[ctx.machine.chipset].rootBusKind === 'pci' ? `use pci-bridge on ${ctx.machine.chipset}, or set chipset = ${d.spec.chipsets[0]}` : undefined);
         }
       }
     },

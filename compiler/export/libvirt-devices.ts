@@ -1,5 +1,6 @@
 /** One libvirt element per placed device: the device table of the libvirt export. */
 import type { Value } from '../../grammar/index.js';
+import { chipsets } from '../chipsets.js';
 import type { PlacedDevice } from '../model.js';
 import { absolutePath, address, alias, bootOrder, idSpan, overrideRest, pciController, propValue, report, scalarText, virtioModel, type Ctx } from './libvirt-context.js';
 import { filesystemElement, tpmElement } from './libvirt-vm.js';
@@ -82,7 +83,7 @@ const disk: Builder = (ctx, d) => {
   }
   let { bus, prefix } = diskBus[d.model];
   // ide-hd on q35 sits on the ICH9 SATA ports (or a declared ich9-ahci): libvirt's sata bus.
-  if (bus === 'ide' && (ctx.machine.chipset === 'q35' || ctx.index.has(d.bus.replace(/\.\d+$/, '')))) [bus, prefix] = ['sata', 'sd'];
+  if (bus === 'ide' && (chipsets[ctx.machine.chipset].diskController.libvirtType === 'sata' || ctx.index.has(d.bus.replace(/\.\d+$/, '')))) [bus, prefix] = ['sata', 'sd'];
   const fmt = propValue(d, 'format');
   const path = file?.kind === 'String' ? file.value : undefined;
   const format = fmt ? scalarText(fmt) : path && /\.qcow2$/i.test(path) ? 'qcow2' : 'raw';
@@ -237,7 +238,8 @@ const builders: Readonly<Record<string, Builder>> = {
   'ich9-ahci': controller('sata', () => undefined),
   'qemu-xhci': controller('usb', () => 'qemu-xhci', [], xhciPorts),
   'piix3-usb-uhci': (ctx, d) => {
-    if (ctx.machine.chipset === 'pc' && ctx.index.get(d.id) === 0 && !(d.guest?.bus === 0 && d.addr?.slot === 1 && d.addr.fn === 2)) {
+    const uhciAt = chipsets[ctx.machine.chipset].piix3Usb;
+    if (uhciAt && ctx.index.get(d.id) === 0 && !(d.guest?.bus === 0 && d.addr?.slot === uhciAt.slot && d.addr.fn === uhciAt.fn)) {
       report(ctx, 'error', `${d.id}: libvirt 9.0 puts a pc machine's first USB controller, when it is a PIIX3 one, at 00:01.2 only`, idSpan(d), 'give it `@ 01.2`, declare a qemu-xhci first, or export with --qemu-commandline');
       return undefined;
     }
