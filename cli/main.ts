@@ -1,7 +1,7 @@
 /** The machinec command line. `main` is what the binary runs, and what tests call in-process. */
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { displayPath, FileWriteError, type Io } from './io.js';
-import { diagnose } from '../compiler/index.js';
+import { DEFAULT_QEMU_BINARY, diagnose } from '../compiler/index.js';
 import { renderDiagnostic, renderDiagnostics } from './render-diagnostic.js';
 import { Session } from './session.js';
 import { buildCommand, checkCommand, commandShare, lockCommand, planCommand, pruneCommand, runCommand, type ShareTask } from './commands/build.js';
@@ -12,7 +12,7 @@ export const VERSION = '0.1.0';
 
 const formatOption = () => new Option('--format <format>', 'shell (paste-safe, one option a line), json (an array), or lines (one argument a line)').choices(['shell', 'json', 'lines']).default('shell');
 const planFormatOption = () => new Option('--format <format>', 'text (for a terminal), json, or markdown (a pull-request comment with a picture of the buses)').choices(['text', 'json', 'markdown']).default('text');
-const qemuOption = () => new Option('--qemu <path>', 'the QEMU binary (default: qemu-system-x86_64 on PATH)');
+const qemuOption = () => new Option('--qemu <path>', `the QEMU binary (default: ${DEFAULT_QEMU_BINARY} on PATH)`);
 
 /** The longest --timeout: a day (Node's timers stop at 2^31 ms, about 24.8 days). */
 const MAX_TIMEOUT_S = 86_400;
@@ -247,7 +247,7 @@ function qemuCommands(c: Cli): void {
     .option('--libvirt <file>', 'a libvirt domain XML file (virsh dumpxml), instead of a command line')
     .option('--libvirt-domain <name>', 'a defined libvirt domain (read with virsh dumpxml), instead of a command line')
     .option('--timeout <seconds>', 'how long QEMU may take to start and enumerate', '20')
-    .argument('[command...]', 'qemu-system-x86_64 ARGS…, after --')
+    .argument('[command...]', `${DEFAULT_QEMU_BINARY} ARGS…, after --`)
     .action(async (command: string[], o) => {
       const { importCommand } = await import('./commands/import.js');
       c.exit(await importCommand(c.session(o), command, { name: o.name, out: o.out, qmp: o.qmp, libvirt: o.libvirt, libvirtDomain: o.libvirtDomain, timeoutMs: parseTimeout(o.timeout) }));

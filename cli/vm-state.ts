@@ -9,7 +9,7 @@ import { constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import { basename, join, resolve } from 'node:path';
-import { diagnose, firmwareChoice, NVRAM_FILE, stateFolder, TPM_SOCKET, TPM_STATE_DIR, type Diagnostic, type MachineSpec, type PlacedMachine, type Span } from '../compiler/index.js';
+import { diagnose, firmwareChoice, isTpmModel, NVRAM_FILE, stateFolder, TPM_SOCKET, TPM_STATE_DIR, type Diagnostic, type MachineSpec, type PlacedMachine, type Span } from '../compiler/index.js';
 import { writeAtomic } from './io.js';
 import { isStopping, untilDone } from './signals.js';
 
@@ -63,7 +63,7 @@ export function prepareState(machine: PlacedMachine, sourcePath: string, shown: 
   return undefined;
 }
 
-export const hasTpm = (machine: PlacedMachine): boolean => machine.devices.some((d) => d.model === 'tpm-crb' || d.model === 'tpm-tis');
+export const hasTpm = (machine: PlacedMachine): boolean => machine.devices.some((d) => isTpmModel(d.model));
 
 /** Whether something answers on a unix socket. */
 function answers(path: string): Promise<boolean> {

@@ -7,6 +7,7 @@
 import { catalog } from './catalog.js';
 import { chipsets } from './chipsets.js';
 import type { PlacedDevice, PlacedMachine } from './model.js';
+import { guestPciId } from './qemu-facts.js';
 
 export interface GuestRule {
   readonly id: string;
@@ -110,10 +111,7 @@ export class GuestView {
 
   /** vendor:device as the guest reads it: virtio devices drop their legacy ID behind a PCIe port, or with disable-legacy. */
   pciId(d: PlacedDevice): { vendor: number; device: number } | undefined {
-    const pci = catalog[d.model]?.pci;
-    if (!pci) return undefined;
-    const modern = this.byId.get(d.bus)?.model === 'pcie-root-port' || d.pins['disable-legacy'] === 'on';
-    return { vendor: pci.vendor, device: modern && pci.modernDevice !== undefined ? pci.modernDevice : pci.device };
+    return guestPciId(d, this.byId.get(d.bus)?.model);
   }
 
   namesOf(d: PlacedDevice): GuestNames {

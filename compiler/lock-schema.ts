@@ -15,6 +15,7 @@ import { catalog } from './catalog.js';
 import { formatAddress } from './machine-spec.js';
 import { splitAt } from './text.js';
 import type { PlacedDevice } from './model.js';
+import { childKeyPin } from './qemu-facts.js';
 
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
@@ -123,9 +124,6 @@ const PIN_RULE_MAP: ReadonlyMap<string, (value: string) => string | undefined> =
 /** The rule of a pin key, if machinec writes that key. */
 export const pinRule = (key: string): ((value: string) => string | undefined) | undefined => PIN_RULE_MAP.get(key);
 
-/** The key that places a device on a controller's bus, by attachment. */
-const PLACE_KEY: Readonly<Record<string, string>> = { usb: 'port', scsi: 'scsi-id', ide: 'unit', 'virtio-serial': 'nr', hda: 'cad' };
-
 /** The models machinec creates itself: the only ones an `auto` line may name. */
 export const AUTO_MODELS: ReadonlySet<string> = new Set(['pcie-root-port', 'pci-bridge', 'pcie-pci-bridge']);
 
@@ -174,7 +172,7 @@ export function lockConflicts(lines: readonly LockLine[], file: string): Diagnos
       const addr = d.addr;
       claim(mapIn(addrs, d.bus), addr.slot * 8 + addr.fn, l, () => `is at ${d.bus} ${formatAddress(addr)}`);
     }
-    const placeKey = PLACE_KEY[d.attachment];
+    const placeKey = childKeyPin(d.attachment);
     if (placeKey) {
       const place = d.pins[placeKey];
       if (place === undefined) report(l, `${d.id} on ${d.bus} has no ${placeKey}=`, undefined, 'lock-syntax');

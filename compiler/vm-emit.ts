@@ -4,6 +4,7 @@
  * devices. Paths in the state folder are relative to the machine's folder, where QEMU runs.
  */
 import type { Value } from '../grammar/index.js';
+import { isTpmModel } from './catalog.js';
 import type { MachineSpec } from './machine-spec.js';
 import type { PlacedDevice, PlacedMachine } from './model.js';
 import { backendId } from './qemu/backend-ids.js';
@@ -103,7 +104,7 @@ export const tpmSocket = (spec: MachineSpec, o: VmEmitOptions): string => `${sta
 /** Backend options and device properties of a TPM or 9p device. */
 export function vmBackend(spec: MachineSpec, d: PlacedDevice, o: VmEmitOptions, resolveDir: (path: string) => string): { backends: string[]; pairs: [string, string][] } {
   const props = d.source?.properties ?? [];
-  if (d.model === 'tpm-crb' || d.model === 'tpm-tis') {
+  if (isTpmModel(d.model)) {
     return {
       backends: ['-chardev', `socket,id=${backendId('chardev', d.id)},path=${esc(tpmSocket(spec, o))}`, '-tpmdev', `emulator,id=${backendId('tpmdev', d.id)},chardev=${backendId('chardev', d.id)}`],
       pairs: [['tpmdev', backendId('tpmdev', d.id)]],

@@ -10,7 +10,7 @@ import { renderPlanMarkdown } from '../render-markdown.js';
 import { planJson, renderPlan, type PlanFormat } from '../render-plan.js';
 import { Session, type CompiledFile } from '../session.js';
 import { hasTpm, prepareState, sharedState, startSwtpm, stateOwner, statePaths, stopSwtpm, type StateOwner } from '../vm-state.js';
-import { diagnose, lockValues, sharedValues, type Approval, type CompileInput, type LockedFile, type QemuInfo } from '../../compiler/index.js';
+import { DEFAULT_QEMU_BINARY, diagnose, lockValues, sharedValues, type Approval, type CompileInput, type LockedFile, type QemuInfo } from '../../compiler/index.js';
 import { defaultJobs, inOrder, workerIo, type WorkerOutcome, type WorkerTask } from '../parallel.js';
 
 export interface BuildOptions {
@@ -216,7 +216,7 @@ export async function runCommand(s: Session, file: string, extra: readonly strin
   if (!f.compilation?.ok) return 1;
   if (!settleLock(s, f, opts.locked)) return 1;
   const qemu = s.qemuPath;
-  if (!qemu) return s.fail('qemu-missing', 'qemu-system-x86_64 not found', { hint: 'install it (Debian: apt-get install qemu-system-x86) or pass --qemu PATH' }, 2);
+  if (!qemu) return s.fail('qemu-missing', `${DEFAULT_QEMU_BINARY} not found`, { hint: 'install it (Debian: apt-get install qemu-system-x86) or pass --qemu PATH' }, 2);
   const c = f.compilation;
   const folder = dirname(f.path);
   // The machine's own state: VARS copied from the locked template once, the TPM's state kept.

@@ -14,7 +14,7 @@ import type { ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { emit, compile, isChipset, type Diagnostic, type HostFacts } from '../../compiler/index.js';
+import { DEFAULT_QEMU_BINARY, emit, compile, isChipset, type Diagnostic, type HostFacts } from '../../compiler/index.js';
 import { digestFiles } from '../host-files.js';
 import { displayPath, writeAtomic } from '../io.js';
 import { cpuAliases } from '../qemu/cpu-models.js';
@@ -142,7 +142,7 @@ export async function importCommand(s: Session, given: readonly string[], opts: 
       s.fail('import-failed', `${loaded.origin}: ${read.errors.length} thing${read.errors.length === 1 ? '' : 's'} machinec cannot carry:${read.errors.map(listItem).join('')}`);
       return nothingWritten(s);
     }
-    command = ['qemu-system-x86_64', ...read.args];
+    command = [DEFAULT_QEMU_BINARY, ...read.args];
     libvirt = { origin: loaded.origin, notes: read.notes };
   }
   const scratch = mkdtempSync(join(tmpdir(), 'machinec-import-'));
@@ -173,7 +173,7 @@ interface Targets {
 function importTargets(s: Session, command: readonly string[], opts: ImportOptions): Targets | number {
   if (!NAME.test(opts.name)) return usage(s, `--name ${opts.name} is not a machine name`, 'a name starts with a letter and holds letters, digits, "-" and "_"');
   if (opts.qmp && command.length) return usage(s, 'give either --qmp SOCKET or a command line after --, not both', 'machinec import --qmp /run/vm.qmp --name NAME');
-  if (!opts.qmp && !command.length) return usage(s, 'no QEMU command line to import', 'machinec import --name NAME -- qemu-system-x86_64 -machine q35 …');
+  if (!opts.qmp && !command.length) return usage(s, 'no QEMU command line to import', `machinec import --name NAME -- ${DEFAULT_QEMU_BINARY} -machine q35 …`);
   const outDir = resolve(s.io.cwd, opts.out ?? '.');
   const sourcePath = join(outDir, `${opts.name}.machine`);
   const lockPath = join(outDir, `${opts.name}.machine.lock`);
@@ -212,7 +212,7 @@ async function inspectRunning(s: Session, qmpPath: string, timeoutMs: number): P
 
 /** A QEMU command line run once for inspection (with a throwaway swtpm for its TPM): what it shows, or a failure's exit status. */
 async function inspectCommandLine(s: Session, qemu: string | undefined, args: readonly string[], timeoutMs: number, scratch: string): Promise<Inspected | number> {
-  if (!qemu) return s.fail('qemu-missing', 'qemu-system-x86_64 not found', { hint: 'install it (Debian: apt-get install qemu-system-x86) or give its path as the first word after --' }, 2);
+  if (!qemu) return s.fail('qemu-missing', `${DEFAULT_QEMU_BINARY} not found`, { hint: 'install it (Debian: apt-get install qemu-system-x86) or give its path as the first word after --' }, 2);
   const read = readCommandLine(args, s.io.cwd, scratch);
   if (read.errors.length) return usage(s, read.errors.join('; '), 'give the command line as QEMU takes it, after --');
   const swtpm = await inspectionSwtpm(read, scratch);

@@ -10,7 +10,7 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { compareGuestView, emit, readLock, splitOption, type GuestPciDevice, type Mismatch, type PlacedMachine } from '../../compiler/index.js';
+import { DEFAULT_QEMU_BINARY, compareGuestView, emit, escapeOptionValue as esc, isTpmModel, readLock, splitOption, type GuestPciDevice, type Mismatch, type PlacedMachine } from '../../compiler/index.js';
 import { QemuLaunchError, waitForStableGuestView, withQemu, type QmpClient } from '../qemu/index.js';
 import type { Session } from '../session.js';
 import { throwawayState } from '../vm-state.js';
@@ -24,7 +24,6 @@ export interface VerifyReport {
   readonly guest: GuestPciDevice[];
 }
 
-const esc = (v: string) => v.replace(/,/g, ',,');
 const text = (head: string, pairs: Map<string, string>): string => [...(head && !pairs.has('driver') ? [esc(head)] : []), ...[...pairs].map(([k, v]) => `${k}=${esc(v)}`)].join(',');
 
 /** The -smp the machine asks for: CPU count and the topology keys it names. */
@@ -37,7 +36,7 @@ function smpOf(argv: readonly string[]): { cpus: number; keys: Map<string, numbe
 /** What QEMU says of the TPMs, the VM generation ID and the CPUs, against the lock. */
 async function vmMismatches(qmp: QmpClient, lock: PlacedMachine, argv: readonly string[]): Promise<Mismatch[]> {
   const out: Mismatch[] = [];
-  const tpms = lock.devices.filter((d) => d.model === 'tpm-crb' || d.model === 'tpm-tis');
+  const tpms = lock.devices.filter((d) => isTpmModel(d.model));
   const seen = await qmp.execute<{ model: string; id: string }[]>('query-tpm');
   for (const d of tpms) {
     const t = seen.find((x) => x.id === `tpm-${d.id}`);
@@ -130,7 +129,7 @@ export interface VerifyOptions {
 export async function verifyCommand(s: Session, files: readonly string[], opts: VerifyOptions): Promise<number> {
   const qemu = s.qemuPath;
   if (!qemu) {
-    s.fail('qemu-missing', 'qemu-system-x86_64 not found', { hint: 'install it (Debian: apt-get install qemu-system-x86) or pass --qemu PATH' });
+    s.fail('qemu-missing', `${DEFAULT_QEMU_BINARY} not found`, { hint: 'install it (Debian: apt-get install qemu-system-x86) or pass --qemu PATH' });
     return 2;
   }
   let worst = 0;

@@ -11,7 +11,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { chipsetNames, chipsetOfMachineType, chipsets, escapeOptionValue as esc, type Chipset } from '../../compiler/index.js';
+import { chipsetNames, chipsetOfMachineType, chipsets, escapeOptionValue as esc, tpmModels, type Chipset } from '../../compiler/index.js';
 import { at, child, childrenNamed, parseXml, XmlError, type XmlNode } from './libvirt-xml.js';
 import { cpuArgs, firmwareArgs, genidArgs, graphicsArgs, serialArgs, smbiosArgs } from './libvirt-vm.js';
 
@@ -300,7 +300,7 @@ function filesystem(r: Reader, n: XmlNode): void {
 /** Elements of <devices> that are not guest PCI devices machinec keeps, each with why. */
 const NOT_CARRIED: Readonly<Record<string, string>> = {
   emulator: '', console: '', audio: '',
-  tpm: 'the TPM (add a tpm-crb or tpm-tis device: machinec starts its own swtpm, libvirt keeps the state elsewhere)',
+  tpm: `the TPM (add a ${tpmModels.join(' or ')} device: machinec starts its own swtpm, libvirt keeps the state elsewhere)`,
   panic: 'the panic notifier',
 };
 

@@ -5,6 +5,7 @@
  */
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import { escapeOptionValue } from '../../compiler/index.js';
 import { cpuProperty, displayProperty, firmwareProperty, serialOfChardev, serialProperty, smbiosProperty, spiceProperty, vncProperty, type FirmwareRead } from './vm-args.js';
 
 /**
@@ -62,7 +63,7 @@ export function parseKv(text: string, implied?: string): [string, string][] {
   });
 }
 
-export const kvText = (pairs: readonly (readonly [string, string])[]): string => pairs.map(([k, v]) => `${k}=${v.replace(/,/g, ',,')}`).join(',');
+export const kvText = (pairs: readonly (readonly [string, string])[]): string => pairs.map(([k, v]) => `${k}=${escapeOptionValue(v)}`).join(',');
 const get = (pairs: readonly (readonly [string, string])[], key: string): string | undefined => pairs.find(([k]) => k === key)?.[1];
 
 /** A backend as the .machine writes it: `user`, `tap { ifname = "tap0" }`, a disk file. */
@@ -197,7 +198,7 @@ function finish(r: Reading, drives: Map<string, BlockBackend>, chardevs: Map<str
   const socket = r.scratch ? join(r.scratch, 'swtpm.sock') : 'swtpm.sock';
   for (const id of r.tpmChardevs) {
     const at = r.chardevAt.get(id);
-    if (at !== undefined) r.out[at] = `socket,id=${id},path=${socket.replace(/,/g, ',,')}`;
+    if (at !== undefined) r.out[at] = `socket,id=${id},path=${escapeOptionValue(socket)}`;
     const c = chardevs.get(id);
     if (id !== 'machinec-tpm' && c) r.notes.push(`the TPM's state (in the swtpm behind ${get(c.options, 'path') ?? id}) is not carried over: machinec starts its own swtpm on the machine's state folder (tpm/); copy that swtpm's --tpmstate folder there to keep the TPM's keys`);
   }

@@ -1,6 +1,7 @@
 import { catalog } from '../catalog.js';
 import { chipsets } from '../chipsets.js';
 import type { Chipset, PlacedDevice } from '../model.js';
+import { legacyDropped } from '../qemu-facts.js';
 import type { Report } from './registry.js';
 
 /**
@@ -14,7 +15,7 @@ const IO_WINDOW = 0x1000;
 function ioBytes(d: PlacedDevice, byId: ReadonlyMap<string, PlacedDevice>): number {
   const io = catalog[d.model]?.ioBar;
   if (!io || d.attachment !== 'pci') return 0;
-  return io.legacy && (byId.get(d.bus)?.model === 'pcie-root-port' || d.pins['disable-legacy'] === 'on') ? 0 : io.bytes;
+  return io.legacy && legacyDropped(d, byId.get(d.bus)?.model) ? 0 : io.bytes;
 }
 
 export function ioSpaceCheck(chipset: Chipset, devices: readonly PlacedDevice[], report: Report): void {

@@ -179,7 +179,7 @@ export const sourceChecks: readonly Check<SourceContext>[] = [
       for (const u of propertyUses(ctx.machine)) {
         if (u.first || specOf(u)) continue;
         const known = Object.keys(u.allowed);
-        const all = known.length > 40 ? 'see `qemu-system-x86_64 -cpu help` for CPUID flags; Hyper-V enlightenments are hv-relaxed, hv-vapic, hv-time, hv-spinlocks, …' : `known properties: ${known.sort().join(', ')}`;
+        const all = known.length > 40 ? `see \`${chipsets[ctx.machine.chipset].qemuBinary} -cpu help\` for CPUID flags; Hyper-V enlightenments are hv-relaxed, hv-vapic, hv-time, hv-spinlocks, …` : `known properties: ${known.sort().join(', ')}`;
         report(`${u.where} has no property ${u.p.key.name}`, u.p.key.span, didYouMean(u.p.key.name, known) ?? (known.length ? all : 'it takes no properties'));
       }
     },

@@ -80,7 +80,7 @@ export const vmChecks: readonly Check<SourceContext>[] = [
       if (!v || (v.kind !== 'Identifier' && v.kind !== 'Block' && v.kind !== 'String')) return;
       const model = typeOf(v)!;
       const span = v.kind === 'Block' ? (v.type ?? v).span : v.span;
-      if (!cpuModels.includes(model)) report(model ? `unknown CPU model ${model}` : 'cpu needs a model before its block', span, didYouMean(model, cpuModels) ?? 'see `qemu-system-x86_64 -cpu help` for the models; host and max follow the host');
+      if (!cpuModels.includes(model)) report(model ? `unknown CPU model ${model}` : 'cpu needs a model before its block', span, didYouMean(model, cpuModels) ?? `see \`${chipsets[ctx.machine.chipset].qemuBinary} -cpu help\` for the models; host and max follow the host`);
     },
   },
   {

@@ -1,5 +1,6 @@
 /** One libvirt element per placed device: the device table of the libvirt export. */
 import type { Value } from '../../grammar/index.js';
+import { tpmModels } from '../catalog.js';
 import { chipsets } from '../chipsets.js';
 import type { PlacedDevice } from '../model.js';
 import { absolutePath, address, alias, bootOrder, idSpan, overrideRest, pciController, propValue, report, scalarText, virtioModel, type Ctx } from './libvirt-context.js';
@@ -261,8 +262,7 @@ const builders: Readonly<Record<string, Builder>> = {
   'virtio-balloon-pci': balloon,
   i6300esb: watchdog,
   'vfio-pci': hostdev,
-  'tpm-crb': tpmElement,
-  'tpm-tis': tpmElement,
+  ...Object.fromEntries(tpmModels.map((m) => [m, tpmElement])),
   vmgenid: () => undefined, // <genid>, in the domain's head
   'virtio-9p-pci': filesystemElement,
   'pcie-root-port': pciController,
