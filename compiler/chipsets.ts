@@ -25,8 +25,10 @@ export interface ChipsetSpec {
   readonly rootBusKind: 'pcie' | 'pci';
   /** The machine type QEMU 7.2's alias resolves to, used when QEMU is not there to ask. */
   readonly defaultMachineType: string;
-  /** Versioned machine types of the chipset: `pc-q35-7.2`. */
+  /** Machine types of the chipset, by their start: `pc-q35-7.2`, and what a distribution adds (`pc-q35-rhel9.2.0`). */
   readonly machineTypePattern: RegExp;
+  /** A versioned machine type QEMU itself names, as a lock holds it: `pc-q35-7.2`. */
+  readonly versionedType: RegExp;
   /** Built-in functions on the root bus, present even with -nodefaults: slot/function → what. */
   readonly builtins: readonly { readonly slot: number; readonly fn: number; readonly what: string }[];
   /** Whether the machine has an ISA bus (serial and parallel ports, the PC speaker). */
@@ -76,6 +78,7 @@ export const chipsets: Readonly<Record<Chipset, ChipsetSpec>> = {
     rootBusKind: 'pci',
     defaultMachineType: 'pc-i440fx-7.2',
     machineTypePattern: /^pc-(?:i440fx-|\d)/,
+    versionedType: /^pc-(?:i440fx-)?\d+\.\d+$/,
     builtins: [
       { slot: 0, fn: 0, what: 'i440FX host bridge' },
       { slot: 1, fn: 0, what: 'PIIX3 ISA bridge' },
@@ -107,6 +110,7 @@ export const chipsets: Readonly<Record<Chipset, ChipsetSpec>> = {
     rootBusKind: 'pcie',
     defaultMachineType: 'pc-q35-7.2',
     machineTypePattern: /^pc-q35-/,
+    versionedType: /^pc-q35-\d+\.\d+$/,
     builtins: [
       { slot: 0, fn: 0, what: 'Q35 host bridge' },
       { slot: 0x1f, fn: 0, what: 'ICH9 LPC bridge' },
@@ -149,6 +153,9 @@ export function chipsetOfMachineType(type: string): Chipset | undefined {
   if (isChipset(type)) return type;
   return chipsetNames.find((c) => chipsets[c].machineTypePattern.test(type));
 }
+
+/** A bare QEMU machine type: a chipset's alias or one of its versioned types, never `pc-q35-7.2,kernel-irqchip=off`. */
+export const isMachineType = (type: string): boolean => isChipset(type) || chipsetNames.some((c) => chipsets[c].versionedType.test(type));
 
 export const PCI_SLOTS = 32;
 export const PCI_FUNCTIONS = 8;

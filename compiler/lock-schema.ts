@@ -77,8 +77,6 @@ export function lockValue(text: string): string | undefined {
 
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-/** A bare QEMU machine type: `pc-q35-7.2`, never `pc-q35-7.2,kernel-irqchip=off`. */
-export const MACHINE_TYPE = /^(pc|q35|pc-(q35|i440fx)-\d+\.\d+|pc-\d+\.\d+)$/;
 
 /** `0` or up to six digits without a leading zero (`/^(0|[1-9]\d{0,5})$/`, by char code): its value, else -1. */
 function smallInteger(v: string): number {
