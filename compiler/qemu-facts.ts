@@ -40,7 +40,8 @@ export const busOwnerProperties: Readonly<Record<string, ReadonlySet<string>>> =
  * disable-legacy=auto to on, and machinec pins disable-legacy=on elsewhere. It then has no IO
  * BAR and the guest reads the modern device ID.
  */
-export const legacyDropped = (d: PlacedDevice, parentModel: string | undefined): boolean => parentModel === 'pcie-root-port' || d.pins['disable-legacy'] === 'on';
+export const legacyDropped = (d: PlacedDevice, parentModel: string | undefined): boolean =>
+  parentModel === 'pcie-root-port' || d.pins['disable-legacy'] === 'on';
 
 /** The vendor:device the guest reads, given the model of the device's parent (its bus's owner). */
 export function guestPciId(d: PlacedDevice, parentModel: string | undefined): { vendor: number; device: number } | undefined {

@@ -10,7 +10,8 @@ import { renderPlanMarkdown } from '../render-markdown.js';
 import { planJson, renderPlan, type PlanFormat } from '../render-plan.js';
 import { Session, type CompiledFile } from '../session.js';
 import { hasTpm, prepareState, sharedState, startSwtpm, stateOwner, statePaths, stopSwtpm, type StateOwner } from '../vm-state.js';
-import { DEFAULT_QEMU_BINARY, diagnose, lockValues, sharedValues, type Approval, type CompileInput, type LockedFile, type QemuInfo } from '../../compiler/index.js';
+import { DEFAULT_QEMU_BINARY, diagnose, lockValues, sharedValues } from '../../compiler/index.js';
+import type { Approval, CompileInput, LockedFile, QemuInfo } from '../../compiler/index.js';
 import { defaultJobs, inOrder, workerIo, type WorkerOutcome, type WorkerTask } from '../parallel.js';
 
 export interface BuildOptions {

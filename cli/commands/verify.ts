@@ -10,7 +10,8 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { DEFAULT_QEMU_BINARY, compareGuestView, emit, escapeOptionValue as esc, isTpmModel, readLock, splitOption, type GuestPciDevice, type Mismatch, type PlacedMachine } from '../../compiler/index.js';
+import { DEFAULT_QEMU_BINARY, compareGuestView, emit, escapeOptionValue as esc, isTpmModel, readLock, splitOption } from '../../compiler/index.js';
+import type { GuestPciDevice, Mismatch, PlacedMachine } from '../../compiler/index.js';
 import { QemuLaunchError, waitForStableGuestView, withQemu, type QmpClient } from '../qemu/index.js';
 import type { Session } from '../session.js';
 import { throwawayState } from '../vm-state.js';

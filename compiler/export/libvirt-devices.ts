@@ -84,7 +84,8 @@ const disk: Builder = (ctx, d) => {
   }
   let { bus, prefix } = diskBus[d.model];
   // ide-hd on q35 sits on the ICH9 SATA ports (or a declared ich9-ahci): libvirt's sata bus.
-  if (bus === 'ide' && (chipsets[ctx.machine.chipset].diskController.libvirtType === 'sata' || ctx.index.has(d.bus.replace(/\.\d+$/, '')))) [bus, prefix] = ['sata', 'sd'];
+  const ahci = chipsets[ctx.machine.chipset].diskController.libvirtType === 'sata' || ctx.index.has(d.bus.replace(/\.\d+$/, ''));
+  if (bus === 'ide' && ahci) [bus, prefix] = ['sata', 'sd'];
   const fmt = propValue(d, 'format');
   const path = file?.kind === 'String' ? file.value : undefined;
   const format = fmt ? scalarText(fmt) : path && /\.qcow2$/i.test(path) ? 'qcow2' : 'raw';

@@ -50,7 +50,8 @@ const QEMU_NS = 'http://libvirt.org/schemas/domain/qemu/1.0';
 /** The controllers' libvirt indexes: PCI ones by guest bus number, the others by order of appearance per type. */
 function controllerIndexes(machine: PlacedMachine): Map<string, number> {
   const index = new Map<string, number>();
-  const counters: Record<string, number> = { usb: 0, scsi: 0, sata: chipsets[machine.chipset].diskController.libvirtType === 'sata' ? 1 : 0, 'virtio-serial': 0, sound: 0 };
+  const chipsetSata = chipsets[machine.chipset].diskController.libvirtType === 'sata';
+  const counters: Record<string, number> = { usb: 0, scsi: 0, sata: chipsetSata ? 1 : 0, 'virtio-serial': 0, sound: 0 };
   const kindOf: Record<string, string> = { 'qemu-xhci': 'usb', 'piix3-usb-uhci': 'usb', 'virtio-scsi-pci': 'scsi', 'ich9-ahci': 'sata', 'virtio-serial-pci': 'virtio-serial', 'intel-hda': 'sound' };
   // On pc, libvirt wants a PIIX3 USB controller at index 0 only at 00:01.2: other USB controllers come first.
   const piix3Last = [...machine.devices].sort((a, b) => Number(a.model === 'piix3-usb-uhci') - Number(b.model === 'piix3-usb-uhci'));
