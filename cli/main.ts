@@ -2,6 +2,7 @@
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { displayPath, FileWriteError, type Io } from './io.js';
 import { DEFAULT_QEMU_BINARY, diagnose } from '../compiler/index.js';
+import { isDeviceId } from '../grammar/index.js';
 import { renderDiagnostic, renderDiagnostics } from './render-diagnostic.js';
 import { Session } from './session.js';
 import { buildCommand, checkCommand, commandShare, lockCommand, planCommand, pruneCommand, runCommand, type ShareTask } from './commands/build.js';
@@ -161,7 +162,7 @@ function lockCommands(c: Cli): void {
     .addOption(qemuOption())
     .action(async (paths: string[], o) => {
       const what: string[] = o.regenerate ?? [];
-      const bad = what.find((w) => w !== 'uuid' && !/^(mac|guid):[A-Za-z][A-Za-z0-9_.-]*$/.test(w));
+      const bad = what.find((w) => w !== 'uuid' && !(/^(mac|guid):/.test(w) && isDeviceId(w.slice(w.indexOf(':') + 1))));
       if (bad) throw new CommanderError(2, 'machinec.usage', `error: --regenerate takes mac:DEVICE, guid:DEVICE or uuid, not ${bad}`);
       const regenerate = what.length ? { macs: what.filter((w) => w.startsWith('mac:')).map((w) => w.slice(4)), guids: what.filter((w) => w.startsWith('guid:')).map((w) => w.slice(5)), uuid: what.includes('uuid') } : undefined;
       c.exit(await lockCommand(c.session(o), paths, { locked: Boolean(o.locked), regenerate, update: o.update ?? [], jobs: o.jobs }));

@@ -11,6 +11,7 @@ export { chipsetNames, chipsets, chipsetOfMachineType, DEFAULT_QEMU_BINARY, isCh
 export { emit, escapeOptionValue, type EmitOptions, type StandIns } from './emit.js';
 export { resolve, type DeviceSpec, type MachineSpec } from './machine-spec.js';
 export { place, type PlaceOptions, type PlaceResult } from './place/index.js';
+export { renameDevice, renameInSource, type RenameRequest, type RenameResult, type SourceEdit } from './rename.js';
 export { readLock, renameInLock, writeLock, formatGuestAddress, LOCK_FORMAT, type ReadLockResult } from './lockfile.js';
 export { hostEffects, describeHostEffect, splitOption, type HostEffect, type HostEffectKind } from './host-effects.js';
 export { comparePlacements, describePlace, type Plan, type DeviceChange } from './plan.js';

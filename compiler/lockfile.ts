@@ -23,6 +23,7 @@ import { formatAddress, parseAddress } from './machine-spec.js';
 import { isBareWord, lockConflicts, lockValue, pinRule, quoteLockValue, splitLockWords, UUID, type LockLine } from './lock-schema.js';
 import type { Attachment, GuestAddress, PlacedDevice, PlacedMachine } from './model.js';
 import { hex2, splitAt } from './text.js';
+import { renameBackendIds } from './qemu/backend-ids.js';
 import { readVmLine, writeVmLines, type VmLinePins } from './vm-lock.js';
 
 export const LOCK_FORMAT = 2;
@@ -300,9 +301,9 @@ export function renameInLock(lockText: string, lockFile: string, from: string, t
   if (!r.lock) return { diagnostics: r.diagnostics };
   const rename = (bus: string): string => (bus === from ? to : bus.startsWith(`${from}.`) ? to + bus.slice(from.length) : bus);
   const devices = r.lock.devices.map((d) => ({ ...d, id: d.id === from ? to : d.id, bus: rename(d.bus) }));
-  // Backends are named after their device: net-OLD, drive-OLD, chr-OLD, audio-OLD.
-  const backendId = new RegExp(`(^|,)(id|node-name)=(net|drive|chr|audio)-${from.replace(/[.+-]/g, '\\$&')}(?=,|$)`);
-  const options = r.lock.options?.map(([opt, value]) => [opt, value.replace(backendId, `$1$2=$3-${to}`)] as const);
+  // Backends are named after their device (net-OLD, tpm-OLD, fs-OLD, …): backend-ids.ts renames them, references included.
+  const renamed = new Map([[from, to]]);
+  const options = r.lock.options?.map(([opt, value]) => [opt, renameBackendIds(value, renamed)] as const);
   const source = lockFile.replace(/^.*[\\/]/, '').replace(/\.lock$/, '');
   return { text: writeLock({ ...r.lock, devices, options }, source), diagnostics: [] };
 }

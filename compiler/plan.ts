@@ -11,6 +11,7 @@ import { formatGuestAddress } from './lockfile.js';
 import { formatAddress } from './machine-spec.js';
 import type { PlacedDevice, PlacedMachine } from './model.js';
 import { compareHostEffects, compareOptions, hostSideChanged, type HostEffectLine, type OptionChange } from './plan-options.js';
+import { renameBackendIds } from './qemu/backend-ids.js';
 import { childKeyPins } from './qemu-facts.js';
 import { compareVm } from './vm-lock.js';
 
@@ -126,9 +127,7 @@ function compareDevice(b: PlacedDevice, d: PlacedDevice): { details: string[]; m
 /** The machine's backend options under their devices' new ids (`net-lan3` → `net-dmz`), so a rename alone changes no option. */
 function renameBackends(m: PlacedMachine, renamed: ReadonlyMap<string, string>): PlacedMachine {
   if (!renamed.size || !m.options) return m;
-  const rename = (value: string) =>
-    value.replace(/(^|,)((?:id|node-name)=(?:net|drive|chr|audio)-)([^,]+)(?=,|$)/g, (all, pre: string, head: string, id: string) => (renamed.has(id) ? `${pre}${head}${renamed.get(id)}` : all));
-  return { ...m, options: m.options.map(([opt, value]) => [opt, rename(value)] as const) };
+  return { ...m, options: m.options.map(([opt, value]) => [opt, renameBackendIds(value, renamed)] as const) };
 }
 
 export function comparePlacements(before: PlacedMachine | undefined, after: PlacedMachine): Plan {

@@ -6,6 +6,7 @@ import type { CstElement, CstNode, IToken } from 'chevrotain';
 import type * as ast from './ast.js';
 import type { Span } from './diagnostic.js';
 import { tokenEnd } from './tokens.js';
+import { readString } from './string-literal.js';
 
 const isToken = (e: CstElement | undefined): e is IToken => e !== undefined && 'image' in e;
 const usable = (tok: IToken | undefined): tok is IToken =>
@@ -73,10 +74,8 @@ function identifier(tok: IToken | undefined): ast.Identifier | undefined {
 
 const UNITS: Record<string, number> = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
 
-export function unescapeString(image: string): string {
-  const inner = image.slice(1, -1);
-  return inner.includes('\\') ? inner.replace(/\\(.)/g, (_, c: string) => ({ n: '\n', t: '\t', r: '\r' })[c as 'n'] ?? c) : inner;
-}
+/** A string literal's value (its problems are the parser's diagnostics). */
+const unescapeString = (image: string): string => readString(image).value;
 
 function value(node: CstNode): ast.Value | undefined {
   const str = tokenOf(node, 'StringLiteral');

@@ -7,8 +7,10 @@ export type {
   MachineNode, Node, Property, SizeValue, StringValue, Value,
 } from './ast.js';
 export { walkDevices } from './ast.js';
+export { DEVICE_ID, DEVICE_ID_RULE, isDeviceId } from './ids.js';
 export { hasErrors, type Diagnostic, type RelatedLocation, type Severity, type Span } from './diagnostic.js';
 export { lineStarts, locate, type LineColumn } from './location.js';
 export { parse, type ParseResult } from './parse.js';
 export { reparse, type Parsed } from './reparse.js';
 export { scan, type Scan, type Token } from './scan.js';
+export { printCommentText, printString, readString, type ReadString, type StringProblem } from './string-literal.js';

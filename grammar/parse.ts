@@ -4,7 +4,8 @@ import type { MachineFile } from './ast.js';
 import { buildFile } from './build-ast.js';
 import type { Diagnostic } from './diagnostic.js';
 import { MachineParser } from './parser.js';
-import { LCurly, LSquare, MachineLexer, RCurly, RSquare } from './tokens.js';
+import { readString } from './string-literal.js';
+import { LCurly, LSquare, MachineLexer, RCurly, RSquare, StringLiteral } from './tokens.js';
 
 let parser: MachineParser | undefined;
 
@@ -45,6 +46,17 @@ function hintFor(e: IRecognitionException): string | undefined {
   return undefined;
 }
 
+/** Unknown escapes and characters that do not show, in every string literal. */
+function stringProblems(tokens: readonly IToken[], file: string, diagnostics: Diagnostic[]): void {
+  for (const t of tokens) {
+    if (t.tokenType !== StringLiteral) continue;
+    for (const p of readString(t.image).problems) {
+      const start = t.startOffset + p.offset;
+      diagnostics.push({ code: p.code, severity: 'error', message: p.message, file, span: { start, end: start + p.length }, hint: p.hint });
+    }
+  }
+}
+
 export function parse(text: string, file: string): ParseResult {
   return parseWith((parser ??= new MachineParser()), text, file);
 }
@@ -78,6 +90,7 @@ export function parseWith(parser: MachineParser, text: string, file: string): Pa
     });
     return { ast: buildFile(undefined, comments, text.length, false), diagnostics };
   }
+  stringProblems(lexed.tokens, file, diagnostics);
   parser.input = lexed.tokens;
   const cst = parser.file();
   for (const e of parser.errors) {

@@ -2,10 +2,12 @@
  * The libvirt domain XML reader of `machinec import --libvirt` without libvirt: strict XML (an
  * error with line and column, never a guess) and the QEMU command line a domain stands for.
  */
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseXml } from '../cli/import/libvirt-xml.js';
-import { libvirtCommandLine } from '../cli/import/libvirt.js';
+import { libvirtCommandLine, loadLibvirtXml } from '../cli/import/libvirt.js';
 
 const here = import.meta.dirname ?? new URL('.', import.meta.url).pathname;
 
@@ -17,14 +19,33 @@ describe('libvirt XML reader', () => {
   });
 
   test.each([
-    ['<a><b></a>', '</a> closes <b> (line 1) (line 1, column 10)'],
-    ['<a x="1" x="2"/>', 'attribute x given twice (line 1, column 10)'],
-    ['<!DOCTYPE a><a/>', 'expected a name (line 1, column 2)'],
-    ['<a>&nbsp;</a>', 'unknown entity &nbsp; (line 1, column 4)'],
-    ['<a/>\n<b/>', 'text after the root element (line 2, column 1)'],
-    ['<a>', '<a> is never closed (line 1, column 4)'],
+    ['<a><b></a>', 'unexpected close tag (line 1, column 10)'],
+    ['<a x="1" x="2"/>', 'duplicate attribute: x (line 1, column 16)'],
+    ['<!DOCTYPE a [<!ENTITY e "x">]><a>&e;</a>', 'a DOCTYPE is not read (libvirt writes none) (line 1, column 30)'],
+    ['<a>&nbsp;</a>', 'undefined entity (line 1, column 9)'],
+    ['<a>&#x110000;</a>', 'malformed character entity (line 1, column 13)'],
+    ['<?xml-stylesheet href="x"?><a/>', 'processing instructions are not read (line 1, column 27)'],
+    ['<a/>\n<b/>', 'documents may contain only one root (line 2, column 3)'],
+    ['<a>', 'unclosed tag: a (line 1, column 3)'],
   ])('%s is refused: %s', (xml, message) => {
     expect(() => parseXml(xml)).toThrow(message);
+  });
+
+  test('200,000 nested elements are refused at the 65th level, without a stack overflow', () => {
+    expect(() => parseXml('<a>' + '<b>'.repeat(200_000))).toThrow('elements nest deeper than 64 levels (line 1, column 195)');
+  });
+
+  test('namespaces by URI, whatever the prefix', () => {
+    const root = parseXml("<domain xmlns:q='http://libvirt.org/schemas/domain/qemu/1.0'><q:commandline/></domain>");
+    expect(root.children.map((c) => [c.name, c.uri, c.local])).toEqual([['q:commandline', 'http://libvirt.org/schemas/domain/qemu/1.0', 'commandline']]);
+    expect(root.attrs).toEqual({});
+  });
+
+  test('200,000 sibling elements and 1.4 MB of text are read in one pass, with lines', () => {
+    const root = parseXml(`<a>\n${'<b/>\n'.repeat(200_000)}<c>${'x'.repeat(1_400_000)}</c></a>`);
+    expect(root.children).toHaveLength(200_001);
+    expect(root.children[199_999].line).toBe(200_001);
+    expect(root.children[200_000].text).toHaveLength(1_400_000);
   });
 });
 
@@ -77,5 +98,33 @@ describe('libvirt domain → QEMU command line', () => {
     ]);
     expect(libvirtCommandLine('<domain><os><type machine="virt"/></os></domain>').errors).toEqual(['machine type virt is not a pc or q35 machine']);
     expect(libvirtCommandLine('<network/>').errors).toEqual(['the root element is <network>, not <domain>']);
+  });
+
+  test("libvirt's QEMU namespace under any prefix is refused, and a second <devices> block is read as libvirt reads it", () => {
+    const nic = (slot: number) => `<interface type='user'><mac address='52:54:00:00:00:0${slot}'/><model type='e1000'/>${pci(0, slot)}</interface>`;
+    const q = domain(nic(3)).replace('<domain ', "<domain xmlns:q='http://libvirt.org/schemas/domain/qemu/1.0' ").replace('</devices>', "</devices><q:commandline><q:arg value='-device'/><q:arg value='e1000,id=extra'/></q:commandline>");
+    expect(libvirtCommandLine(q).errors).toEqual([expect.stringMatching(/^<q:commandline> \(line 1\): QEMU arguments and overrides/)]);
+    const two = domain(nic(3)).replace('</devices>', `</devices><devices>${nic(4)}</devices>`);
+    const r = libvirtCommandLine(two);
+    expect(r.errors).toEqual([]);
+    expect(r.args.filter((a) => a.startsWith('e1000,'))).toHaveLength(2);
+  });
+});
+
+describe('reading the domain XML', () => {
+  test('a FIFO, a device and an over-large file are refused at once; a domain name cannot be an option', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'machinec-libvirt-read-'));
+    try {
+      execFileSync('mkfifo', [join(dir, 'fifo.xml')]);
+      writeFileSync(join(dir, 'big.xml'), '');
+      truncateSync(join(dir, 'big.xml'), 17 << 20);
+      const read = (file: string) => loadLibvirtXml(dir, {}, { file });
+      expect(read('fifo.xml')).toEqual({ error: expect.stringContaining('not a regular file'), hint: expect.any(String) });
+      expect(read('/dev/zero')).toEqual({ error: expect.stringContaining('not a regular file'), hint: expect.any(String) });
+      expect(read('big.xml')).toEqual({ error: expect.stringContaining('more than the 16777216 (16 MiB)'), hint: expect.any(String) });
+      expect(loadLibvirtXml(dir, {}, { domain: '--help' })).toEqual({ error: '--help is not a domain name', hint: expect.any(String) });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

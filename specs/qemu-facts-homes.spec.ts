@@ -166,9 +166,7 @@ describe('every QEMU fact in one home', () => {
   test('option values have their commas doubled by escapeOptionValue', () => {
     expect(of('commas')).toEqual([]);
   });
-  // The id rule is still spelled in compiler/checks/source.ts, cli/main.ts, cli/import/adopt.ts and the
-  // rename commands until grammar/ids.ts holds it: this fails (and is to lose `.failing`) once they use it.
-  test.failing('the device-id rule lives in grammar/ids.ts', () => {
+  test('the device-id rule lives in grammar/ids.ts', () => {
     expect(of('device-id')).toEqual([]);
   });
 });

@@ -4,7 +4,7 @@
  * only a description (words one space apart) takes none; `-dtb    file    use …` takes one.
  */
 import { spawnSync } from 'node:child_process';
-import { FLAGS } from '../cli/import/qemu-args.js';
+import { FLAGS } from '../cli/import/qemu-syntax.js';
 import { QEMU, qemuDescribe } from './support/qemu.js';
 
 function helpOptions(): Map<string, boolean> {

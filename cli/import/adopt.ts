@@ -5,9 +5,11 @@
  * elsewhere), MACs, serials and chassis numbers go into the lock as they are.
  */
 import { attachmentOf, catalog, chardevTypes, childKeyPin, chipsetOfMachineType, chipsets, compareGuestView, compile, describeMismatch, formatAddress, netdevTypes, parseAddress, writeLock } from '../../compiler/index.js';
+import { isDeviceId } from '../../grammar/index.js';
 import type { Attachment, Chipset, GuestPciDevice, HostFacts, ModelSpec, PciAddress, PlacedDevice, PlacedMachine } from '../../compiler/index.js';
-import type { BlockBackend, FsdevBackend, NetBackend } from './qemu-args.js';
+import type { BlockBackend, FsdevBackend, NetBackend } from './qemu-syntax.js';
 import type { QtreeBus, QtreeDevice } from './qtree.js';
+import { printCommentText, printString } from '../../grammar/index.js';
 
 export interface Backends {
   net(name: string): NetBackend | undefined;
@@ -86,7 +88,6 @@ interface Imp {
   readonly where: string;
 }
 
-const QEMU_ID = /^[A-Za-z][A-Za-z0-9_.-]*$/;
 const LOCK_WORD = /^[A-Za-z0-9_.:+-]*$/;
 const PREFIX: Record<string, string> = {
   'pci-bridge': 'bridge', 'pcie-root-port': 'port', 'pcie-pci-bridge': 'pcibridge', 'virtio-balloon-pci': 'balloon', 'virtio-rng-pci': 'rng',
@@ -103,7 +104,8 @@ function prefixOf(model: string, spec: ModelSpec): string {
   return model.replace(/[^A-Za-z0-9]/g, '');
 }
 
-const quote = (s: string) => JSON.stringify(s);
+/** A string as the .machine writes it (reads back as the same value). */
+const quote = printString;
 
 /** `tap { ifname = "tap0" }` / `user`. */
 function typedValue(b: NetBackend): string {
@@ -369,7 +371,7 @@ function walkPeripherals(w: Walk): void {
 function assignIds(all: readonly Imp[], notes: string[]): void {
   const taken = new Set<string>();
   for (const i of all) {
-    if (i.qemuId && QEMU_ID.test(i.qemuId) && !/^(pci|pcie)\.\d+$/.test(i.qemuId) && i.qemuId !== 'ide' && !taken.has(i.qemuId)) {
+    if (i.qemuId && isDeviceId(i.qemuId) && !/^(pci|pcie)\.\d+$/.test(i.qemuId) && i.qemuId !== 'ide' && !taken.has(i.qemuId)) {
       i.id = i.qemuId;
       taken.add(i.id);
     }
@@ -425,7 +427,7 @@ function renderDevice(lines: string[], i: Imp, indent: string): void {
 function renderSource(w: Walk, options: AdoptOptions): string {
   const props = machineProps(w, options);
   const width = Math.max(...props.map(([k]) => k.length));
-  const lines = [`// ${options.name}.machine: imported by \`machinec import\` from ${options.origin}`, `machine ${options.name} {`];
+  const lines = [`// ${options.name}.machine: imported by \`machinec import\` from ${printCommentText(options.origin)}`, `machine ${options.name} {`];
   for (const [k, v] of props) lines.push(`  ${k.padEnd(width)} = ${v}`);
   if (w.all.length) lines.push('');
   for (const i of w.top) renderDevice(lines, i, '  ');

@@ -2,7 +2,7 @@
 import type { QmpClient } from '../qemu/qmp.js';
 import { flattenQueryPci, type QmpPciBus } from '../qemu/guest-view.js';
 import type { Backends, Inspection } from './adopt.js';
-import type { BlockBackend, NetBackend } from './qemu-args.js';
+import type { BlockBackend, NetBackend } from './qemu-syntax.js';
 import { parseQtree } from './qtree.js';
 
 const hmp = (qmp: QmpClient, command: string) => qmp.execute<string>('human-monitor-command', { 'command-line': command });

@@ -9,9 +9,9 @@
  * or libvirt's own naming where the XML has none (an inactive domain's dumpxml), name the rest.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { chipsetNames, chipsetOfMachineType, chipsets, escapeOptionValue as esc, tpmModels, type Chipset } from '../../compiler/index.js';
+import { readText } from '../io.js';
 import { at, child, childrenNamed, parseXml, XmlError, type XmlNode } from './libvirt-xml.js';
 import { cpuArgs, firmwareArgs, genidArgs, graphicsArgs, serialArgs, smbiosArgs } from './libvirt-vm.js';
 
@@ -340,6 +340,9 @@ function head(r: Reader): void {
   if (!child(child(r.root, 'features'), 'acpi')) fail(r, r.root, 'the domain has no <features><acpi/>: libvirt runs it with ACPI off, which machinec machines do not describe');
 }
 
+/** libvirt's namespace for QEMU arguments and overrides, whatever prefix a domain gives it. */
+const QEMU_NAMESPACE = 'http://libvirt.org/schemas/domain/qemu/1.0';
+
 export function libvirtCommandLine(xml: string): LibvirtCommandLine {
   let root: XmlNode;
   try {
@@ -354,27 +357,28 @@ export function libvirtCommandLine(xml: string): LibvirtCommandLine {
   if (!chipset) return { args: [], notes: [], errors: [`machine type ${machine || '(none)'} is not a ${chipsetNames.join(' or ')} machine`] };
   const r: Reader = { root, chipset, args: [], later: [], notes: [], errors: [], controllers: new Map(), ids: new Set(), counters: new Map() };
   head(r);
-  const list = child(root, 'devices')?.children ?? [];
+  // libvirt reads every <devices> block as one.
+  const list = childrenNamed(root, 'devices').flatMap((d) => d.children);
   const controllers = list.filter((d) => d.name === 'controller');
   pciControllers(r, controllers);
   otherControllers(r, controllers);
   devices(r, list);
   for (const group of r.later.reverse()) r.args.push(...group);
-  for (const q of root.children.filter((c) => c.name.startsWith('qemu:'))) fail(r, q, 'QEMU arguments and overrides change what the guest sees and are not read: remove them (and the devices they add) to import the rest');
+  for (const q of root.children.filter((c) => c.uri === QEMU_NAMESPACE)) fail(r, q, 'QEMU arguments and overrides change what the guest sees and are not read: remove them (and the devices they add) to import the rest');
   return { name: child(root, 'name')?.text, args: r.args, notes: r.notes, errors: r.errors };
 }
 
 /** The domain XML of `--libvirt FILE` (read) or `--libvirt-domain NAME` (`virsh dumpxml NAME`, of qemu:///system unless LIBVIRT_DEFAULT_URI says otherwise). */
 export function loadLibvirtXml(cwd: string, env: Readonly<Record<string, string | undefined>>, source: { file?: string; domain?: string }): { xml: string; origin: string } | { error: string; hint: string } {
   if (source.file) {
-    try {
-      return { xml: readFileSync(resolve(cwd, source.file), 'utf8'), origin: `libvirt domain XML ${source.file}` };
-    } catch (e) {
-      return { error: `cannot read ${source.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, hint: 'give the path of a domain XML file (virsh dumpxml NAME > NAME.xml)' };
-    }
+    const path = resolve(cwd, source.file);
+    const read = readText(path, source.file, 'domain XML', dirname(path));
+    if (!read.ok) return { error: read.diagnostic.message, hint: read.diagnostic.hint ?? 'give the path of a domain XML file (virsh dumpxml NAME > NAME.xml)' };
+    return { xml: read.text, origin: `libvirt domain XML ${source.file}` };
   }
+  if (source.domain!.startsWith('-')) return { error: `${source.domain} is not a domain name`, hint: 'give the name of a libvirt domain (virsh list --all)' };
   const uri = env.LIBVIRT_DEFAULT_URI ?? 'qemu:///system';
-  const r = spawnSync('virsh', ['-c', uri, 'dumpxml', source.domain!], { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20 });
+  const r = spawnSync('virsh', ['-c', uri, 'dumpxml', '--domain', source.domain!], { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20 });
   if (r.error) return { error: `virsh dumpxml ${source.domain}: ${(r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'virsh is not installed' : r.error.message}`, hint: "install libvirt's client (Debian: apt-get install libvirt-clients)" };
   if (r.status !== 0) return { error: `virsh dumpxml ${source.domain}: ${(r.stderr || r.stdout).trim().split('\n')[0]}`, hint: `list the domains with \`virsh -c ${uri} list --all\`` };
   return { xml: r.stdout, origin: `libvirt domain ${source.domain} (${uri})` };

@@ -7,9 +7,11 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { blockTypes, cpuFlagKeys, cpuModels, OVMF, smbiosKeys } from '../../compiler/index.js';
-import { kvText, type NetBackend } from './qemu-args.js';
+import { kvText, type NetBackend } from './qemu-syntax.js';
+import { printString } from '../../grammar/index.js';
 
-const quote = (s: string) => JSON.stringify(s);
+/** A string as the .machine writes it (reads back as the same value). */
+const quote = printString;
 type Pairs = readonly (readonly [string, string])[];
 const get = (pairs: Pairs, key: string): string | undefined => pairs.find(([k]) => k === key)?.[1];
 const isOn = (v: string | undefined): boolean => v === 'on' || v === 'true' || v === 'yes' || v === '';

@@ -1,37 +1,46 @@
 /**
- * Rename of a device id from the editor, as `machinec rename` does it: the source and the lock
- * together, so the device keeps its address, MAC and serial. The machine must build; the renamed
- * pair must build to the same placement, or nothing is proposed.
+ * Rename of a device id from the editor, as `machinec rename` does it (the steps are the
+ * compiler's, compiler/rename.ts): the source and the lock together, so the device keeps its
+ * address, MAC and serial. The machine must build; the renamed pair must build to the same
+ * placement, or nothing is proposed.
  */
-import type { WorkspaceEdit } from 'vscode-languageserver/node';
-import { compile, deviceIdAt, renameInLock } from '../../compiler/index.js';
-import { walkDevices } from '../../grammar/index.js';
+import type { TextEdit, WorkspaceEdit } from 'vscode-languageserver/node';
+import { compile, deviceIdAt, renameDevice, renameInSource, type SourceEdit } from '../../compiler/index.js';
+import { DEVICE_ID_RULE, isDeviceId } from '../../grammar/index.js';
 import type { OpenDocument } from './documents.js';
-
-const QEMU_ID = /^[A-Za-z][A-Za-z0-9_.-]*$/;
 
 export function renameEdit(doc: OpenDocument, offset: number, to: string): { edit: WorkspaceEdit } | { error: string } {
   const found = doc.parsed && deviceIdAt(doc.parsed.result.ast, offset);
   if (!found || !doc.parsed) return { error: 'not on a device id' };
-  if (!QEMU_ID.test(to)) return { error: `${to} is not a valid id: an id starts with a letter and holds only letters, digits, "-", "." and "_"` };
+  if (!isDeviceId(to)) return { error: `${to} is not a valid id: ${DEVICE_ID_RULE}` };
   const source = doc.document.getText();
-  const newSource = source.slice(0, found.span.start) + to + source.slice(found.span.end);
-  const range = { start: doc.document.positionAt(found.span.start), end: doc.document.positionAt(found.span.end) };
-  const sourceEdit = { [doc.uri]: [{ range, newText: to }] };
-  if (!doc.path || !doc.lockUri) return { edit: { changes: sourceEdit } };
+  const textEdits = (edits: readonly SourceEdit[]): TextEdit[] =>
+    edits.map((e) => ({ range: { start: doc.document.positionAt(e.span.start), end: doc.document.positionAt(e.span.end) }, newText: e.text }));
+  if (!doc.path || !doc.lockUri) {
+    // No file, so no lock: the source alone.
+    const inSource = renameInSource(source, doc.parsed.result.ast.machine, found.id, to);
+    return inSource ? { edit: { changes: { [doc.uri]: textEdits(inSource.edits) } } } : { error: 'not on a device id' };
+  }
   const lockFile = `${doc.path}.lock`;
   // Built in full, as `machinec rename` does: the lock as a build would write it, renamed.
-  const c = compile({ file: doc.path, source, lock: doc.lockText === undefined ? undefined : { file: lockFile, text: doc.lockText } });
-  if (!c.ok || !c.lockText) return { error: 'the machine does not build: fix its errors first, so the lock can be renamed with it' };
-  if ([...walkDevices(doc.parsed.result.ast.machine?.devices ?? [])].some((d) => d.id?.name === to) || c.machine!.devices.some((d) => d.id === to)) return { error: `${to} is already taken in the source or its lock` };
-  const renamed = renameInLock(c.lockText, lockFile, found.id, to);
-  if (!renamed.text) return { error: renamed.diagnostics.map((d) => d.message).join('; ') };
-  const check = compile({ file: doc.path, source: newSource, lock: { file: lockFile, text: renamed.text } });
-  if (!check.ok || check.lockText !== renamed.text) return { error: 'the renamed machine does not build to the same placement; nothing changed' };
+  const built = compile({ file: doc.path, source, lock: doc.lockText === undefined ? undefined : { file: lockFile, text: doc.lockText } });
+  const r = renameDevice({ file: doc.path, source, lockFile, built, from: found.id, to });
+  if (!r.ok) return { error: r.message };
+  const sourceEdits = textEdits(r.edits);
   const lockEnd = doc.lockText === undefined ? { line: 0, character: 0 } : endOf(doc.lockText);
-  const lockEdit = { range: { start: { line: 0, character: 0 }, end: lockEnd }, newText: renamed.text };
-  if (doc.lockText === undefined) return { edit: { documentChanges: [{ kind: 'create', uri: doc.lockUri, options: { ignoreIfExists: true } }, { textDocument: { uri: doc.lockUri, version: null }, edits: [lockEdit] }, { textDocument: { uri: doc.uri, version: doc.document.version }, edits: sourceEdit[doc.uri] }] } };
-  return { edit: { changes: { ...sourceEdit, [doc.lockUri]: [lockEdit] } } };
+  const lockEdit = { range: { start: { line: 0, character: 0 }, end: lockEnd }, newText: r.lock };
+  if (doc.lockText === undefined) {
+    return {
+      edit: {
+        documentChanges: [
+          { kind: 'create', uri: doc.lockUri, options: { ignoreIfExists: true } },
+          { textDocument: { uri: doc.lockUri, version: null }, edits: [lockEdit] },
+          { textDocument: { uri: doc.uri, version: doc.document.version }, edits: sourceEdits },
+        ],
+      },
+    };
+  }
+  return { edit: { changes: { [doc.uri]: sourceEdits, [doc.lockUri]: [lockEdit] } } };
 }
 
 function endOf(text: string): { line: number; character: number } {

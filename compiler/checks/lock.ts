@@ -75,7 +75,7 @@ function relayOf(id: string, phase: CheckPhase): Check<Diagnostic> {
 }
 
 /** The parser's codes (grammar/parse.ts; grammar/ cannot import the registry, so they are listed here). */
-export const parserChecks: readonly Check<Diagnostic>[] = ['syntax-error', 'bad-character', 'unclosed-string', 'too-deep'].map((id) => relayOf(id, 'source'));
+export const parserChecks: readonly Check<Diagnostic>[] = ['syntax-error', 'bad-character', 'unclosed-string', 'string-escape', 'hidden-character', 'too-deep'].map((id) => relayOf(id, 'source'));
 
 /** The lock reader's codes (compiler/lockfile.ts, compiler/lock-schema.ts). */
 export const lockReadChecks: readonly Check<Diagnostic>[] = ['lock-syntax', 'lock-truncated', 'lock-conflict', 'lock-version', 'lock-forged'].map((id) => relayOf(id, 'lock'));

@@ -3,6 +3,7 @@
  * named function in the registry; its id is the code of every diagnostic it reports.
  */
 import type { Diagnostic, Identifier, Property, Value } from '../../grammar/index.js';
+import { DEVICE_ID_RULE, isDeviceId } from '../../grammar/index.js';
 import { audiodevTypes, backendProps, blockTypes, catalog, chardevTypes, childBusOf, machineProps, netdevTypes, type BlockKind, type BlockType, type PropSpec } from '../catalog.js';
 import { chipsetNames, chipsets, chipsetOfMachineType } from '../chipsets.js';
 import type { DeviceSpec, MachineSpec } from '../machine-spec.js';
@@ -15,7 +16,6 @@ import { runRegistered, type Check } from './registry.js';
 import type { SourceContext } from './source-context.js';
 
 
-const QEMU_ID = /^[A-Za-z][A-Za-z0-9_.-]*$/;
 const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
@@ -254,7 +254,7 @@ export const sourceChecks: readonly Check<SourceContext>[] = [
     severity: 'error',
     run(ctx, report) {
       for (const d of ctx.machine.devices) {
-        if (!QEMU_ID.test(d.id)) report(`${d.id} is not a valid QEMU id`, d.idSpan, 'an id starts with a letter and holds only letters, digits, "-", "." and "_"');
+        if (!isDeviceId(d.id)) report(`${d.id} is not a valid QEMU id`, d.idSpan, DEVICE_ID_RULE);
       }
     },
   },

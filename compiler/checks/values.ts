@@ -8,8 +8,11 @@ import { chipsetNames, chipsets } from '../chipsets.js';
 import type { Check } from './registry.js';
 import type { SourceContext } from './source-context.js';
 
-/** C0 and C1 controls, DEL and the Unicode line and paragraph separators. */
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+/**
+ * C0 and C1 controls, DEL, the Unicode line and paragraph separators, and what libvirt's domain
+ * XML cannot hold however it is escaped (U+FFFE, U+FFFF, a lone surrogate).
+ */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\ufffe\uffff\ud800-\udfff]/u;
 
 /**
  * The most memory machinec writes: x86-64 addresses at most 2^52 bytes (4 PiB) of physical
@@ -42,7 +45,10 @@ function everyValue(ctx: SourceContext): Value[] {
 
 const describeControl = (s: string): string => {
   const c = CONTROL.exec(s)![0];
-  return c === '\n' ? 'a newline' : c === '\u0000' ? 'a NUL character' : `the control character U+${c.codePointAt(0)!.toString(16).padStart(4, '0')}`;
+  const hex = `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+  if (c === '\n') return 'a newline';
+  if (c === '\u0000') return 'a NUL character';
+  return /[\ufffe\uffff\ud800-\udfff]/u.test(c) ? `${hex}, which no domain XML can hold` : `the control character ${hex}`;
 };
 
 export const valueChecks: readonly Check<SourceContext>[] = [

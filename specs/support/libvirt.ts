@@ -35,6 +35,7 @@ export function libvirtDescribe(name: string, body: () => void): void {
         setUpLibvirt();
         // The first call after start probes QEMU (~5 s).
         for (let i = 0; i < 60 && spawnSync('virsh', ['-c', 'qemu:///system', 'version']).status !== 0; i++) await sleep(500);
+        removeOrphanDomains();
       }, 60_000);
       body();
     });
@@ -63,6 +64,18 @@ export function virshWithin(timeoutMs: number, ...args: string[]): string {
 }
 
 export const domainName = (): string => `mc-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+
+/**
+ * Removes the test domains a killed run left defined (`mc-test-<pid>-…` whose process is gone): a
+ * sample's domain carries the lock's fixed UUID, and libvirt refuses a second domain with it.
+ */
+export function removeOrphanDomains(): void {
+  const list = spawnSync('virsh', ['-c', 'qemu:///system', 'list', '--all', '--name'], { encoding: 'utf8' });
+  for (const name of (list.stdout ?? '').split('\n').map((l) => l.trim())) {
+    const pid = /^mc-test-(\d+)-/.exec(name)?.[1];
+    if (pid && !existsSync(`/proc/${pid}`)) removeDomain(name);
+  }
+}
 
 /** Destroys (when running) and undefines a domain, ignoring one that is already gone. */
 export function removeDomain(name: string): void {

@@ -58,12 +58,12 @@ export async function installedAlias(chipset: 'pc' | 'q35'): Promise<string> {
  * firmware has finished its PCI setup and tried to boot, or stopped ("out of I/O address space").
  */
 let logs = 0;
-export async function firmwareLog(argv: readonly string[], dir: string): Promise<string> {
+export async function firmwareLog(argv: readonly string[], dir: string, boundMs = 150_000): Promise<string> {
   const log = join(dir, `seabios-${process.pid}-${++logs}.log`);
   const read = () => (existsSync(log) ? readFileSync(log, 'latin1') : '');
   const qemu = spawn(QEMU!, [...argv, '-display', 'none', '-chardev', `file,id=dbg,path=${log}`, '-device', 'isa-debugcon,iobase=0x402,chardev=dbg'], { stdio: 'ignore' });
   try {
-    for (const started = Date.now(); Date.now() - started < 150_000; await sleep(250)) {
+    for (const started = Date.now(); Date.now() - started < boundMs; await sleep(250)) {
       const text = read();
       if (/out of I\/O address space|Booting from|No bootable device/.test(text) || qemu.exitCode !== null) return text;
     }

@@ -12,7 +12,7 @@ describe('item 4: strings with control characters are refused at the string', ()
     ['a newline escape', '"vm.img\\n-hdb\\n/etc/shadow"', 'a newline'],
     ['a NUL', '"vm\u0000.img"', 'a NUL character'],
     ['a tab', '"vm\\t.img"', 'U+0009'],
-    ['an escape character', '"vm\u001b[31m.img"', 'U+001b'],
+    ['an escape character', '"vm\u001b[31m.img"', 'U+001B'],
     ['a line separator', '"vm\u2028.img"', 'U+2028'],
   ])('%s', (_what, literal, said) => {
     const c = build('', `  device disk0: virtio-blk-pci { file = ${literal} }`);
