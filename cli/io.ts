@@ -304,7 +304,8 @@ export function findMachines(paths: readonly string[]): string[] {
       out.add(p); // reported as unreadable later
       return;
     }
-    if (st.isFile()) {
+    // A named file that is not a folder (a FIFO, a socket, a device) is read, and refused, as a file.
+    if (!st.isDirectory()) {
       out.add(p);
       return;
     }

@@ -294,6 +294,60 @@ function editorCommands(c: Cli): void {
     });
 }
 
+/** init and help: a repository set up for machines, and the guide in the terminal. */
+function startCommands(c: Cli): void {
+  const { program } = c;
+  program
+    .command('init')
+    .description('set up the git repository holding DIR: lock diff and merge drivers, *.state/ ignored, a review workflow, a pre-commit hook')
+    .argument('[dir]', 'a folder in the repository (default: the current folder)')
+    .action(async (dir: string | undefined, o) => {
+      const { initCommand } = await import('./commands/init.js');
+      c.exit(await initCommand(c.session(o), dir));
+    });
+
+  program
+    .command('help')
+    .description("print a page of the guide (machinec help lists them), or a command's options (machinec help COMMAND)")
+    .argument('[topic]', 'a topic such as language, lockfile or review, or a command')
+    .action(async (topic: string | undefined, o) => {
+      const command = topic === undefined ? undefined : program.commands.find((cmd) => cmd.name() === topic);
+      if (command) return void command.outputHelp();
+      const { helpTopicCommand } = await import('./commands/help.js');
+      c.exit(await helpTopicCommand(c.session(o), topic));
+    });
+}
+
+/** One example a command, shown at the end of its --help. */
+const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
+  build: ['machinec build office.machine', 'machinec build office.machine --locked --format json'],
+  run: ['machinec run office.machine', 'machinec run office.machine --accel tcg -- -nographic'],
+  check: ['machinec check', 'machinec check machines/ office.machine'],
+  plan: ['machinec plan office.machine', 'machinec plan office.machine --format markdown --diff'],
+  diff: ['machinec diff old/office.machine.lock office.machine.lock', 'machinec diff office.machine.lock --git main --format markdown'],
+  lock: ['machinec lock', 'machinec lock --locked', 'machinec lock --regenerate mac:nic0 office.machine'],
+  prune: ['machinec prune office.machine --dry-run'],
+  rename: ['machinec rename office.machine nic0 lan'],
+  graph: ['machinec graph office.machine > office.svg', 'machinec graph office.machine --format mermaid'],
+  textconv: ['git config diff.machinec.textconv "machinec textconv"   # machinec init does this'],
+  'merge-lock': ['git config merge.machinec.driver "machinec merge-lock %O %A %B %P"   # machinec init does this'],
+  verify: ['machinec verify office.machine', 'machinec verify windows.machine --timeout 300 --json'],
+  import: [`machinec import --name web -- ${DEFAULT_QEMU_BINARY} -M q35 -m 2G -nic user,model=virtio-net-pci`, 'machinec import --name web --qmp /run/web.qmp'],
+  export: ['machinec export libvirt office.machine --out office.xml && virsh define office.xml'],
+  fmt: ['machinec fmt', 'machinec fmt --check office.machine'],
+  lsp: ['machinec lsp --stdio   # editors start it; see machinec help editors'],
+  init: ['machinec init', 'machinec init path/to/repo'],
+  help: ['machinec help', 'machinec help language', 'machinec help build'],
+};
+
+function addExamples(program: Command): void {
+  for (const command of program.commands) {
+    const examples = EXAMPLES[command.name()];
+    if (examples) command.addHelpText('after', `\nExample${examples.length > 1 ? 's' : ''}:\n${examples.map((e) => `  $ ${e}`).join('\n')}\n`);
+  }
+  program.addHelpText('after', '\nStart with `machinec init` in a git repository, then `machinec build FILE`. `machinec help` lists the guide\'s topics.\n');
+}
+
 /** The machinec program, its commands registered in the order --help lists them; the exit status of the one that ran. */
 async function commands(argv: readonly string[], io: Io): Promise<number> {
   let exit = 0;
@@ -303,13 +357,16 @@ async function commands(argv: readonly string[], io: Io): Promise<number> {
     .exitOverride()
     .showHelpAfterError('(run machinec --help for usage)')
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-    .enablePositionalOptions();
+    .enablePositionalOptions()
+    .helpCommand(false);
   const c: Cli = { program, io, session: (opts) => new Session(io, opts.qemu), exit: (status) => { exit = status; } };
   buildCommands(c);
   lockCommands(c);
   pictureAndGitCommands(c);
   qemuCommands(c);
   editorCommands(c);
+  startCommands(c);
+  addExamples(program);
 
   await program.parseAsync([...argv], { from: 'user' });
   return exit;

@@ -10,6 +10,7 @@
  */
 import { assertRegistered } from '../compiler/index.js';
 import { lineStarts, locate, type Diagnostic, type Span } from '../grammar/index.js';
+import { visibleLines } from './escape-visible.js';
 
 export interface Palette {
   error(s: string): string;
@@ -36,17 +37,44 @@ const startsOf = (() => {
   };
 })();
 
+/** The widest source line shown whole; a longer one is shown as a window around the caret. */
+export const MAX_SHOWN_LINE = 120;
+/** How much of a long line is shown before the caret. */
+const BEFORE_CARET = 40;
+const ELIDED = '…';
+
+/**
+ * The part of `line` shown under the caret's span [from, to): the whole line when it is short,
+ * else a window of MAX_SHOWN_LINE characters starting a little before the span, each cut end
+ * marked with `…`. Hidden characters are shown as `\u{…}` and the caret follows them.
+ */
+function window(line: string, from: number, to: number): { text: string; lead: string; width: number } {
+  let start = 0;
+  let end = line.length;
+  if (line.length > MAX_SHOWN_LINE) {
+    start = Math.max(0, Math.min(from - BEFORE_CARET, line.length - MAX_SHOWN_LINE));
+    end = Math.min(line.length, start + MAX_SHOWN_LINE);
+  }
+  const head = start > 0 ? `${ELIDED} ` : '';
+  const tail = end < line.length ? ` ${ELIDED}` : '';
+  const before = visibleLines(line.slice(start, from));
+  const marked = visibleLines(line.slice(from, Math.min(to, end)));
+  const text = head + before + marked + visibleLines(line.slice(Math.min(to, end), end)) + tail;
+  return { text, lead: (head + before).replace(/[^\t]/g, ' '), width: Math.max(1, marked.length) };
+}
+
 function frame(text: string, span: Span, p: Palette): { where: string; lines: string[] } {
   const starts = startsOf(text);
   const start = locate(text, Math.min(span.start, text.length), starts);
-  const lineText = text.slice(starts[start.line - 1], starts[start.line] ?? text.length).replace(/\r?\n$/, '');
+  const lineStart = starts[start.line - 1];
+  const lineText = text.slice(lineStart, starts[start.line] ?? text.length).replace(/\r?\n$/, '');
   const gutter = String(start.line).length;
   const pad = ' '.repeat(gutter);
-  const width = Math.max(1, Math.min(span.end, starts[start.line - 1] + lineText.length) - span.start);
-  const lead = lineText.slice(0, start.column - 1).replace(/[^\t]/g, ' ');
+  const from = start.column - 1;
+  const shown = window(lineText, from, Math.max(from + 1, Math.min(span.end - lineStart, lineText.length)));
   return {
     where: `${start.line}:${start.column}`,
-    lines: [`${pad} ${p.dim('|')}`, `${p.dim(String(start.line))} ${p.dim('|')} ${lineText}`, `${pad} ${p.dim('|')} ${lead}${p.error('^'.repeat(width))}`],
+    lines: [`${pad} ${p.dim('|')}`, `${p.dim(String(start.line))} ${p.dim('|')} ${shown.text}`, `${pad} ${p.dim('|')} ${shown.lead}${p.error('^'.repeat(shown.width))}`],
   };
 }
 
@@ -55,7 +83,7 @@ export function renderDiagnostic(d: Diagnostic, sources: ReadonlyMap<string, str
   assertRegistered([d]);
   const p = paletteFor(color);
   const head = (d.severity === 'error' ? p.error : d.severity === 'warning' ? p.warning : p.note)(`${d.severity}[${d.code}]`);
-  const out = [`${head}${p.bold(`: ${d.message}`)}`];
+  const out = [`${head}${p.bold(`: ${visibleLines(d.message)}`)}`];
   const text = sources.get(d.file);
   let gutter = ' ';
   if (d.span && text !== undefined) {
@@ -72,7 +100,7 @@ export function renderDiagnostic(d: Diagnostic, sources: ReadonlyMap<string, str
       out.push(`${gutter}${p.dim('::')} ${r.message} at ${r.file}:${f.where}`, ...f.lines);
     } else out.push(`${gutter}${p.dim('::')} ${r.message} (${r.file})`);
   }
-  if (d.hint) out.push(`${gutter} ${p.dim('=')} hint: ${d.hint}`);
+  if (d.hint) out.push(`${gutter} ${p.dim('=')} hint: ${visibleLines(d.hint)}`);
   return out.join('\n');
 }
 

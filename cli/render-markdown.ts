@@ -4,13 +4,15 @@
  * kept free, and the host-side effects. An empty plan is one line.
  */
 import { planTopology, shortPlace, type DeviceChange, type PlacedMachine, type Plan } from '../compiler/index.js';
+import { markdownCode, markdownText } from './escape-markdown.js';
 import { topologyToMermaid } from './graph/mermaid.js';
 
 const KIND: Record<DeviceChange['sign'], string> = { '+': 'added', '-': 'removed', '!': 'moved', '~': 'changed' };
 
-/** A table cell: pipes escaped, newlines folded. */
-const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-const code = (s: string): string => `\`${s}\``;
+/** User strings reach the comment only through these: running text (also in cells) and code spans in and outside the table. */
+const text = markdownText;
+const code = (s: string): string => markdownCode(s, { cell: true });
+const listCode = (s: string): string => markdownCode(s);
 
 function kindOf(c: DeviceChange): string {
   if (c.renamedFrom) return `renamed from ${code(c.renamedFrom)}`;
@@ -27,7 +29,7 @@ function addressCell(c: DeviceChange): string {
 function noticeCell(c: DeviceChange): string {
   const extra = c.sign === '~' ? c.details.filter((d) => !/^renamed /.test(d) && (!/^model /.test(d) || c.notices.length === 0)) : [];
   const all = [...c.notices, ...extra];
-  if (all.length) return all.map(cell).join('<br>');
+  if (all.length) return all.map(text).join('<br>');
   return c.sign === '+' ? 'new device' : c.auto ? 'nothing by itself' : 'nothing';
 }
 
@@ -36,8 +38,8 @@ function optionsSection(plan: Plan): string[] {
   if (!plan.options.length) return [];
   const out = [`**QEMU options**${plan.hostChanged ? ' — **the host side changes**' : ''}:`, ''];
   for (const o of plan.options) {
-    const what = o.sign === '~' ? `${code(o.before ?? '')} → ${code(o.after ?? '')}` : o.sign === '+' ? `added${o.after ? ` ${code(o.after)}` : ''}` : `removed${o.before ? ` (was ${code(o.before)})` : ''}`;
-    out.push(`- ${code(o.option)}: ${what}`);
+    const what = o.sign === '~' ? `${listCode(o.before ?? '')} → ${listCode(o.after ?? '')}` : o.sign === '+' ? `added${o.after ? ` ${listCode(o.after)}` : ''}` : `removed${o.before ? ` (was ${listCode(o.before)})` : ''}`;
+    out.push(`- ${listCode(o.option)}: ${what}`);
   }
   return [...out, ''];
 }
@@ -46,7 +48,7 @@ function optionsSection(plan: Plan): string[] {
 function hostSection(plan: Plan): string[] {
   if (!plan.hostEffects.some((e) => e.sign !== '=')) return [];
   const mark = { '+': '**new:**', '-': '**gone:**', '=': 'as before:' } as const;
-  return ['**Host-side effects** (what QEMU does on the host):', '', ...plan.hostEffects.map((e) => `- ${mark[e.sign]} ${cell(e.text)}`), ''];
+  return ['**Host-side effects** (what QEMU does on the host):', '', ...plan.hostEffects.map((e) => `- ${mark[e.sign]} ${text(e.text)}`), ''];
 }
 
 export interface MarkdownOptions {
@@ -57,15 +59,15 @@ export interface MarkdownOptions {
 
 export function renderPlanMarkdown(plan: Plan, { title, after }: MarkdownOptions): string {
   const { added, removed, moved, changed, renamed } = plan.counts;
-  if (!plan.changes.length && !plan.machine.length && !plan.options.length) return `**${cell(title)}**: no changes, the lock is up to date.\n`;
+  if (!plan.changes.length && !plan.machine.length && !plan.options.length) return `**${text(title)}**: no changes, the lock is up to date.\n`;
   const out: string[] = [];
   const visible = plan.guestVisible ? ' — **existing devices change in the guest**' : ' — existing devices stay as the guest knows them';
-  out.push(`**${cell(title)}**: ${added} to add, ${removed} to remove, ${moved} to move, ${changed} to change${renamed ? `, ${renamed} renamed` : ''}${visible}.`, '');
-  if (plan.machine.length) out.push(...plan.machine.map((m) => `- machine: ${m}`), '');
+  out.push(`**${text(title)}**: ${added} to add, ${removed} to remove, ${moved} to move, ${changed} to change${renamed ? `, ${renamed} renamed` : ''}${visible}.`, '');
+  if (plan.machine.length) out.push(...plan.machine.map((m) => `- machine: ${text(m)}`), '');
   if (plan.changes.length) {
     out.push('| device | change | guest address | what the guest notices |', '| --- | --- | --- | --- |');
     for (const c of plan.changes) {
-      const who = `${code(c.id)} ${cell(c.model)}${c.auto ? ' (machinec)' : ''}`;
+      const who = `${code(c.id)} ${text(c.model)}${c.auto ? ' (machinec)' : ''}`;
       out.push(`| ${who} | ${kindOf(c)} | ${addressCell(c)} | ${noticeCell(c)} |`);
     }
     out.push('');
@@ -75,7 +77,7 @@ export function renderPlanMarkdown(plan: Plan, { title, after }: MarkdownOptions
   const reserved = plan.reserved;
   if (reserved.length) {
     out.push('**Addresses kept free** in this change (a removed device’s address goes to no new device unless nothing else is free, so no new device takes its guest names):', '');
-    for (const r of reserved) out.push(`- ${code(r.address)}, freed by ${code(r.freedBy)}`);
+    for (const r of reserved) out.push(`- ${listCode(r.address)}, freed by ${listCode(r.freedBy)}`);
     out.push('');
   }
   return out.join('\n');

@@ -1,5 +1,6 @@
 /** A plan as text for people: one line a device, `+ - ! ~`, and a count. */
 import type { PlacedDevice, Plan } from '../compiler/index.js';
+import { visibleText as shown } from './escape-visible.js';
 import { paletteFor } from './render-diagnostic.js';
 
 /** How `plan` and `diff` print a plan. */
@@ -17,31 +18,33 @@ export function renderPlan(plan: Plan, { color, title, lockDiffers }: RenderPlan
   const p = paletteFor(color);
   const paint = { '+': p.note, '-': p.error, '!': p.warning, '~': p.bold } as const;
   const lines: string[] = [];
-  if (title) lines.push(p.bold(title));
-  for (const m of plan.machine) lines.push(`  ${p.warning('!')} machine: ${m}`);
-  const idWidth = Math.max(0, ...plan.changes.map((c) => c.id.length));
-  const modelWidth = Math.max(0, ...plan.changes.map((c) => c.model.length));
+  if (title) lines.push(p.bold(shown(title)));
+  for (const m of plan.machine) lines.push(`  ${p.warning('!')} machine: ${shown(m)}`);
+  const idWidth = Math.max(0, ...plan.changes.map((c) => shown(c.id).length));
+  const modelWidth = Math.max(0, ...plan.changes.map((c) => shown(c.model).length));
   for (const c of plan.changes) {
-    const who = `${c.id.padEnd(idWidth)}  ${c.model.padEnd(modelWidth)}`;
-    const [first, ...more] = c.details;
+    const who = `${shown(c.id).padEnd(idWidth)}  ${shown(c.model).padEnd(modelWidth)}`;
+    const [first, ...more] = c.details.map(shown);
+    const notices = c.notices.map(shown);
     if (c.renamedFrom) {
       // `~ lan3 renamed dmz, stays at 02:03.0 (e1000)`: the old id first, as the reviewer knew it
-      lines.push(`  ${paint[c.sign](c.sign)} ${c.renamedFrom} ${first} (${c.model})`);
-      for (const d of [...more, ...c.notices.map((n) => p.dim(`guest: ${n}`))]) lines.push(`      ${d}`);
+      lines.push(`  ${paint[c.sign](c.sign)} ${shown(c.renamedFrom)} ${first} (${shown(c.model)})`);
+      for (const d of [...more, ...notices.map((n) => p.dim(`guest: ${n}`))]) lines.push(`      ${d}`);
       continue;
     }
     lines.push(`  ${paint[c.sign](c.sign)} ${who}  ${first}${c.auto ? p.dim(' (created by machinec)') : ''}`);
     for (const d of more) lines.push(`    ${' '.repeat(idWidth + modelWidth + 4)}${d}`);
-    for (const n of c.notices) lines.push(`    ${' '.repeat(idWidth + modelWidth + 4)}${p.dim(`guest: ${n}`)}`);
+    for (const n of notices) lines.push(`    ${' '.repeat(idWidth + modelWidth + 4)}${p.dim(`guest: ${n}`)}`);
   }
   for (const o of plan.options) {
-    const what = o.sign === '~' ? `: ${o.before} → ${o.after}` : o.sign === '+' ? (o.after ? `: ${o.after}` : '') : `${o.before ? `: ${o.before}` : ''} (removed)`;
-    lines.push(`  ${paint[o.sign](o.sign)} option ${o.option}${what}`);
+    const [before, after] = [shown(o.before ?? ''), shown(o.after ?? '')];
+    const what = o.sign === '~' ? `: ${before} → ${after}` : o.sign === '+' ? (after ? `: ${after}` : '') : `${before ? `: ${before}` : ''} (removed)`;
+    lines.push(`  ${paint[o.sign](o.sign)} option ${shown(o.option)}${what}`);
   }
-  if (plan.reserved.length) lines.push(`  kept free in this change: ${plan.reserved.map((r) => `${r.address} (${r.freedBy})`).join(', ')}`);
+  if (plan.reserved.length) lines.push(`  kept free in this change: ${plan.reserved.map((r) => `${shown(r.address)} (${shown(r.freedBy)})`).join(', ')}`);
   if (plan.hostEffects.some((e) => e.sign !== '=')) {
     lines.push(p.bold('host effects (what QEMU does on the host):'));
-    for (const e of plan.hostEffects) lines.push(`  ${e.sign === '=' ? ' ' : paint[e.sign](e.sign)} ${e.text}`);
+    for (const e of plan.hostEffects) lines.push(`  ${e.sign === '=' ? ' ' : paint[e.sign](e.sign)} ${shown(e.text)}`);
   }
   const { added, removed, moved, changed, renamed } = plan.counts;
   if (!plan.changes.length && !plan.machine.length && !plan.options.length) lines.push(lockDiffers ? '  nothing the lock pins changes, but its text is not what a build writes (line order, comments or spacing)' : '  no changes: the lock is up to date');

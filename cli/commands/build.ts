@@ -1,5 +1,6 @@
 /** build, check, plan, lock, prune, run: the commands that compile machines. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import { childStatus, isStopping, untilDone } from '../signals.js';
@@ -9,7 +10,7 @@ import { findMachines, writeAtomic } from '../io.js';
 import { renderPlanMarkdown } from '../render-markdown.js';
 import { planJson, renderPlan, type PlanFormat } from '../render-plan.js';
 import { Session, type CompiledFile } from '../session.js';
-import { hasTpm, prepareState, sharedState, startSwtpm, stateOwner, statePaths, stopSwtpm, type StateOwner } from '../vm-state.js';
+import { hasTpm, prepareState, sharedState, startSwtpm, stateOwner, statePaths, stopSwtpm, symlinkedState, type StateOwner } from '../vm-state.js';
 import { DEFAULT_QEMU_BINARY, diagnose, lockValues, sharedValues } from '../../compiler/index.js';
 import type { Approval, CompileInput, LockedFile, QemuInfo } from '../../compiler/index.js';
 import { defaultJobs, inOrder, workerIo, type WorkerOutcome, type WorkerTask } from '../parallel.js';
@@ -34,15 +35,21 @@ function settleLock(s: Session, f: CompiledFile, locked: boolean): boolean {
   return true;
 }
 
+/** The line build and run print when they wrote the lock; run, whose terminal is QEMU's next, shows the plan above it. */
+function announceLock(s: Session, f: CompiledFile, withPlan = false): void {
+  const c = f.compilation!;
+  if (f.lockText === c.lockText) return;
+  const { added, removed, moved, changed } = c.plan!.counts;
+  if (withPlan && f.lockText !== undefined) s.io.stderr(renderPlan(c.plan!, { color: s.color, title: `${f.shown}: what this run changed in the guest`, lockDiffers: true }));
+  s.io.stderr(f.lockText === undefined ? `wrote ${f.lockShown}: ${added} devices locked\n` : `updated ${f.lockShown}: ${added} added, ${removed} removed, ${moved} moved, ${changed} changed\n`);
+}
+
 export async function buildCommand(s: Session, file: string, opts: BuildOptions): Promise<number> {
   const f = await s.compileFile(file);
   s.report(f.diagnostics);
   if (!f.compilation?.ok) return 1;
   if (!settleLock(s, f, opts.locked)) return 1;
-  if (f.lockText !== f.compilation.lockText) {
-    const { added, removed, moved, changed } = f.compilation.plan!.counts;
-    s.io.stderr(f.lockText === undefined ? `wrote ${f.lockShown}: ${added} devices locked\n` : `updated ${f.lockShown}: ${added} added, ${removed} removed, ${moved} moved, ${changed} changed\n`);
-  }
+  announceLock(s, f);
   s.io.stdout(formatArgv(s.binaryName, f.compilation.argv!, opts.format));
   return 0;
 }
@@ -79,8 +86,9 @@ export async function checkCommand(s: Session, files: readonly string[], opts: {
   const outcomes = await inOrder(s, machines, opts.jobs ?? defaultJobs(), (share) => shareTask(s, 'check', share), async (file) => (await checkOne(s, file)) as CheckOutcome);
   let failed = outcomes.filter((o) => o.failed).length;
   failed += reportShared(s, outcomes.flatMap((o) => (o.lock ? [o.lock] : [])));
-  const sharing = sharedState(outcomes.flatMap((o) => (o.owner ? [o.owner] : [])));
-  s.report(sharing);
+  const owners = outcomes.flatMap((o) => (o.owner ? [o.owner] : []));
+  const sharing = sharedState(owners);
+  s.report([...sharing, ...symlinkedState(owners)]);
   failed += new Set(sharing.map((d) => d.file)).size;
   if (!machines.length) return s.fail('usage', 'no .machine files found', {}, 2);
   s.io.stderr(failed ? `${failed} of ${machines.length} machine${machines.length === 1 ? '' : 's'} failed the checks\n` : `${machines.length} machine${machines.length === 1 ? '' : 's'} checked, no problems\n`);
@@ -216,15 +224,21 @@ export async function runCommand(s: Session, file: string, extra: readonly strin
   s.report(f.diagnostics);
   if (!f.compilation?.ok) return 1;
   if (!settleLock(s, f, opts.locked)) return 1;
+  announceLock(s, f, true);
   const qemu = s.qemuPath;
   if (!qemu) return s.fail('qemu-missing', `${DEFAULT_QEMU_BINARY} not found`, { hint: 'install it (Debian: apt-get install qemu-system-x86) or pass --qemu PATH' }, 2);
   const c = f.compilation;
+  if (needsBridgeAcl(c.argv!) && !existsSync(BRIDGE_ACL)) {
+    const hint = `qemu-bridge-helper reads which bridges QEMU may join from ${BRIDGE_ACL}: create it as root with a line \`allow br0\` (the bridge's name), or use netdev = tap or user`;
+    return s.fail('qemu-failed', `a bridge netdev needs ${BRIDGE_ACL}, which this host does not have (QEMU would stop with "failed to parse default acl file")`, { file: f.shown, hint }, 2);
+  }
   const folder = dirname(f.path);
   // The machine's own state: VARS copied from the locked template once, the TPM's state kept.
   const paths = statePaths(c.spec!, folder);
   const needsState = c.machine!.firmware !== undefined || hasTpm(c.machine!);
   if (needsState) {
-    const problem = prepareState(c.machine!, f.path, f.shown, paths, { own: true });
+    const span = c.spec!.properties.get('state')?.value?.span ?? c.spec!.node?.name?.span;
+    const problem = prepareState(c.machine!, f.path, f.shown, paths, { own: true, span });
     if (problem) {
       s.report([problem]);
       return 1;
@@ -266,6 +280,13 @@ export async function runCommand(s: Session, file: string, extra: readonly strin
   );
   return exited.finally(release);
 }
+
+/** The access list qemu-bridge-helper reads (QEMU's sysconfdir on Debian and most distributions). */
+const BRIDGE_ACL = '/etc/qemu/bridge.conf';
+
+/** Whether the command line has a bridge netdev that uses QEMU's own helper (one with helper= may read no list). */
+const needsBridgeAcl = (argv: readonly string[]): boolean =>
+  argv.some((a, i) => argv[i - 1] === '-netdev' && /^bridge(,|$)/.test(a) && !/(^|,)helper=/.test(a));
 
 /** The command line with its -accel options replaced by one. */
 function withAccel(argv: readonly string[], accel: string): string[] {

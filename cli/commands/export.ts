@@ -10,6 +10,7 @@ import { hasErrors } from '../../grammar/index.js';
 import { writeAtomic } from '../io.js';
 import { renderPlan } from '../render-plan.js';
 import type { Session } from '../session.js';
+import { claimStateFolder, hasTpm, statePaths } from '../vm-state.js';
 
 export interface ExportOptions {
   readonly out?: string;
@@ -39,8 +40,17 @@ export async function exportLibvirtCommand(s: Session, file: string, opts: Expor
     writeAtomic(f.lockPath, c.lockText!);
     s.io.stderr(`${f.lockText === undefined ? 'wrote' : 'updated'} ${f.lockShown}\n`);
   }
-  // libvirt copies the VARS template to the nvram path at first start, but does not make its folder.
-  for (const folder of exported.folders) mkdirSync(folder, { recursive: true });
+  // libvirt copies the VARS template to the nvram path at first start, but does not make its folder;
+  // the machine's state folder is claimed for it, as run does, so that no other machine's domain boots on it.
+  const stateDir = c.machine!.firmware || hasTpm(c.machine!) ? statePaths(c.spec!, dirname(f.path)).dir : undefined;
+  for (const folder of exported.folders) {
+    const problem = resolve(folder) === stateDir ? claimStateFolder(c.machine!, f.path, { shown: f.shown, span: c.spec!.properties.get('state')?.value?.span ?? c.spec!.node?.name?.span }, folder) : undefined;
+    if (problem) {
+      s.report([problem]);
+      return 1;
+    }
+    mkdirSync(folder, { recursive: true });
+  }
   if (opts.out) {
     writeAtomic(resolve(s.io.cwd, opts.out), exported.xml);
     s.io.stderr(`wrote ${opts.out}: ${c.machine!.devices.length} devices at their locked addresses\n`);

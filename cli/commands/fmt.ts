@@ -7,10 +7,10 @@
  * is 1. With `--check`, files that would change are listed on stdout (exit 1 if any); without,
  * changed files are rewritten atomically and listed.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse, type Diagnostic } from '../../grammar/index.js';
-import { displayPath, findMachines, writeAtomic } from '../io.js';
+import { displayPath, findMachines, readText, writeAtomic } from '../io.js';
 import { renderDiagnostics } from '../render-diagnostic.js';
 
 export interface FmtOptions {
@@ -40,13 +40,13 @@ export async function runFmt(opts: FmtOptions): Promise<number> {
   const unformatted: string[] = [];
   for (const file of files) {
     const name = shown(file);
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (e) {
-      problems.push(`${name}: cannot read: ${(e as Error).message}`);
+    // As every command reads a source: a regular file inside the tree it sits in, never a FIFO or a link out of it.
+    const read = readText(file, name, 'file', cwd);
+    if (!read.ok) {
+      diagnostics.push(read.diagnostic);
       continue;
     }
+    const text = read.text;
     // Named explicitly or found by the walk, a file listed in .prettierignore is left alone.
     if ((await prettier.getFileInfo(file, { ignorePath })).ignored) continue;
     const errors = parse(text, name).diagnostics.filter((d) => d.severity === 'error');

@@ -5,11 +5,17 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { GuestView, mergeLocks, readLock, shortPlace } from '../../compiler/index.js';
+import { chipsets, GuestView, mergeLocks, readLock, shortPlace, type PlacedMachine } from '../../compiler/index.js';
 import { writeAtomic } from '../io.js';
 import type { Session } from '../session.js';
 
-/** One line a device: id, model, guest address, pinned values, and the names the guest gives it. */
+/**
+ * A lock as `git diff` shows it: every line that pins something, in the lock's order. Devices one
+ * line each as the guest sees them (id, model, guest address, pinned values, QEMU properties and
+ * the names the guest gives it); the format, firmware, cpu, smbios, qemu-args and option lines as
+ * they are. Only comments and blank lines are left out, so two locks that pin anything
+ * differently never look the same.
+ */
 export async function textconvCommand(s: Session, file: string): Promise<number> {
   let text: string;
   try {
@@ -23,17 +29,53 @@ export async function textconvCommand(s: Session, file: string): Promise<number>
     s.io.stdout(text);
     return 0;
   }
-  const m = r.lock;
-  const view = new GuestView(m);
-  const lines = [`machine ${m.name} ${m.machineType} uuid=${m.uuid}`];
-  for (const d of m.devices) {
-    const n = view.namesOf(d);
-    const pins = Object.keys(d.pins).sort().map((k) => `${k}=${d.pins[k]}`);
-    const names = [n.linuxNic && `linux=${n.linuxNic}`, n.byPath && `by-path=${n.byPath}`, n.windowsLocation && `windows=${n.windowsLocation}`].filter(Boolean);
-    lines.push([d.id, d.model, shortPlace(d).replace(/ /g, '_'), ...pins, ...names, ...(d.auto ? ['(machinec)'] : [])].join('  '));
-  }
-  s.io.stdout(lines.join('\n') + '\n');
+  s.io.stdout(textconvLines(text, r.lock).join('\n') + '\n');
   return 0;
+}
+
+/** A value as the lock writes it: a bare word, else a JSON string. */
+const lockValue = (v: string): string => (/^[!#-~]+$/.test(v) ? v : JSON.stringify(v));
+
+type Device = PlacedMachine['devices'][number];
+
+/**
+ * A PCI device's `bus=` and `addr=` when they are not what its guest address says (the bus whose
+ * number it is, the slot and function): QEMU gets them, so a lock whose wiring disagrees shows it.
+ */
+function wiringUnlike(m: PlacedMachine, d: Device): string[] {
+  if (!d.guest || !d.addr) return [];
+  const owner = d.guest.bus === 0 ? chipsets[m.chipset]?.rootBus : m.devices.find((x) => x.secondaryBus === d.guest!.bus)?.id;
+  if (owner === d.bus && d.addr.slot === d.guest.slot && d.addr.fn === d.guest.fn) return [];
+  return [`bus=${lockValue(d.bus)}`, `addr=${d.addr.slot.toString(16).padStart(2, '0')}.${d.addr.fn}`];
+}
+
+function deviceLine(m: PlacedMachine, view: GuestView, d: Device): string {
+  const n = view.namesOf(d);
+  const pins = Object.keys(d.pins).sort().map((k) => `${k}=${lockValue(d.pins[k])}`);
+  const props = d.props === undefined ? [] : [`props=${lockValue(d.props)}`];
+  const names = [n.linuxNic && `linux=${n.linuxNic}`, n.byPath && `by-path=${n.byPath}`, n.windowsLocation && `windows=${n.windowsLocation}`].filter(Boolean);
+  return [d.id, d.model, shortPlace(d).replace(/ /g, '_'), ...wiringUnlike(m, d), ...pins, ...props, ...names, ...(d.auto ? ['(machinec)'] : [])].join('  ');
+}
+
+/**
+ * The lock's lines past its comments: the format line, the machine line, then each line as it is
+ * but the device lines, which are the last lines that are not options (a lock lists the machine's
+ * own values before its devices), one for each device read.
+ */
+function textconvLines(text: string, m: PlacedMachine): string[] {
+  const view = new GuestView(m);
+  const lines = text.split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => l.trim() !== '' && !l.startsWith('#'));
+  const [format, , ...rest] = lines;
+  const others = rest.filter((l) => !l.startsWith('option ') && l !== 'option');
+  const firstDevice = others.length - m.devices.length;
+  const out = [`machine ${m.name} ${m.machineType} uuid=${m.uuid}`, format];
+  let seen = 0;
+  for (const l of rest) {
+    if (l.startsWith('option ') || l === 'option') out.push(l);
+    else if (seen++ < firstDevice) out.push(l);
+    else out.push(deviceLine(m, view, m.devices[seen - 1 - firstDevice]));
+  }
+  return out;
 }
 
 export async function mergeLockCommand(s: Session, base: string, ours: string, theirs: string, path?: string): Promise<number> {

@@ -11,12 +11,13 @@
  * device: nothing is written unless they are the same.
  */
 import type { ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
-import { DEFAULT_QEMU_BINARY, emit, compile, isChipset, type Diagnostic, type HostFacts } from '../../compiler/index.js';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { DEFAULT_QEMU_BINARY, emit, compile, isChipset, sharedValues, type Diagnostic, type HostFacts, type LockedFile } from '../../compiler/index.js';
 import { digestFiles } from '../host-files.js';
-import { displayPath, writeAtomic } from '../io.js';
+import { displayPath, findMachines, lockPathOf, writeAtomic } from '../io.js';
+import { repoRoot } from '../repo.js';
 import { cpuAliases } from '../qemu/cpu-models.js';
 import { untilDone } from '../signals.js';
 import { startSwtpm, stopSwtpm, throwawayState } from '../vm-state.js';
@@ -289,6 +290,22 @@ async function proveBuilt(s: Session, opts: ImportOptions, qemu: string, inspect
   }
 }
 
+/**
+ * Notes for the MACs, UUID and VM generation IDs the imported lock shares with another lock of its repo: two VMs
+ * started with QEMU's defaults both have MAC 52:54:00:12:34:56 and an all-zero UUID. Import keeps them (the guest's
+ * network set-up and licences know them) and says how to give the copy new ones before `check` refuses the pair.
+ */
+function sharedWithRepo(s: Session, sourcePath: string, lock: LockedFile): string[] {
+  const others: LockedFile[] = [];
+  for (const m of findMachines([repoRoot(dirname(sourcePath))])) {
+    if (resolve(m) === resolve(sourcePath) || !existsSync(lockPathOf(m))) continue;
+    others.push({ file: displayPath(s.io, lockPathOf(m)), text: readFileSync(lockPathOf(m), 'utf8') });
+  }
+  return sharedValues([...others, lock])
+    .filter((d) => d.file === lock.file)
+    .map((d) => `${d.message}: import keeps the values the original VM has (QEMU's defaults, when it was started without mac= or -uuid), and \`machinec check\` reports the pair as duplicate-in-repo until one changes; ${d.hint ?? ''}`);
+}
+
 /** Writes the lock, then the formatted source, and says what was imported and what was not carried over. */
 async function writeImported(s: Session, opts: ImportOptions, { outDir, sourcePath, lockPath }: Targets, adopted: Adopted, read?: ReadCommandLine, libvirt?: LibvirtSource): Promise<number> {
   mkdirSync(outDir, { recursive: true });
@@ -302,6 +319,7 @@ async function writeImported(s: Session, opts: ImportOptions, { outDir, sourcePa
   const warnings: Diagnostic[] = [...(read?.notCarried ?? []), ...(libvirt?.notes ?? [])].map((o) => ({ code: 'import-not-carried', severity: 'warning', message: o.includes('not carried over') ? o : `${o} is not carried over`, file: shown, hint: run }));
   s.report(warnings);
   for (const n of adopted.notes) s.io.stderr(`note: ${n}\n`);
+  for (const n of sharedWithRepo(s, sourcePath, { file: displayPath(s.io, lockPath), text: adopted.lock })) s.io.stderr(`note: ${n}\n`);
   return 0;
 }
 

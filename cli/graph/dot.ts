@@ -1,8 +1,8 @@
 /** A bus tree in Graphviz's dot language. */
 import type { TopologyNode } from '../../compiler/index.js';
 import { walkTopology } from '../../compiler/index.js';
+import { dotString as quote } from '../escape-markup.js';
 
-const quote = (s: string): string => `"${s.replace(/["\\]/g, (c) => `\\${c}`)}"`;
 /** A label of several lines: each escaped, then joined with dot's own line break. */
 const label = (parts: readonly string[]): string => `"${parts.map((p) => quote(p).slice(1, -1)).join('\\n')}"`;
 const COLORS: Record<string, string> = { added: '#1a7f37', removed: '#cf222e', moved: '#9a6700', changed: '#0969da', renamed: '#8250df' };

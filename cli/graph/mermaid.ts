@@ -1,6 +1,7 @@
 /** A bus tree as a mermaid flowchart (GitHub renders these in markdown). */
 import type { TopologyNode } from '../../compiler/index.js';
 import { walkTopology } from '../../compiler/index.js';
+import { mermaidText as text } from '../escape-markup.js';
 
 const STYLES: Record<string, string> = {
   added: 'fill:#dafbe1,stroke:#1a7f37,stroke-width:2px',
@@ -12,8 +13,6 @@ const STYLES: Record<string, string> = {
   bus: 'fill:#ffffff,stroke:#24292f',
 };
 
-/** Mermaid's label text: quotes and markup characters as entities. */
-const text = (s: string): string => s.replace(/[#"<>&]/g, (c) => `#${c.charCodeAt(0)};`);
 
 export function topologyToMermaid(root: TopologyNode): string {
   const key = new Map<TopologyNode, string>();

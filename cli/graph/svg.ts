@@ -5,6 +5,7 @@
  * devices of the source; changes in a plan are coloured.
  */
 import type { TopologyNode } from '../../compiler/index.js';
+import { xmlText as xml } from '../escape-markup.js';
 
 const CHAR = 7.4;
 const LINE = 15;
@@ -17,7 +18,6 @@ const TOP = 48;
 const STROKE: Record<string, string> = { added: '#1a7f37', removed: '#cf222e', moved: '#9a6700', changed: '#0969da', renamed: '#8250df' };
 const FILL: Record<string, string> = { added: '#dafbe1', removed: '#ffebe9', moved: '#fff8c5', changed: '#ddf4ff', renamed: '#fbefff' };
 
-const xml = (s: string): string => s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 interface Laid {
   node: TopologyNode;

@@ -10,6 +10,7 @@ import { completionsAt, deviceIdAt, hoverAt, quickFix, type CompletionKind, type
 import { checkDocument, diagnosticsByFile, openDocument, readLockOf, type OpenDocument } from './documents.js';
 import { formatDocument } from './format.js';
 import { renameEdit } from './rename.js';
+import { boundedReader } from './transport.js';
 
 type Protocol = typeof Lsp;
 
@@ -176,11 +177,18 @@ function answerEdits(server: Server): void {
   });
 }
 
-/** Serves LSP on stdin and stdout until the client says exit. */
+/**
+ * Serves LSP on stdin and stdout until the client says exit or the input ends (cli/lsp/transport.ts
+ * frames the input and keeps the lifecycle; the protocol package exits on `exit`, 0 after `shutdown`).
+ */
 export async function lspCommand(): Promise<number> {
   const lsp: Protocol = await import('vscode-languageserver/node');
   const { TextDocument: Doc } = await import('vscode-languageserver-textdocument');
-  const connection = lsp.createConnection(lsp.ProposedFeatures.all, new lsp.StreamMessageReader(process.stdin), new lsp.StreamMessageWriter(process.stdout));
+  const writer = new lsp.StreamMessageWriter(process.stdout);
+  // As the protocol package does on `exit`: the process ends, and its timers and pipes with it.
+  const finish = (status: number) => process.exit(status);
+  const reader = boundedReader(lsp, { input: process.stdin, writer, log: (line) => process.stderr.write(`${line}\n`), finish });
+  const connection = lsp.createConnection(lsp.ProposedFeatures.all, reader, writer);
   const server: Server = { lsp, Doc, connection, documents: new lsp.TextDocuments(Doc), open: new Map(), lockDiagnosed: new Set() };
   connection.onInitialize(() => capabilities(lsp));
   followDocuments(server);
@@ -189,7 +197,6 @@ export async function lspCommand(): Promise<number> {
   answerEdits(server);
 
   server.documents.listen(connection);
-  const closed = new Promise<number>((done) => connection.onExit(() => done(0)));
   connection.listen();
-  return closed;
+  return new Promise<number>(() => undefined); // the server ends only by process.exit, above or in the protocol package
 }

@@ -6,7 +6,6 @@ import type { Diagnostic } from '../../grammar/index.js';
 import { chipsets, chipsetOfMachineType } from '../chipsets.js';
 import type { MachineSpec } from '../machine-spec.js';
 import type { PlacedMachine } from '../model.js';
-import { closest } from '../suggest.js';
 import { runRegistered, type Check, type CheckPhase } from './registry.js';
 
 /** What the installed QEMU offers. */
@@ -43,6 +42,25 @@ export const lockChecks: readonly Check<LockContext>[] = [
   },
 ];
 
+/** `pc-q35-4.0.1` → [4, 0, 1]; undefined for a type with no version. */
+const machineTypeVersion = (type: string): number[] | undefined => /-(\d+(?:\.\d+)*)$/.exec(type)?.[1].split('.').map(Number);
+
+const compareVersions = (a: readonly number[], b: readonly number[]): number => {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) - (b[i] ?? 0);
+  return 0;
+};
+
+/**
+ * The machine type to suggest for one this QEMU lacks: the newest of the same chipset at or below its version
+ * (pc-q35-8.2 on QEMU 7.2 → pc-q35-7.2), else the oldest above it (pc-q35-7.2 on QEMU 9.0 → pc-q35-8.2).
+ */
+export function nearestMachineType(type: string, available: readonly string[]): string | undefined {
+  const wanted = machineTypeVersion(type);
+  const versioned = available.flatMap((t) => { const v = machineTypeVersion(t); return v ? [{ t, v }] : []; }).sort((a, b) => compareVersions(a.v, b.v) || (a.t < b.t ? -1 : 1));
+  if (!wanted) return versioned.at(-1)?.t;
+  return versioned.filter((x) => compareVersions(x.v, wanted) <= 0).at(-1)?.t ?? versioned.find((x) => compareVersions(x.v, wanted) > 0)?.t;
+}
+
 /** Runs once the source and the lock are free of errors, beside placement. */
 export const machineTypeChecks: readonly Check<LockContext>[] = [
   {
@@ -53,7 +71,7 @@ export const machineTypeChecks: readonly Check<LockContext>[] = [
       const { spec, qemu } = ctx;
       if (!qemu || machineTypeAvailable(ctx)) return;
       const type = pinnedMachineType(ctx);
-      const near = closest(type, qemu.machineTypes.filter((t) => chipsetOfMachineType(t) === spec.chipset));
+      const near = nearestMachineType(type, qemu.machineTypes.filter((t) => chipsetOfMachineType(t) === spec.chipset));
       report(
         `machine type ${type}${spec.machineType ? '' : ' (pinned in the lock)'} is not in this QEMU${qemu.version ? ` ${qemu.version}` : ''}`,
         spec.properties.get('chipset')?.value?.span,
