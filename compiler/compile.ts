@@ -8,12 +8,13 @@ import { assertRegistered } from './checks/all.js';
 import { runRegistered } from './checks/registry.js';
 import { runSourceChecks } from './checks/source.js';
 import { vmPinChecks } from './checks/vm-pins.js';
-import { emitWithPairs } from './emit.js';
+import { qemuModel } from './emit.js';
+import { printArgv } from './qemu/argv.js';
 import { readLock, writeLock } from './lockfile.js';
 import { resolve, type MachineSpec } from './machine-spec.js';
 import type { PlacedMachine } from './model.js';
 import { place } from './place/index.js';
-import { recordArgv } from './records.js';
+import { recordModel } from './records.js';
 import { uuidFor } from './pins.js';
 import { comparePlacements, type Plan } from './plan.js';
 import { pinVm, type Approval, type HostFacts, type HostNeeds } from './vm.js';
@@ -139,8 +140,9 @@ function compileUnsorted(input: CompileInput): Compilation {
     devices: placement.devices,
   };
   if (input.diagnosticsOnly) return { diagnostics, ok: true, spec, machine, previous };
-  const { argv, devicePairs } = emitWithPairs(spec, machine);
-  const recorded = recordArgv(machine, argv, devicePairs);
+  const model = qemuModel(spec, machine);
+  const argv = printArgv(model);
+  const recorded = recordModel(machine, model);
   // The plan is made when asked for: a build whose lock is current (`lock --locked` over a
   // folder, `check`) never shows it.
   let plan: Plan | undefined;

@@ -4,7 +4,7 @@
  * devices it opens or passes through. The plan lists them in their own section, so a reviewer
  * sees "runs /tmp/x.sh" at a glance, and `plan`/`diff` report every one that comes or goes.
  */
-import { splitAt } from './text.js';
+import { splitKeyval } from './qemu/keyval.js';
 import type { PlacedMachine } from './model.js';
 
 export type HostEffectKind = 'runs' | 'writes' | 'reads' | 'connects' | 'listens' | 'device';
@@ -17,27 +17,9 @@ export interface HostEffect {
   readonly by: string;
 }
 
-/** An option value split at its commas, `,,` kept as a comma inside a part. */
-function optionParts(value: string): string[] {
-  if (!value.includes(',,')) return splitAt(value, ',');
-  const parts: string[] = [];
-  let cur = '';
-  for (let i = 0; i < value.length; i++) {
-    if (value[i] === ',' && value[i + 1] === ',') {
-      cur += ',';
-      i++;
-    } else if (value[i] === ',') {
-      parts.push(cur);
-      cur = '';
-    } else cur += value[i];
-  }
-  parts.push(cur);
-  return parts;
-}
-
 /** `tap,id=net-nic0,ifname=tap0` → type tap and its key=value pairs; `,,` is a comma inside a value. */
 export function splitOption(value: string): { head: string; pairs: Map<string, string> } {
-  const parts = optionParts(value);
+  const parts = splitKeyval(value);
   const pairs = new Map<string, string>();
   const from = parts[0].includes('=') ? 0 : 1; // a first part with `=` is a pair: no head
   const head = from ? parts[0] : '';

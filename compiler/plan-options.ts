@@ -5,6 +5,7 @@
  */
 import { describeHostEffect, hostEffects, splitOption, type HostEffect } from './host-effects.js';
 import type { PlacedDevice, PlacedMachine } from './model.js';
+import { backendOwner as ownerOfBackend } from './qemu/backend-ids.js';
 
 export interface OptionChange {
   readonly sign: '+' | '-' | '~';
@@ -35,9 +36,10 @@ export function keyed(m: PlacedMachine | undefined): Map<string, string> {
   return out;
 }
 
-/** The device a backend option belongs to: `-netdev net-nic0` → nic0 (backends are named after their device). */
+/** The device a backend option belongs to: `-netdev net-nic0` → nic0 (backends are named after their device, see backend-ids.ts). */
 export function backendOwner(option: string): string | undefined {
-  return /^-\S+ (?:net|drive|chr|audio)-(\S+)$/.exec(option)?.[1];
+  const space = option.indexOf(' ');
+  return space < 0 ? undefined : ownerOfBackend(option.slice(0, space), option.slice(space + 1));
 }
 
 /**
@@ -64,7 +66,7 @@ export function compareOptions(before: PlacedMachine | undefined, after: PlacedM
   return out;
 }
 
-/** The backends of devices (net-, drive-, chr-, audio-ID) in the devices' order, as a build emits them; every other option keeps its place. */
+/** The backends of devices (net-, drive-, chr-, audio-, tpm-, fs-ID) in the devices' order, as a build emits them; every other option keeps its place. */
 export function inDeviceOrder(keys: readonly string[], devices: readonly PlacedDevice[]): string[] {
   const index = new Map(devices.map((d, i) => [d.id, i]));
   const rank = (key: string) => index.get(backendOwner(key) ?? '');

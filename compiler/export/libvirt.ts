@@ -19,11 +19,12 @@ import type { MachineSpec } from '../machine-spec.js';
 import { chipsets } from '../chipsets.js';
 import { hex2 } from '../text.js';
 import type { PlacedMachine } from '../model.js';
-import { commandlineArgs, commandlineElement, machineArgv } from './libvirt-commandline.js';
+import { commandlineArgs, commandlineElement, machineModel } from './libvirt-commandline.js';
 import { ALIAS, idSpan, report, splitBus, type Ctx } from './libvirt-context.js';
 import { deviceElement } from './libvirt-devices.js';
 import { domainHead } from './libvirt-domain.js';
 import { qemuArgsCarried } from './libvirt-vm.js';
+import type { QemuModel } from '../qemu/model.js';
 import { el, renderXml, type XmlElement } from './xml.js';
 
 export interface LibvirtExportInput {
@@ -70,7 +71,7 @@ function controllerIndexes(machine: PlacedMachine): Map<string, number> {
 function deviceElements(ctx: Ctx, devices: XmlElement[], fallback: boolean): string[] {
   const carried = new Set<string>();
   const args: string[] = [];
-  let argv: string[] | undefined;
+  let model: QemuModel | undefined;
   for (const d of ctx.machine.devices) {
     const owner = d.attachment === 'pci' ? d.bus : splitBus(d.bus)[0];
     let reasons: string[] = [`it sits on ${owner}, which goes there too`];
@@ -87,8 +88,8 @@ function deviceElements(ctx: Ctx, devices: XmlElement[], fallback: boolean): str
       reasons = errors.map((x) => x.message);
     }
     carried.add(d.id);
-    argv ??= machineArgv(ctx);
-    args.push(...commandlineArgs(ctx, d, argv));
+    model ??= machineModel(ctx);
+    args.push(...commandlineArgs(ctx, d, model));
     ctx.diagnostics.push({
       code: 'libvirt-commandline',
       severity: 'warning',

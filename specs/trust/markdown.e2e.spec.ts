@@ -22,6 +22,7 @@ import remarkGfm from 'remark-gfm';
 import remarkParse from 'remark-parse';
 import remarkRehype from 'remark-rehype';
 import { unified } from 'unified';
+import { printString } from '../../grammar/index.js';
 import type { Plan } from '../../compiler/index.js';
 import { renderPlanMarkdown } from '../../cli/render-markdown.js';
 import { renderPlan } from '../../cli/render-plan.js';
@@ -66,7 +67,8 @@ const PIECES = [
 ];
 
 const hostile = fc.array(fc.constantFrom(...PIECES), { minLength: 1, maxLength: 6 }).map((a) => `x${a.join('')}`);
-const quoted = (s: string): string => `"${s.replace(/["\\]/g, (c) => `\\${c}`)}"`;
+/** A string literal the parser reads as `s` (hidden characters spelled `\u{…}`, as the language wants). */
+const quoted = printString;
 
 interface Fields {
   manufacturer: string;
