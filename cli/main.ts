@@ -233,16 +233,18 @@ function qemuCommands(c: Cli): void {
     .argument('<files...>', '.machine files')
     .option('--json', 'machine-readable output')
     .option('--timeout <seconds>', 'how long QEMU may take to start and enumerate (default 20; 120 for a UEFI machine: OVMF under TCG is slow)')
+    .addOption(new Option('--guest <os>', "boot a small guest on each machine and print the names it gives each NIC and disk beside machinec's").choices(['linux']))
     .addOption(qemuOption())
     .action(async (files: string[], o) => {
       const { verifyCommand } = await import('./commands/verify.js');
-      c.exit(await verifyCommand(c.session(o), files, { json: Boolean(o.json), timeoutMs: o.timeout === undefined ? undefined : parseTimeout(o.timeout) }));
+      const timeoutMs = o.timeout === undefined ? undefined : parseTimeout(o.timeout);
+      c.exit(await verifyCommand(c.session(o), files, { json: Boolean(o.json), timeoutMs, guest: o.guest }));
     });
 
   program
     .command('import')
     .description('adopt an existing VM: write NAME.machine and its lock from its QEMU command line (after --) or its QMP socket, every device where it is today')
-    .requiredOption('--name <name>', 'the machine name (NAME.machine, NAME.machine.lock)')
+    .option('--name <name>', "the machine name (NAME.machine, NAME.machine.lock); a libvirt domain's own name by default")
     .option('--out <dir>', 'where to write them (default: the current folder)')
     .option('--qmp <socket>', "a running VM's QMP unix socket, instead of a command line")
     .option('--libvirt <file>', 'a libvirt domain XML file (virsh dumpxml), instead of a command line')

@@ -264,6 +264,7 @@ export const machineProps: Readonly<Record<string, PropSpec>> = {
   cpus: { type: 'integer', min: 1, max: 288 },
   accel: { type: 'name', values: ['kvm', 'tcg'], doc: 'kvm or tcg, or a list tried in order; default [kvm, tcg]' },
   uuid: { type: 'string', doc: 'the SMBIOS UUID; generated and locked when absent' },
+  acpi: { type: 'boolean', doc: 'false: no ACPI (-machine acpi=off: no ACPI tables, no PIIX4 power management on pc); default true' },
   display: { type: 'block', doc: 'none, gtk, sdl, vnc { listen = "127.0.0.1:1" }, spice { port = 5930 }; QEMU chooses when absent' },
   cpu: { type: 'block', doc: 'a CPU model (Skylake-Client, EPYC-Rome, …, or host, max), with flags: `Skylake-Client { hv-relaxed = true }`' },
   topology: { type: 'block', doc: 'topology = { sockets = 1, cores = 4, threads = 2 }' },

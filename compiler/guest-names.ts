@@ -37,7 +37,7 @@ export const GUEST_RULES: readonly GuestRule[] = [
   {
     id: 'linux-disk-by-path',
     os: 'linux',
-    pattern: 'pci-{domain:04x}:{bus:02x}:{slot:02x}.{function}[-nvme-1|-scsi-0:0:{target}:{lun}|-ata-{port}.0|-usb-0:{port}:1.0-scsi-0:0:0:0]',
+    pattern: 'pci-{domain:04x}:{bus:02x}:{slot:02x}.{function}[-nvme-1|-scsi-0:0:{target}:{lun}|-ata-{port}.{unit}|-usb-0:{port}:1.0-scsi-0:0:0:0]',
     appliesTo: 'disks and CD-ROMs: /dev/disk/by-path/ (fstab and LVM filters that use it break when it changes)',
     reference: 'systemd src/udev/udev-builtin-path_id.c (handle_pci, handle_scsi, handle_ata, handle_usb, nvme); udev(7) persistent storage rules 60-persistent-storage.rules',
   },
@@ -130,13 +130,13 @@ export class GuestView {
     if (!pci?.guest) {
       // The chipset's own IDE/SATA controller: PIIX3 IDE at 00:01.1 on pc, AHCI at 00:1f.2 on q35.
       const own = chipsetDiskController(this.machine, d);
-      return own && `${pciPath({ bus: 0, ...own.addr })}-ata-${own.port}.0`;
+      return own && `${pciPath({ bus: 0, ...own.addr })}-ata-${own.port}.${ataUnit(d)}`;
     }
     const base = pciPath(pci.guest);
     if (pci === d) return d.model === 'nvme' ? `${base}-nvme-1` : base;
     const owner = this.ownerOf(d.bus);
     if (d.attachment === 'scsi') return `${base}-scsi-0:0:${d.pins['scsi-id'] ?? 0}:${d.pins.lun ?? 0}`;
-    if (d.attachment === 'ide') return `${base}-ata-${Number(/\.(\d+)$/.exec(d.bus)?.[1] ?? 0) + 1}.0`;
+    if (d.attachment === 'ide') return `${base}-ata-${Number(/\.(\d+)$/.exec(d.bus)?.[1] ?? 0) + 1}.${ataUnit(d)}`;
     if (d.attachment === 'usb' && owner) return `${base}-usb-0:${d.pins.port ?? 1}:1.0-scsi-0:0:0:0`;
     return undefined;
   }
@@ -152,6 +152,9 @@ export function linuxNicName(g: { bus: number; slot: number; fn: number }, multi
 export function windowsLocationPath(chain: readonly { slot: number; fn: number }[]): string {
   return ['PCIROOT(0)', ...chain.map((a) => `PCI(${(hex(a.slot, 2) + hex(a.fn, 2)).toUpperCase()})`)].join('#');
 }
+
+/** The device on its ATA port: 0 master, 1 slave (a PIIX IDE channel's unit); AHCI has one device a port. */
+const ataUnit = (d: PlacedDevice): number => Number(d.pins.unit ?? 0);
 
 const pciPath = (g: { bus: number; slot: number; fn: number }): string => `pci-0000:${hex(g.bus, 2)}:${hex(g.slot, 2)}.${g.fn}`;
 

@@ -26,7 +26,7 @@ export function splitOption(value: string): { head: string; pairs: Map<string, s
   for (let i = from; i < parts.length; i++) {
     const p = parts[i];
     const eq = p.indexOf('=');
-    pairs.set(eq < 0 ? p : p.slice(0, eq), eq < 0 ? '' : p.slice(eq + 1));
+    pairs.set(eq < 0 ? p : p.slice(0, eq), eq < 0 ? 'on' : p.slice(eq + 1)); // a bare key is key=on, as QEMU reads it
   }
   if (!head && pairs.has('driver')) return { head: pairs.get('driver')!, pairs };
   return { head, pairs };

@@ -8,6 +8,7 @@ export type { Diagnostic, Span } from '../grammar/index.js';
 export { attachmentOf, audiodevTypes, backendProps, catalog, chardevTypes, isTpmModel, machineProps, netdevTypes, tpmModels, type BusKind, type ModelSpec, type Plug, type PropSpec } from './catalog.js';
 export { childKeyPin } from './qemu-facts.js';
 export { chipsetNames, chipsets, chipsetOfMachineType, DEFAULT_QEMU_BINARY, isChipset, type ChipsetSpec } from './chipsets.js';
+export { splitKeyval } from './qemu/keyval.js';
 export { emit, escapeOptionValue, type EmitOptions, type StandIns } from './emit.js';
 export { resolve, type DeviceSpec, type MachineSpec } from './machine-spec.js';
 export { place, type PlaceOptions, type PlaceResult } from './place/index.js';

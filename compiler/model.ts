@@ -62,6 +62,8 @@ export interface PlacedMachine {
   readonly smbios?: Readonly<Record<string, string>>;
   /** `qemu-args`, as written: passed to QEMU last. */
   readonly qemuArgs?: readonly string[];
+  /** `acpi = false`: QEMU's `-machine acpi=off`. Absent: ACPI on, QEMU's default. */
+  readonly acpi?: false;
   /** Every device in guest topology order: parents before children, buses in slot/function order. */
   readonly devices: readonly PlacedDevice[];
   /**

@@ -32,7 +32,10 @@ export interface VmEmitOptions {
 export const stateOf = (spec: MachineSpec, o: VmEmitOptions): string => o.state ?? stateFolder(spec);
 
 export function machineOption(placed: PlacedMachine): QemuArg {
-  return option('-machine', placed.machineType, placed.firmware?.secureBoot ? [['smm', 'on']] : []);
+  const pairs: [string, string][] = [];
+  if (placed.firmware?.secureBoot) pairs.push(['smm', 'on']);
+  if (placed.acpi === false) pairs.push(['acpi', 'off']);
+  return option('-machine', placed.machineType, pairs);
 }
 
 export function cpuArgs(spec: MachineSpec, placed: PlacedMachine): QemuArg[] {

@@ -29,10 +29,11 @@ export function writeVmLines(m: PlacedMachine): string[] {
   const s = m.smbios;
   if (s) lines.push(['smbios', ...Object.keys(s).sort().map((k) => `${k}=${encode(s[k])}`)].join(' '));
   if (m.qemuArgs?.length) lines.push(['qemu-args', ...m.qemuArgs.map(encode)].join(' '));
+  if (m.acpi === false) lines.push('acpi off');
   return lines;
 }
 
-export type VmLinePins = Partial<Pick<PlacedMachine, 'firmware' | 'cpu' | 'smbios' | 'qemuArgs'>>;
+export type VmLinePins = Partial<Pick<PlacedMachine, 'firmware' | 'cpu' | 'smbios' | 'qemuArgs' | 'acpi'>>;
 
 const SHA256 = /^[0-9a-f]{64}$/;
 const MODEL = /^[A-Za-z0-9_.+-]+$/;
@@ -109,6 +110,12 @@ export function readVmLine(words: readonly string[], into: { -readonly [K in key
     into.qemuArgs = args as string[];
     return undefined;
   }
+  if (kind === 'acpi') {
+    if (into.acpi === false) return 'acpi is locked twice';
+    if (rest.length !== 1 || rest[0] !== 'off') return 'expected `acpi off`';
+    into.acpi = false;
+    return undefined;
+  }
   return null;
 }
 
@@ -138,5 +145,6 @@ export function compareVm(before: PlacedMachine, after: PlacedMachine): string[]
   const qa = (before.qemuArgs ?? []).join(' ');
   const qb = (after.qemuArgs ?? []).join(' ');
   if (qa !== qb) out.push(`qemu-args ${qa || '(none)'} → ${qb || '(none)'}`);
+  if (before.acpi !== after.acpi) out.push(`ACPI ${before.acpi === false ? 'off' : 'on'} → ${after.acpi === false ? 'off' : 'on'}`);
   return out;
 }

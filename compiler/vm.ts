@@ -163,7 +163,9 @@ export function pinVm(spec: MachineSpec, previous: PlacedMachine | undefined, ho
   const ctx: PinContext = { spec, previous, host, approve, findings, needs: { files: [] } };
   const firmware = pinFirmware(ctx);
   const cpu = pinCpu(ctx, machineType);
-  const pins = { firmware, cpu, smbios: smbiosValues(spec), qemuArgs: qemuArgs(spec) };
+  const acpiValue = spec.properties.get('acpi')?.value;
+  const acpi = acpiValue?.kind === 'Boolean' && !acpiValue.value ? (false as const) : undefined;
+  const pins = { firmware, cpu, smbios: smbiosValues(spec), qemuArgs: qemuArgs(spec), acpi };
   return { pins, findings, needs: ctx.needs as HostNeeds };
 }
 

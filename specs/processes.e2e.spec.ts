@@ -64,12 +64,24 @@ async function killDuring(args: string[], signal: NodeJS.Signals, marker: string
 }
 
 /** `machinec run` of a small machine, once its QEMU (named `marker` in `dir`) is running. */
+function catchesSigterm(pid: number): boolean {
+  try {
+    const mask = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '0';
+    return (BigInt(`0x${mask}`) >> 14n) & 1n ? true : false; // SIGTERM is signal 15, bit 14
+  } catch {
+    return false;
+  }
+}
+
 async function runningQemu(name: string) {
   writeFileSync(join(dir, 'm.machine'), 'machine m {\n  accel = tcg\n  display = none\n}\n');
   const marker = join(dir, name);
   const child = spawn(process.execPath, [BIN, 'run', 'm.machine', '--', '-S', '-name', marker], { cwd: dir, stdio: 'ignore' });
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   for (let i = 0; i < 600 && !qemus(marker).length; i++) await sleep(50);
+  // Until QEMU has set its own SIGTERM handler a SIGTERM ends it outright, even stopped (a loaded
+  // machine showed it): wait for the handler (the SIGTERM bit of /proc/PID/status SigCgt).
+  for (let i = 0; i < 600 && qemus(marker).length && !catchesSigterm(qemus(marker)[0]); i++) await sleep(50);
   return { marker, child, exited };
 }
 

@@ -87,8 +87,9 @@ export async function mergeLockCommand(s: Session, base: string, ours: string, t
       return s.fail('unreadable-file', `cannot read ${f}: ${(e as Error).message}`, {}, 2);
     }
   }
-  const shown = path ?? ours;
-  const merged = mergeLocks(texts[0], texts[1], texts[2], shown);
+  // Without %P git names only its temporary files: the lock is then named by its machine, never by them.
+  const merged = mergeLocks(texts[0], texts[1], texts[2], path);
+  const shown = path ?? merged.name ?? 'the lock';
   if (merged.text) {
     writeAtomic(resolve(s.io.cwd, ours), merged.text);
     if (merged.replaced.length) s.io.stderr(`machinec merge-lock: ${shown}: both branches added a device at one address; placed anew: ${merged.replaced.join(', ')}\n`);

@@ -31,7 +31,8 @@ import { libvirtCommandLine, loadLibvirtXml } from '../import/libvirt.js';
 import type { Session } from '../session.js';
 
 export interface ImportOptions {
-  readonly name: string;
+  /** Required but for a libvirt domain, whose `<name>` it defaults to. */
+  readonly name?: string;
   readonly out?: string;
   readonly qmp?: string;
   /** `--libvirt DOMAIN.xml` / `--libvirt-domain NAME`: the libvirt domain read into its QEMU command line (cli/import/libvirt.ts). */
@@ -41,6 +42,9 @@ export interface ImportOptions {
 }
 
 const NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
+
+/** The options once the machine's name is known. */
+type Named = ImportOptions & { readonly name: string };
 
 /** A problem under a failure's message, one a line. */
 const listItem = (p: string): string => `\n  - ${p}`;
@@ -129,8 +133,9 @@ async function inspectionSwtpm(read: ReadCommandLine, scratch: string): Promise<
   return startSwtpm({ dir: scratch, tpmSocket: read.inspectionTpm, tpmState: join(scratch, 'tpm') });
 }
 
-export async function importCommand(s: Session, given: readonly string[], opts: ImportOptions): Promise<number> {
+export async function importCommand(s: Session, given: readonly string[], options: ImportOptions): Promise<number> {
   let command = given;
+  let opts = options as Named;
   let libvirt: LibvirtSource | undefined;
   if (opts.libvirt || opts.libvirtDomain) {
     if (given.length || opts.qmp || (opts.libvirt && opts.libvirtDomain)) return usage(s, 'give one of --libvirt FILE, --libvirt-domain NAME, --qmp SOCKET or a command line after --', 'machinec import --libvirt web.xml --name web');
@@ -145,8 +150,13 @@ export async function importCommand(s: Session, given: readonly string[], opts: 
       return nothingWritten(s);
     }
     command = [DEFAULT_QEMU_BINARY, ...read.args];
-    libvirt = { origin: loaded.origin, notes: read.notes };
+    libvirt = { origin: loaded.origin, notes: read.notes, notNeeded: read.notNeeded };
+    if (opts.name === undefined && !(read.name && NAME.test(read.name))) {
+      return usage(s, `the domain's name ${read.name ?? '(none)'} is not a machine name`, 'pass --name NAME (a letter, then letters, digits, "-" and "_")');
+    }
+    opts = { ...opts, name: opts.name ?? read.name! };
   }
+  if (opts.name === undefined) return usage(s, 'import needs --name NAME', `machinec import --name web -- ${DEFAULT_QEMU_BINARY} …`);
   const scratch = mkdtempSync(join(tmpdir(), 'machinec-import-'));
   const remove = () => rmSync(scratch, { recursive: true, force: true });
   const release = untilDone(remove); // a signal removes it too (cli/signals.ts)
@@ -162,6 +172,8 @@ export async function importCommand(s: Session, given: readonly string[], opts: 
 interface LibvirtSource {
   readonly origin: string;
   readonly notes: string[];
+  /** What the domain says that the guest does not see, each with why. */
+  readonly notNeeded: string[];
 }
 
 /** Where import writes: NAME.machine and NAME.machine.lock in --out. */
@@ -172,7 +184,7 @@ interface Targets {
 }
 
 /** The name and what to import checked, and the files to write not there yet: the files, or a failure's exit status. */
-function importTargets(s: Session, command: readonly string[], opts: ImportOptions): Targets | number {
+function importTargets(s: Session, command: readonly string[], opts: Named): Targets | number {
   if (!NAME.test(opts.name)) return usage(s, `--name ${opts.name} is not a machine name`, 'a name starts with a letter and holds letters, digits, "-" and "_"');
   if (opts.qmp && command.length) return usage(s, 'give either --qmp SOCKET or a command line after --, not both', 'machinec import --qmp /run/vm.qmp --name NAME');
   if (!opts.qmp && !command.length) return usage(s, 'no QEMU command line to import', `machinec import --name NAME -- ${DEFAULT_QEMU_BINARY} -machine q35 …`);
@@ -230,7 +242,7 @@ async function inspectCommandLine(s: Session, qemu: string | undefined, args: re
 }
 
 /** The VM inspected over QMP or from its command line; not being able to is qemu-failed. */
-async function inspectVm(s: Session, opts: ImportOptions, qemu: string | undefined, args: readonly string[], scratch: string): Promise<Inspected | number> {
+async function inspectVm(s: Session, opts: Named, qemu: string | undefined, args: readonly string[], scratch: string): Promise<Inspected | number> {
   try {
     return opts.qmp ? await inspectRunning(s, opts.qmp, opts.timeoutMs) : await inspectCommandLine(s, qemu, args, opts.timeoutMs, scratch);
   } catch (e) {
@@ -240,7 +252,7 @@ async function inspectVm(s: Session, opts: ImportOptions, qemu: string | undefin
 }
 
 /** The inspected VM as a `.machine` and its lock, pinning what a build reads from the host: the pair, or import-failed's exit status. */
-async function adoptInspected(s: Session, opts: ImportOptions, { inspection, backends, read }: Inspected, qemu: string | undefined, libvirt?: LibvirtSource): Promise<Adopted | number> {
+async function adoptInspected(s: Session, opts: Named, { inspection, backends, read }: Inspected, qemu: string | undefined, libvirt?: LibvirtSource): Promise<Adopted | number> {
   try {
     const word = read?.machineWord;
     const versioned = word && !isChipset(word) && word !== 'none' ? inspection.machineType : undefined;
@@ -265,7 +277,7 @@ async function adoptInspected(s: Session, opts: ImportOptions, { inspection, bac
 }
 
 /** The proof before writing: the built machine, started for real, shows the guest what the VM does; a failure's exit status if not. */
-async function proveBuilt(s: Session, opts: ImportOptions, qemu: string, inspection: Inspection, adopted: Adopted): Promise<number | undefined> {
+async function proveBuilt(s: Session, opts: Named, qemu: string, inspection: Inspection, adopted: Adopted): Promise<number | undefined> {
   const c = compile({ file: `${opts.name}.machine`, source: adopted.source, lock: { file: `${opts.name}.machine.lock`, text: adopted.lock } });
   let state: Awaited<ReturnType<typeof throwawayState>> | undefined;
   try {
@@ -307,7 +319,7 @@ function sharedWithRepo(s: Session, sourcePath: string, lock: LockedFile): strin
 }
 
 /** Writes the lock, then the formatted source, and says what was imported and what was not carried over. */
-async function writeImported(s: Session, opts: ImportOptions, { outDir, sourcePath, lockPath }: Targets, adopted: Adopted, read?: ReadCommandLine, libvirt?: LibvirtSource): Promise<number> {
+async function writeImported(s: Session, opts: Named, { outDir, sourcePath, lockPath }: Targets, adopted: Adopted, read?: ReadCommandLine, libvirt?: LibvirtSource): Promise<number> {
   mkdirSync(outDir, { recursive: true });
   const source = await formatted(adopted.source, sourcePath);
   writeAtomic(lockPath, adopted.lock);
@@ -320,11 +332,12 @@ async function writeImported(s: Session, opts: ImportOptions, { outDir, sourcePa
   s.report(warnings);
   for (const n of adopted.notes) s.io.stderr(`note: ${n}\n`);
   for (const n of sharedWithRepo(s, sourcePath, { file: displayPath(s.io, lockPath), text: adopted.lock })) s.io.stderr(`note: ${n}\n`);
+  for (const n of libvirt?.notNeeded ?? []) s.io.stderr(`note: not needed: ${n}\n`);
   return 0;
 }
 
 /** Import proper: check, inspect, adopt, prove, write. */
-async function importInto(s: Session, command: readonly string[], opts: ImportOptions, scratch: string, libvirt?: LibvirtSource): Promise<number> {
+async function importInto(s: Session, command: readonly string[], opts: Named, scratch: string, libvirt?: LibvirtSource): Promise<number> {
   const targets = importTargets(s, command, opts);
   if (typeof targets === 'number') return targets;
   const [first, ...rest] = command;

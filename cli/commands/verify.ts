@@ -13,6 +13,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { DEFAULT_QEMU_BINARY, compareGuestView, emit, escapeOptionValue as esc, isTpmModel, readLock, splitOption } from '../../compiler/index.js';
 import type { GuestPciDevice, Mismatch, PlacedMachine } from '../../compiler/index.js';
 import { QemuLaunchError, waitForStableGuestView, withQemu, type QmpClient } from '../qemu/index.js';
+import { verifyGuestCommand } from '../guest/verify-guest.js';
 import type { Session } from '../session.js';
 import { throwawayState } from '../vm-state.js';
 
@@ -125,9 +126,12 @@ export interface VerifyOptions {
   readonly json: boolean;
   /** Without it: 20 s, or 120 s for a machine that boots OVMF (its PCI enumeration under TCG takes 12 s unloaded). */
   readonly timeoutMs?: number;
+  /** Boot a guest of that OS on each machine and compare its names with machinec's instead. */
+  readonly guest?: 'linux';
 }
 
 export async function verifyCommand(s: Session, files: readonly string[], opts: VerifyOptions): Promise<number> {
+  if (opts.guest === 'linux') return verifyGuestCommand(s, files, opts);
   const qemu = s.qemuPath;
   if (!qemu) {
     s.fail('qemu-missing', `${DEFAULT_QEMU_BINARY} not found`, { hint: 'install it (Debian: apt-get install qemu-system-x86) or pass --qemu PATH' });

@@ -10,6 +10,12 @@
 import { escapeOptionValue as esc } from '../../compiler/index.js';
 import { at, child, childrenNamed, type XmlNode } from './libvirt-xml.js';
 
+/** An error naming the element (nothing is imported). */
+export type Refuse = (n: XmlNode, why: string) => undefined;
+
+/** QEMU's CPU model and flag names, SMBIOS field names: never an option list. */
+const WORD = /^[A-Za-z0-9][A-Za-z0-9_.+-]*$/;
+
 const on = (n: XmlNode | undefined): boolean => (n?.attrs.state ?? 'on') === 'on';
 
 /** libvirt 9.0's `<hyperv>` elements → QEMU's Hyper-V CPU flags. */
@@ -22,10 +28,12 @@ const HYPERV: Readonly<Record<string, string>> = {
 /** `<features><hyperv>` (and `<clock><timer name='hypervclock'>`) as `-cpu` flags. */
 function hypervFlags(root: XmlNode, notes: string[]): string[] {
   const flags: string[] = [];
-  for (const h of child(child(root, 'features'), 'hyperv')?.children ?? []) {
+  const hyperv = child(child(root, 'features'), 'hyperv');
+  if ((hyperv?.attrs.mode ?? 'custom') !== 'custom') notes.push(`<hyperv mode='${hyperv!.attrs.mode}'>: only the flags it names are carried over`);
+  for (const h of hyperv?.children ?? []) {
     const flag = HYPERV[h.name];
     if (!flag) notes.push(`<hyperv><${h.name}>: no QEMU flag machinec knows for it, not carried over`);
-    else if (h.name === 'spinlocks' && on(h)) flags.push(`${flag}=${h.attrs.retries ?? '0x1fff'}`);
+    else if (h.name === 'spinlocks' && on(h)) flags.push(`${flag}=${/^(?:0x[0-9a-f]+|\d+)$/i.test(h.attrs.retries ?? '') ? h.attrs.retries : '0x1fff'}`);
     else if (h.name === 'vendor_id' && on(h)) flags.push(`${flag}=${esc(h.attrs.value ?? '')}`);
     else {
       flags.push(`${flag}=${on(h) ? 'on' : 'off'}`);
@@ -38,7 +46,7 @@ function hypervFlags(root: XmlNode, notes: string[]): string[] {
 }
 
 /** `<cpu>`: host-passthrough is `host`, maximum `max`, custom its `<model>`; `<feature>`s are `+flag`/`-flag`. */
-export function cpuArgs(root: XmlNode, notes: string[]): string[] {
+export function cpuArgs(root: XmlNode, notes: string[], refuse: Refuse): string[] {
   const cpu = child(root, 'cpu');
   const mode = cpu?.attrs.mode ?? 'custom';
   const model = mode === 'host-passthrough' ? 'host' : mode === 'maximum' ? 'max' : mode === 'custom' ? child(cpu, 'model')?.text : undefined;
@@ -48,6 +56,9 @@ export function cpuArgs(root: XmlNode, notes: string[]): string[] {
     else if (hv.length) notes.push('<hyperv>: Hyper-V flags without a <cpu> model are not carried over');
     return [];
   }
+  if (!WORD.test(model)) return refuse(cpu!, `CPU model ${model} is not a CPU model name`) ?? [];
+  const bad = childrenNamed(cpu, 'feature').find((f) => !WORD.test(f.attrs.name ?? ''));
+  if (bad) return refuse(bad, `CPU feature ${bad.attrs.name} is not a flag name`) ?? [];
   const features = childrenNamed(cpu, 'feature').flatMap((f) => (f.attrs.policy === 'disable' || f.attrs.policy === 'forbid' ? [`-${f.attrs.name}`] : f.attrs.policy === 'optional' ? (notes.push(`<feature policy='optional' name='${f.attrs.name}'>: not carried over (machinec requires or disables a flag)`), []) : [`+${f.attrs.name}`]));
   return ['-cpu', [model, ...features, ...hv].join(',')];
 }
@@ -61,6 +72,7 @@ export function firmwareArgs(root: XmlNode, notes: string[]): { args: string[]; 
     notes.push('<loader>: only a pflash CODE image (OVMF) is carried over');
     return { args: [], machine: '' };
   }
+  if (loader.attrs.readonly === 'no') notes.push('<loader readonly=\'no\'>: the CODE image is carried read-only');
   const args = ['-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${esc(loader.text)}`];
   const nvram = child(os, 'nvram')?.text;
   if (nvram) args.push('-drive', `if=pflash,format=raw,unit=1,file=${esc(nvram)}`);
@@ -70,8 +82,10 @@ export function firmwareArgs(root: XmlNode, notes: string[]): { args: string[]; 
 }
 
 /** `<genid>GUID</genid>`: the vmgenid device. */
-export function genidArgs(root: XmlNode): string[] {
-  const guid = child(root, 'genid')?.text;
+export function genidArgs(root: XmlNode, refuse: Refuse): string[] {
+  const genid = child(root, 'genid');
+  const guid = genid?.text;
+  if (guid && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(guid)) return refuse(genid!, `${guid} is not a GUID`) ?? [];
   return guid ? ['-device', `vmgenid,id=genid,guid=${guid}`] : [];
 }
 
@@ -84,7 +98,8 @@ export function smbiosArgs(root: XmlNode, notes: string[]): string[] {
     return [];
   }
   for (const other of sysinfo.children.filter((c) => c.name !== 'system')) notes.push(`<sysinfo><${other.name}>: machinec writes SMBIOS type 1 (<system>) only, not carried over`);
-  const entries = childrenNamed(child(sysinfo, 'system') ?? sysinfo, 'entry').filter((e) => e.attrs.name !== 'uuid');
+  const named = (e: XmlNode): boolean => WORD.test(e.attrs.name ?? '') || (notes.push(`${at(e)}: SMBIOS field ${e.attrs.name} is not carried over`), false);
+  const entries = childrenNamed(child(sysinfo, 'system') ?? sysinfo, 'entry').filter((e) => e.attrs.name !== 'uuid' && named(e));
   return entries.length ? ['-smbios', ['type=1', ...entries.map((e) => `${e.attrs.name}=${esc(e.text)}`)].join(',')] : [];
 }
 
@@ -98,14 +113,20 @@ export function serialArgs(n: XmlNode, notes: string[]): string[] {
   }
   if (n.attrs.type === 'pty' || n.attrs.type === 'null') return ['-serial', n.attrs.type];
   if (n.attrs.type === 'file' && source?.attrs.path) return ['-serial', `file:${source.attrs.path}`];
-  if (n.attrs.type === 'unix' && source?.attrs.path && source.attrs.mode === 'bind') return ['-serial', `unix:${source.attrs.path},server=on,wait=off`];
+  if (n.attrs.type === 'unix' && source?.attrs.path && source.attrs.mode === 'bind') return ['-serial', `unix:${esc(source.attrs.path)},server=on,wait=off`];
   notes.push(`${at(n)}: type ${n.attrs.type} is not carried over (the guest's ttyS0 can be pty, null, a file or a unix socket QEMU listens on)`);
   return [];
 }
 
 /** `<graphics>`: VNC on port 5900 + N as `-vnc HOST:N`, SPICE with its port and address, SDL. */
 export function graphicsArgs(n: XmlNode, notes: string[]): string[] {
-  const listen = child(n, 'listen')?.attrs.address ?? n.attrs.listen ?? '127.0.0.1';
+  const element = child(n, 'listen');
+  const kind = element?.attrs.type ?? 'address';
+  if (kind !== 'address') notes.push(`${at(element!)}: a ${kind} listen is not carried over (an address is)`);
+  const legacy = n.attrs.listen; // libvirt writes the first <listen>'s address here too
+  const given = element?.attrs.address ?? legacy ?? '127.0.0.1';
+  // An address, never an option list: anything else listens where libvirt's default does.
+  const listen = /^[0-9A-Za-z.:-]+$/.test(given) ? given : (notes.push(`${at(n)}: listen address ${given} is not carried over`), '127.0.0.1');
   const port = Number(n.attrs.port);
   if (n.attrs.type === 'vnc' && n.attrs.autoport !== 'yes' && port >= 5900) return ['-vnc', `${listen.includes(':') ? `[${listen}]` : listen}:${port - 5900}`];
   if (n.attrs.type === 'spice' && n.attrs.autoport !== 'yes' && port > 0 && !n.attrs.passwd) return ['-spice', `port=${port},addr=${listen},disable-ticketing=on`];

@@ -197,8 +197,9 @@ function readMachine(r: CommandLineReading, v: string): void {
   for (const [k, x] of rest) {
     if (k === 'pflash0' || k === 'pflash1') r.fw.pflashNodes[Number(k[6])] = x;
     if (k === 'smm') r.fw.smm = x === 'true' ? 'on' : x;
+    if (k === 'acpi' && ['off', 'on'].includes(x)) r.vmProps.push(['acpi', x === 'off' ? 'false' : '']);
   }
-  const extra = rest.filter(([k]) => !['type', 'pflash0', 'pflash1', 'smm'].includes(k));
+  const extra = rest.filter(([k, x]) => !['type', 'pflash0', 'pflash1', 'smm'].includes(k) && !(k === 'acpi' && ['off', 'on'].includes(x)));
   if (extra.length) r.notes.push(`-machine ${kvText(extra)}`);
   r.out.push('-machine', kvText(rest));
 }

@@ -3,7 +3,7 @@
  * `-opt value` pairs, QEMU's key=value lists (bare `key` is `key=on`, `,,` is a comma), and the
  * backends an option names, as the .machine writes them. The one reader of QEMU syntax.
  */
-import { escapeOptionValue } from '../../compiler/index.js';
+import { escapeOptionValue, splitKeyval } from '../../compiler/index.js';
 
 /**
  * QEMU options that take no argument (everything else takes exactly one): every one QEMU 7.2's
@@ -41,19 +41,9 @@ export function splitOptions(args: readonly string[]): { options: QemuOption[]; 
   return { options, errors };
 }
 
-/** QEMU's key=value list: commas split, a doubled comma is a comma; a first word without `=` is `implied`. */
+/** QEMU's key=value list (split as the compiler's keyval reader does: `,,` is a comma); a first word without `=` is `implied`, a bare key is `key=on`. */
 export function parseKv(text: string, implied?: string): [string, string][] {
-  const parts: string[] = [];
-  let cur = '';
-  for (let i = 0; i < text.length; i++) {
-    if (text[i] === ',') {
-      if (text[i + 1] === ',') { cur += ','; i++; continue; }
-      parts.push(cur);
-      cur = '';
-    } else cur += text[i];
-  }
-  parts.push(cur);
-  return parts.filter((p, i) => p !== '' || i === 0).map((p, i) => {
+  return splitKeyval(text).filter((p, i) => p !== '' || i === 0).map((p, i) => {
     const eq = p.indexOf('=');
     if (eq < 0) return i === 0 && implied ? [implied, p] : [p, 'on'];
     return [p.slice(0, eq), p.slice(eq + 1)];

@@ -5,7 +5,7 @@
 import type { Diagnostic } from '../../grammar/index.js';
 import { chipsets, chipsetOfMachineType } from '../chipsets.js';
 import type { MachineSpec } from '../machine-spec.js';
-import type { PlacedMachine } from '../model.js';
+import type { PlacedDevice, PlacedMachine } from '../model.js';
 import { runRegistered, type Check, type CheckPhase } from './registry.js';
 
 /** What the installed QEMU offers. */
@@ -29,6 +29,46 @@ export const pinnedMachineType = ({ spec, previous, qemu }: LockContext): string
 
 export const machineTypeAvailable = (ctx: LockContext): boolean => !ctx.qemu?.machineTypes.length || ctx.qemu.machineTypes.includes(pinnedMachineType(ctx));
 
+/** The pins a guest tells devices apart by: a NIC's onboard name (acpi-index), its MAC, a disk's serial. */
+export const UNIQUE_PINS = ['acpi-index', 'mac', 'serial'] as const;
+
+/** Two devices of a lock that hold one value of a unique pin: the first holder in lock order, then the other. */
+export interface SharedPin {
+  readonly pin: (typeof UNIQUE_PINS)[number];
+  readonly value: string;
+  readonly first: PlacedDevice;
+  readonly other: PlacedDevice;
+}
+
+export function sharedPins(devices: readonly PlacedDevice[]): SharedPin[] {
+  const out: SharedPin[] = [];
+  for (const pin of UNIQUE_PINS) {
+    const holders = new Map<string, PlacedDevice>();
+    for (const d of devices) {
+      const value = d.pins[pin];
+      if (value === undefined) continue;
+      const first = holders.get(value);
+      if (first) out.push({ pin, value, first, other: d });
+      else holders.set(value, d);
+    }
+  }
+  return out;
+}
+
+/** The serial a build gives a disk of `spec`: the one written, or its id as compiler/pins.ts shortens it. */
+function serialFromSource(spec: MachineSpec, id: string): string | undefined {
+  const d = spec.devices.find((x) => x.id === id);
+  if (!d) return undefined;
+  const given = d.node.properties.find((p) => p.key.name === 'serial')?.value;
+  return given?.kind === 'String' ? given.value : id.replace(/[^A-Za-z0-9_.-]/g, '').slice(0, 20);
+}
+
+const GUEST_SEES: Record<SharedPin['pin'], (v: string) => string> = {
+  'acpi-index': (v) => `both would be eno${v} in a Linux guest`,
+  mac: () => 'a MAC is unique on a network',
+  serial: (v) => `both would be /dev/disk/by-id/…${v} in a Linux guest`,
+};
+
 export const lockChecks: readonly Check<LockContext>[] = [
   {
     id: 'chipset-changed',
@@ -37,6 +77,28 @@ export const lockChecks: readonly Check<LockContext>[] = [
     run({ spec, previous }, report) {
       if (previous && previous.chipset !== spec.chipset) {
         report(`the lock is for a ${previous.chipset} machine (${previous.machineType}), the source says ${spec.chipset}`, spec.properties.get('chipset')?.value?.span, 'a new chipset moves every device: to do it on purpose, delete the lock and build again');
+      }
+    },
+  },
+  {
+    // One acpi-index or serial on two devices of a lock, as a hand edit or a merge leaves it (one MAC on two is the
+    // reader's lock-conflict). Two serials a build gives alike (`serial` written so, or two ids alike in their first
+    // 20 characters) are the source's doing: a build writes them again, so they are not the lock's fault.
+    id: 'lock-duplicate-pin',
+    phase: 'lock',
+    severity: 'error',
+    run({ spec, previous }, report) {
+      if (!previous) return;
+      const spanOf = (id: string) => spec.devices.find((d) => d.id === id)?.idSpan;
+      const built = (d: PlacedDevice, value: string) => serialFromSource(spec, d.id) === value;
+      for (const { pin, value, first, other } of sharedPins(previous.devices)) {
+        if (pin === 'serial' && built(first, value) && built(other, value)) continue;
+        report(
+          `the lock gives ${first.id} and ${other.id} one ${pin}, ${value}: ${GUEST_SEES[pin](value)}`,
+          spanOf(other.id) ?? spanOf(first.id),
+          `take the lock of one branch (\`git checkout --ours FILE\`) and run \`machinec build\`, ` +
+            `or set \`${pin}\` on ${other.id} to a value no other device has`,
+        );
       }
     },
   },

@@ -45,6 +45,8 @@ export const failures: readonly Failure[] = [
   { id: 'lock-outdated', severity: 'error', doc: '--locked, and the lock is missing or a build would change it' },
   { id: 'qemu-missing', severity: 'error', doc: `no ${DEFAULT_QEMU_BINARY} to run` },
   { id: 'qemu-failed', severity: 'error', doc: 'QEMU would not start or stopped' },
+  { id: 'guest-missing', severity: 'error', doc: "verify --guest linux: the guest's kernel, busybox or udevadm is not installed (Debian: linux-image-amd64, busybox-static, udev)" },
+  { id: 'guest-silent', severity: 'error', doc: 'verify --guest linux: the guest did not report its names within the bound (--timeout)' },
   { id: 'git', severity: 'error', doc: 'a git command (diff against a revision) failed' },
   { id: 'rename', severity: 'error', doc: 'machinec rename cannot rename that id' },
   { id: 'import-failed', severity: 'error', doc: 'import could not carry the running QEMU into a .machine file' },

@@ -59,7 +59,7 @@ function hypervElement(ctx: Ctx): XmlElement | undefined {
 
 /** `<features>`: ACPI, APIC, SMM when secure boot needs it, the Hyper-V enlightenments. */
 export function featuresElement(ctx: Ctx): XmlElement {
-  return el('features', {}, el('acpi'), el('apic'), hypervElement(ctx), ctx.machine.firmware?.secureBoot ? el('smm', { state: 'on' }) : undefined);
+  return el('features', {}, ctx.machine.acpi === false ? undefined : el('acpi'), el('apic'), hypervElement(ctx), ctx.machine.firmware?.secureBoot ? el('smm', { state: 'on' }) : undefined);
 }
 
 /** The -smp numbers machinec gives QEMU: `cpus`, else the product of the topology's levels, else 1. */

@@ -94,6 +94,11 @@ describe('item 7: typed blocks have schemas', () => {
     expect(hostEffects(c.machine!).map(describeHostEffect).join('\n')).toContain(effect);
   });
 
+  it.each([['vhost=on'], ['vhost']])('a tap given by qemu-args with %s uses /dev/vhost-net (a bare key is key=on, as QEMU reads it)', (vhost) => {
+    const c = build(machine(`  qemu-args = ["-netdev", "tap,id=t9,ifname=tap9,${vhost}"]`));
+    expect(hostEffects(c.machine!).map(describeHostEffect).join('\n')).toContain('uses host device /dev/vhost-net');
+  });
+
   it('romfile, a raw host disk, a truncated chardev file and vfio are host effects', () => {
     const c = build(machine([
       '  device nic0: e1000 { netdev = user, romfile = "/etc/shadow" }',
