@@ -1,7 +1,7 @@
 /** The machinec command line. `main` is what the binary runs, and what tests call in-process. */
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { displayPath, FileWriteError, type Io } from './io.js';
-import { diagnose } from '../compiler/index.js';
+import { DEFAULT_QEMU_BINARY, diagnose } from '../compiler/index.js';
 import { isDeviceId } from '../grammar/index.js';
 import { renderDiagnostic, renderDiagnostics } from './render-diagnostic.js';
 import { Session } from './session.js';
@@ -13,7 +13,7 @@ export const VERSION = '0.1.0';
 
 const formatOption = () => new Option('--format <format>', 'shell (paste-safe, one option a line), json (an array), or lines (one argument a line)').choices(['shell', 'json', 'lines']).default('shell');
 const planFormatOption = () => new Option('--format <format>', 'text (for a terminal), json, or markdown (a pull-request comment with a picture of the buses)').choices(['text', 'json', 'markdown']).default('text');
-const qemuOption = () => new Option('--qemu <path>', 'the QEMU binary (default: qemu-system-x86_64 on PATH)');
+const qemuOption = () => new Option('--qemu <path>', `the QEMU binary (default: ${DEFAULT_QEMU_BINARY} on PATH)`);
 
 /** The longest --timeout: a day (Node's timers stop at 2^31 ms, about 24.8 days). */
 const MAX_TIMEOUT_S = 86_400;
@@ -265,7 +265,7 @@ function qemuCommands(c: Cli): void {
     .option('--libvirt <file>', 'a libvirt domain XML file (virsh dumpxml), instead of a command line')
     .option('--libvirt-domain <name>', 'a defined libvirt domain (read with virsh dumpxml), instead of a command line')
     .option('--timeout <seconds>', 'how long QEMU may take to start and enumerate', '20')
-    .argument('[command...]', 'qemu-system-x86_64 ARGS…, after --')
+    .argument('[command...]', `${DEFAULT_QEMU_BINARY} ARGS…, after --`)
     .action(async (command: string[], o) => {
       const { importCommand } = await import('./commands/import.js');
       c.exit(await importCommand(c.session(o), command, { name: o.name, out: o.out, qmp: o.qmp, libvirt: o.libvirt, libvirtDomain: o.libvirtDomain, timeoutMs: parseTimeout(o.timeout) }));
@@ -349,7 +349,7 @@ const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   textconv: ['git config diff.machinec.textconv "machinec textconv"   # machinec init does this'],
   'merge-lock': ['git config merge.machinec.driver "machinec merge-lock %O %A %B %P"   # machinec init does this'],
   verify: ['machinec verify office.machine', 'machinec verify windows.machine --timeout 300 --json'],
-  import: ['machinec import --name web -- qemu-system-x86_64 -M q35 -m 2G -nic user,model=virtio-net-pci', 'machinec import --name web --qmp /run/web.qmp'],
+  import: [`machinec import --name web -- ${DEFAULT_QEMU_BINARY} -M q35 -m 2G -nic user,model=virtio-net-pci`, 'machinec import --name web --qmp /run/web.qmp'],
   export: ['machinec export libvirt office.machine --out office.xml && virsh define office.xml'],
   fmt: ['machinec fmt', 'machinec fmt --check office.machine'],
   lsp: ['machinec lsp --stdio   # editors start it; see machinec help editors'],

@@ -3,7 +3,7 @@
  * and every text read so far, so diagnostics can show their source lines.
  */
 import { dirname, resolve } from 'node:path';
-import { compile, diagnose, type Approval, type CompileInput, type Compilation, type Diagnostic, type HostFacts, type HostNeeds, type QemuInfo } from '../compiler/index.js';
+import { DEFAULT_QEMU_BINARY, compile, diagnose, type Approval, type CompileInput, type Compilation, type Diagnostic, type HostFacts, type HostNeeds, type QemuInfo } from '../compiler/index.js';
 import { digestFiles } from './host-files.js';
 import { cpuAliases } from './qemu/cpu-models.js';
 import { RepoValues } from './repo.js';
@@ -48,7 +48,7 @@ export class Session {
 
   /** The binary named in printed command lines: --qemu as given, else qemu-system-x86_64 (never a machine-specific path). */
   get binaryName(): string {
-    return this.qemuOption ?? 'qemu-system-x86_64';
+    return this.qemuOption ?? DEFAULT_QEMU_BINARY;
   }
 
   /** The QEMU binary: --qemu, else qemu-system-x86_64 on PATH. */
@@ -61,7 +61,7 @@ export class Session {
   askQemu(): Promise<{ info?: QemuInfo; note?: string }> {
     this.qemuAnswer ??= (async () => {
       const path = this.qemuPath;
-      if (!path) return { note: `note: ${this.qemuOption ?? 'qemu-system-x86_64'} not found: machine types come from the lock, or default to pc-i440fx-7.2 and pc-q35-7.2 (QEMU 7.2)\n` };
+      if (!path) return { note: `note: ${this.qemuOption ?? DEFAULT_QEMU_BINARY} not found: machine types come from the lock, or default to pc-i440fx-7.2 and pc-q35-7.2 (QEMU 7.2)\n` };
       try {
         const mt = await listMachineTypes(path);
         return { info: { machineTypes: mt.types, aliases: mt.aliases } };

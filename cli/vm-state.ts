@@ -11,7 +11,8 @@ import { constants, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync,
 import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
-import { diagnose, firmwareChoice, NVRAM_FILE, stateFolder, TPM_SOCKET, TPM_STATE_DIR, type Diagnostic, type MachineSpec, type PlacedMachine, type Span } from '../compiler/index.js';
+import { diagnose, firmwareChoice, isTpmModel, NVRAM_FILE, stateFolder, TPM_SOCKET, TPM_STATE_DIR } from '../compiler/index.js';
+import type { Diagnostic, MachineSpec, PlacedMachine, Span } from '../compiler/index.js';
 import { writeAtomic } from './io.js';
 import { repoRoot } from './repo.js';
 import { isStopping, untilDone } from './signals.js';
@@ -169,7 +170,7 @@ export function prepareState(machine: PlacedMachine, sourcePath: string, shown: 
   return undefined;
 }
 
-export const hasTpm = (machine: PlacedMachine): boolean => machine.devices.some((d) => d.model === 'tpm-crb' || d.model === 'tpm-tis');
+export const hasTpm = (machine: PlacedMachine): boolean => machine.devices.some((d) => isTpmModel(d.model));
 
 /** Whether something answers on a unix socket. */
 function answers(path: string): Promise<boolean> {

@@ -2,6 +2,7 @@
  * The device catalog: one row of data per QEMU device model. Nothing here is code that
  * decides; placement, checks and emission read these rows.
  */
+import { pcieChipsets } from './chipsets.js';
 import type { Attachment, Chipset } from './model.js';
 
 /**
@@ -134,9 +135,13 @@ export const catalog: Readonly<Record<string, ModelSpec>> = {
 
   // Controllers
   'pci-bridge': { plug: 'pci-bridge', provides: 'pci', props: { shpc: bool }, pci: { vendor: RED_HAT, device: 0x0001 } },
-  'pcie-root-port': { plug: 'root-port', provides: 'pcie-port', chipsets: ['q35'], props: {}, pci: { vendor: RED_HAT, device: 0x000c } },
-  'pcie-pci-bridge': { plug: 'pcie-pci-bridge', provides: 'pci', chipsets: ['q35'], props: {}, pci: { vendor: RED_HAT, device: 0x000e } },
+  'pcie-root-port': { plug: 'root-port', provides: 'pcie-port', chipsets: pcieChipsets, props: {}, pci: { vendor: RED_HAT, device: 0x000c } },
+  'pcie-pci-bridge': { plug: 'pcie-pci-bridge', provides: 'pci', chipsets: pcieChipsets, props: {}, pci: { vendor: RED_HAT, device: 0x000e } },
 };
+
+/** The TPM models: the ones with a `tpm` backend (QEMU allows one a machine). */
+export const tpmModels: readonly string[] = Object.keys(catalog).filter((m) => catalog[m].backend === 'tpm');
+export const isTpmModel = (model: string): boolean => catalog[model]?.backend === 'tpm';
 
 /** The attachment (kind of address) of a plug. */
 export function attachmentOf(plug: Plug): Attachment {

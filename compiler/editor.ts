@@ -7,6 +7,7 @@ import { walkDevices, scan, type Diagnostic, type MachineFile, type Span, type T
 import { audiodevTypes, backendProps, catalog, chardevTypes, machineProps, netdevTypes, type ModelSpec, type Plug, type PropSpec } from './catalog.js';
 import { formatGuestAddress } from './lockfile.js';
 import { formatAddress } from './machine-spec.js';
+import { chipsetNames } from './chipsets.js';
 import type { PlacedDevice, PlacedMachine } from './model.js';
 
 export type CompletionKind = 'model' | 'property' | 'value' | 'device' | 'keyword';
@@ -55,7 +56,7 @@ function valuesOf(key: string, spec: PropSpec | undefined): readonly string[] {
   if (key === 'netdev') return netdevTypes;
   if (key === 'chardev') return chardevTypes;
   if (key === 'audiodev') return audiodevTypes;
-  if (key === 'chipset') return ['pc', 'q35'];
+  if (key === 'chipset') return chipsetNames;
   if (spec?.type === 'boolean') return ['true', 'false'];
   return [];
 }

@@ -7,6 +7,7 @@
 import { catalog } from './catalog.js';
 import { chipsets } from './chipsets.js';
 import type { PlacedDevice, PlacedMachine } from './model.js';
+import { guestPciId } from './qemu-facts.js';
 
 export interface GuestRule {
   readonly id: string;
@@ -110,10 +111,7 @@ export class GuestView {
 
   /** vendor:device as the guest reads it: virtio devices drop their legacy ID behind a PCIe port, or with disable-legacy. */
   pciId(d: PlacedDevice): { vendor: number; device: number } | undefined {
-    const pci = catalog[d.model]?.pci;
-    if (!pci) return undefined;
-    const modern = this.byId.get(d.bus)?.model === 'pcie-root-port' || d.pins['disable-legacy'] === 'on';
-    return { vendor: pci.vendor, device: modern && pci.modernDevice !== undefined ? pci.modernDevice : pci.device };
+    return guestPciId(d, this.byId.get(d.bus)?.model);
   }
 
   namesOf(d: PlacedDevice): GuestNames {
@@ -165,7 +163,7 @@ function chipsetDiskController(machine: PlacedMachine, d: PlacedDevice): { addr:
   const index = chip.ideBuses.indexOf(d.bus);
   if (index < 0) return undefined;
   // pc: PIIX3 IDE, ide.0 primary and ide.1 secondary channel (ata-1, ata-2); q35: ICH9 AHCI, one port a bus.
-  return machine.chipset === 'pc' ? { addr: { slot: 1, fn: 1 }, port: index + 1 } : { addr: { slot: 0x1f, fn: 2 }, port: index + 1 };
+  return { addr: chip.diskController.addr, port: index + 1 };
 }
 
 /** Guest names of every device, by id. */

@@ -4,10 +4,10 @@
  * it came from, and the built machine against it) and the tests use. Pure: the view itself is
  * read from QEMU by the CLI (QMP `query-pci`).
  */
-import { catalog } from './catalog.js';
 import { chipsets } from './chipsets.js';
 import { formatGuestAddress } from './lockfile.js';
 import type { PlacedDevice, PlacedMachine } from './model.js';
+import { guestPciId } from './qemu-facts.js';
 
 export interface GuestPciDevice {
   readonly bus: number;
@@ -53,11 +53,7 @@ export function describeDevice(d: GuestPciDevice): string {
 
 /** The vendor:device the guest reads: virtio devices drop their legacy ID behind a PCIe port, or with disable-legacy. */
 export function expectedPciId(d: PlacedDevice, machine: PlacedMachine): { vendor: number; device: number } | undefined {
-  const pci = catalog[d.model]?.pci;
-  if (!pci) return undefined;
-  const parent = machine.devices.find((p) => p.id === d.bus);
-  const modern = parent?.model === 'pcie-root-port' || d.pins['disable-legacy'] === 'on';
-  return { vendor: pci.vendor, device: modern && pci.modernDevice !== undefined ? pci.modernDevice : pci.device };
+  return guestPciId(d, machine.devices.find((p) => p.id === d.bus)?.model);
 }
 
 const addressOf = (g: { bus: number; slot: number; fn: number }): string => formatGuestAddress(g);

@@ -5,8 +5,9 @@
 export { compile, type Compilation, type CompileInput, type QemuInfo } from './compile.js';
 export { parse } from '../grammar/index.js';
 export type { Diagnostic, Span } from '../grammar/index.js';
-export { attachmentOf, audiodevTypes, backendProps, catalog, chardevTypes, machineProps, netdevTypes, type BusKind, type ModelSpec, type Plug, type PropSpec } from './catalog.js';
-export { chipsets, chipsetOfMachineType, type ChipsetSpec } from './chipsets.js';
+export { attachmentOf, audiodevTypes, backendProps, catalog, chardevTypes, isTpmModel, machineProps, netdevTypes, tpmModels, type BusKind, type ModelSpec, type Plug, type PropSpec } from './catalog.js';
+export { childKeyPin } from './qemu-facts.js';
+export { chipsetNames, chipsets, chipsetOfMachineType, DEFAULT_QEMU_BINARY, isChipset, type ChipsetSpec } from './chipsets.js';
 export { splitKeyval } from './qemu/keyval.js';
 export { emit, escapeOptionValue, type EmitOptions, type StandIns } from './emit.js';
 export { resolve, type DeviceSpec, type MachineSpec } from './machine-spec.js';

@@ -15,6 +15,7 @@ import { catalog } from './catalog.js';
 import { formatAddress } from './machine-spec.js';
 import { splitAt } from './text.js';
 import type { PlacedDevice } from './model.js';
+import { childKeyPin } from './qemu-facts.js';
 
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
@@ -76,8 +77,6 @@ export function lockValue(text: string): string | undefined {
 
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-/** A bare QEMU machine type: `pc-q35-7.2`, never `pc-q35-7.2,kernel-irqchip=off`. */
-export const MACHINE_TYPE = /^(pc|q35|pc-(q35|i440fx)-\d+\.\d+|pc-\d+\.\d+)$/;
 
 /** `0` or up to six digits without a leading zero (`/^(0|[1-9]\d{0,5})$/`, by char code): its value, else -1. */
 function smallInteger(v: string): number {
@@ -122,9 +121,6 @@ export const PIN_RULES: Readonly<Record<string, (value: string) => string | unde
 const PIN_RULE_MAP: ReadonlyMap<string, (value: string) => string | undefined> = new Map(Object.entries(PIN_RULES));
 /** The rule of a pin key, if machinec writes that key. */
 export const pinRule = (key: string): ((value: string) => string | undefined) | undefined => PIN_RULE_MAP.get(key);
-
-/** The key that places a device on a controller's bus, by attachment. */
-const PLACE_KEY: Readonly<Record<string, string>> = { usb: 'port', scsi: 'scsi-id', ide: 'unit', 'virtio-serial': 'nr', hda: 'cad' };
 
 /** The models machinec creates itself: the only ones an `auto` line may name. */
 export const AUTO_MODELS: ReadonlySet<string> = new Set(['pcie-root-port', 'pci-bridge', 'pcie-pci-bridge']);
@@ -174,7 +170,7 @@ export function lockConflicts(lines: readonly LockLine[], file: string): Diagnos
       const addr = d.addr;
       claim(mapIn(addrs, d.bus), addr.slot * 8 + addr.fn, l, () => `is at ${d.bus} ${formatAddress(addr)}`);
     }
-    const placeKey = PLACE_KEY[d.attachment];
+    const placeKey = childKeyPin(d.attachment);
     if (placeKey) {
       const place = d.pins[placeKey];
       if (place === undefined) report(l, `${d.id} on ${d.bus} has no ${placeKey}=`, undefined, 'lock-syntax');

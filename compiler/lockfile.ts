@@ -18,9 +18,9 @@
  * root port's `port=` read as `pcie-port=`), and the next write is format 2.
  */
 import type { Diagnostic } from '../grammar/index.js';
-import { chipsetOfMachineType } from './chipsets.js';
+import { chipsetOfMachineType, isMachineType } from './chipsets.js';
 import { formatAddress, parseAddress } from './machine-spec.js';
-import { isBareWord, lockConflicts, lockValue, MACHINE_TYPE, pinRule, quoteLockValue, splitLockWords, UUID, type LockLine } from './lock-schema.js';
+import { isBareWord, lockConflicts, lockValue, pinRule, quoteLockValue, splitLockWords, UUID, type LockLine } from './lock-schema.js';
 import type { Attachment, GuestAddress, PlacedDevice, PlacedMachine } from './model.js';
 import { hex2, splitAt } from './text.js';
 import { renameBackendIds } from './qemu/backend-ids.js';
@@ -121,7 +121,7 @@ function readFormatLine(words: readonly string[]): number | Refusal {
 function readMachineLine(words: readonly string[], n: number): LockReading['header'] | Refusal {
   const uuid = words[3]?.startsWith('uuid=') ? words[3].slice(5) : undefined;
   if (words[0] !== 'machine' || words.length !== 4 || !uuid || !isBareWord(words[1]) || !chipsetOfMachineType(words[2])) return refuse(`line ${n}: expected \`machine NAME TYPE uuid=…\``);
-  if (!MACHINE_TYPE.test(words[2])) return refuse(`line ${n}: ${words[2]} is not a bare QEMU machine type`);
+  if (!isMachineType(words[2])) return refuse(`line ${n}: ${words[2]} is not a bare QEMU machine type`);
   if (!UUID.test(uuid)) return refuse(`line ${n}: uuid=${uuid} is not a UUID (lower-case hex)`);
   return { name: words[1], type: words[2], uuid };
 }

@@ -4,7 +4,7 @@
  */
 import type { DeviceNode, Identifier, MachineNode, Property, Span, Value } from '../grammar/index.js';
 import { catalog, type ModelSpec } from './catalog.js';
-import { chipsetOfMachineType } from './chipsets.js';
+import { chipsetOfMachineType, DEFAULT_CHIPSET } from './chipsets.js';
 import type { Chipset, PciAddress } from './model.js';
 import { hex2 } from './text.js';
 
@@ -76,8 +76,8 @@ const nameOf = (v: Value | undefined): string | undefined => (v?.kind === 'Ident
 export function resolve(machine: MachineNode | undefined, file: string): MachineSpec {
   const properties = new Map<string, Property>();
   for (const p of machine?.properties ?? []) if (p.key.name && !properties.has(p.key.name)) properties.set(p.key.name, p);
-  const chipsetWord = nameOf(properties.get('chipset')?.value) ?? 'q35';
-  const chipset = chipsetOfMachineType(chipsetWord) ?? 'q35';
+  const chipsetWord = nameOf(properties.get('chipset')?.value) ?? DEFAULT_CHIPSET;
+  const chipset = chipsetOfMachineType(chipsetWord) ?? DEFAULT_CHIPSET;
   const devices: DeviceSpec[] = [];
   const build = (node: DeviceNode, parent: DeviceSpec | undefined): DeviceSpec | undefined => {
     if (!node.id || !node.model) return undefined;

@@ -14,6 +14,7 @@
  */
 import { catalog } from './catalog.js';
 import { sharedPins } from './checks/lock.js';
+import { chipsets, DEFAULT_CHIPSET } from './chipsets.js';
 import { compile } from './compile.js';
 import { formatGuestAddress, readLock, writeLock } from './lockfile.js';
 import type { PlacedDevice, PlacedMachine } from './model.js';
@@ -32,7 +33,7 @@ export interface LockMerge {
 }
 
 /** A device line's content, to compare sides. */
-const lineOf = (d: PlacedDevice | undefined): string => (d ? writeLock({ name: '-', chipset: 'pc', machineType: 'pc-i440fx-7.2', uuid: '-', devices: [d] }, '-').split('\n')[4] : '');
+const lineOf = (d: PlacedDevice | undefined): string => (d ? writeLock({ name: '-', chipset: DEFAULT_CHIPSET, machineType: chipsets[DEFAULT_CHIPSET].defaultMachineType, uuid: '-', devices: [d] }, '-').split('\n')[4] : '');
 const where = (d: PlacedDevice): string => `${d.model} at ${d.guest ? formatGuestAddress(d.guest) : describePlace(d)}`;
 
 /**

@@ -4,8 +4,9 @@
  * the guest sees. The lockfile is a serialisation of exactly this.
  */
 import type { DeviceNode } from '../grammar/index.js';
+import type { Chipset } from './chipsets.js';
 
-export type Chipset = 'pc' | 'q35';
+export type { Chipset } from './chipsets.js';
 
 /** Where a device plugs in: its kind of address on its parent bus. */
 export type Attachment = 'pci' | 'usb' | 'scsi' | 'ide' | 'virtio-serial' | 'hda' | 'system';

@@ -12,6 +12,7 @@ import { formatAddress } from './machine-spec.js';
 import type { PlacedDevice, PlacedMachine } from './model.js';
 import { compareHostEffects, compareOptions, hostSideChanged, type HostEffectLine, type OptionChange } from './plan-options.js';
 import { renameBackendIds } from './qemu/backend-ids.js';
+import { childKeyPins } from './qemu-facts.js';
 import { compareVm } from './vm-lock.js';
 
 export type ChangeSign = '+' | '-' | '!' | '~';
@@ -50,13 +51,13 @@ export interface Plan {
 /** Where a device is, as the guest and QEMU see it: `01:00.0 (rp1 00.0)` or `usb.0 port 1`. */
 export function describePlace(d: PlacedDevice): string {
   if (d.guest && d.addr) return `${formatGuestAddress(d.guest)} (${d.bus} ${formatAddress(d.addr)})`;
-  const key = ['port', 'scsi-id', 'unit', 'nr', 'cad'].find((k) => d.pins[k] !== undefined);
+  const key = childKeyPins.find((k) => d.pins[k] !== undefined);
   return key ? `${d.bus} ${key} ${d.pins[key]}` : d.bus;
 }
 
 const NOT_RECORDED = 'the lock does not record QEMU options yet: the next build records them';
 
-const PLACE_PINS = new Set(['port', 'scsi-id', 'unit', 'nr', 'cad']);
+const PLACE_PINS = new Set(childKeyPins);
 
 const IDENTITY_PINS = ['mac', 'serial'];
 

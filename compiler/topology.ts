@@ -41,7 +41,7 @@ export function topologyOf(machine: PlacedMachine, marks: ReadonlyMap<string, No
   const all = [...machine.devices, ...extra];
   const ids = new Set(all.map((d) => d.id));
   const nodes = new Map<string, TopologyNode>();
-  const rootBus: TopologyNode = { key: `bus:${chip.rootBus}`, kind: 'bus', title: chip.rootBus, subtitle: machine.chipset === 'q35' ? 'PCI Express root bus' : 'PCI root bus', address: 'bus 00', auto: false, children: [] };
+  const rootBus: TopologyNode = { key: `bus:${chip.rootBus}`, kind: 'bus', title: chip.rootBus, subtitle: chip.rootBusKind === 'pcie' ? 'PCI Express root bus' : 'PCI root bus', address: 'bus 00', auto: false, children: [] };
   const chipsetBus = new Map<string, TopologyNode>();
   for (const d of all) {
     nodes.set(d.id, { key: d.id, kind: 'device', title: d.id, subtitle: d.model, address: shortPlace(d), auto: d.auto, mark: marks.get(d.id), children: [] });
@@ -52,7 +52,7 @@ export function topologyOf(machine: PlacedMachine, marks: ReadonlyMap<string, No
     if (d.bus === chip.rootBus) return rootBus;
     let bus = chipsetBus.get(d.bus);
     if (!bus) {
-      bus = { key: `bus:${d.bus}`, kind: 'bus', title: d.bus, subtitle: machine.chipset === 'q35' ? 'chipset SATA (00:1f.2)' : 'chipset IDE (00:01.1)', address: 'built in', auto: false, children: [] };
+      bus = { key: `bus:${d.bus}`, kind: 'bus', title: d.bus, subtitle: `chipset ${chip.diskController.libvirtType.toUpperCase()} (${formatGuestAddress({ bus: 0, ...chip.diskController.addr })})`, address: 'built in', auto: false, children: [] };
       chipsetBus.set(d.bus, bus);
       rootBus.children.push(bus);
     }

@@ -4,6 +4,7 @@
  * devices. Paths in the state folder are relative to the machine's folder, where QEMU runs.
  */
 import type { Value } from '../grammar/index.js';
+import { isTpmModel } from './catalog.js';
 import type { MachineSpec } from './machine-spec.js';
 import type { PlacedDevice, PlacedMachine } from './model.js';
 import { backendId } from './qemu/backend-ids.js';
@@ -132,7 +133,7 @@ export interface VmBackend {
 /** Backends and device properties of a TPM or 9p device. */
 export function vmBackend(spec: MachineSpec, d: PlacedDevice, o: VmEmitOptions, resolveDir: (path: string) => string): VmBackend {
   const props = d.source?.properties ?? [];
-  if (d.model === 'tpm-crb' || d.model === 'tpm-tis') {
+  if (isTpmModel(d.model)) {
     const chardev = backendId('chardev', d.id);
     const tpmdev = backendId('tpmdev', d.id);
     return {

@@ -26,7 +26,7 @@ import { dirname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { parse } from '../grammar/index.js';
-import { compile } from '../compiler/index.js';
+import { DEFAULT_QEMU_BINARY, compile } from '../compiler/index.js';
 import { comparePlacements, emit, place, readLock, resolve, writeLock, type PlacedMachine } from '../compiler/index.js';
 import { runSourceChecks } from '../compiler/checks/source.js';
 import { checkDocument, type OpenDocument } from '../cli/lsp/documents.js';
@@ -456,7 +456,7 @@ function tableLines({ rows, node, uncached }: Measured, spawns: number): string[
     lines.push(`| ${fmtN(r.n)} | ${fmtN(r.devicesPlaced)} | ${ms(p.parse)} | ${ms(p.check)} | ${ms(p.place)} | ${ms(p.emit)} | ${ms(p.total)} | ${ms(p.fresh)} | ${ms(r.cli.wall)} | ${ms(r.cli.node)} | ${(r.cli.wall / r.cli.node).toFixed(2)}× | ${Number.isNaN(r.cli.cpu) ? '—' : ms(r.cli.cpu)} | ${r.cli.rssMb.toFixed(0)} |`);
   }
   lines.push('');
-  lines.push(`node -e 0 alone at the start: ${ms(node.wall)} ms wall, ${node.rssMb.toFixed(0)} MB peak RSS.${uncached !== undefined ? ` A build with an empty QEMU cache (\`qemu-system-x86_64 -machine help\` runs once per binary): ${ms(uncached)} ms.` : ''}`);
+  lines.push(`node -e 0 alone at the start: ${ms(node.wall)} ms wall, ${node.rssMb.toFixed(0)} MB peak RSS.${uncached !== undefined ? ` A build with an empty QEMU cache (\`${DEFAULT_QEMU_BINARY} -machine help\` runs once per binary): ${ms(uncached)} ms.` : ''}`);
   lines.push('');
   lines.push('Mix per size (q35): ' + rows.map((r) => `${fmtN(r.n)} = ${r.composition.pcie} PCIe endpoints (virtio-net/blk), ${r.composition.xhci} qemu-xhci + ${r.composition.usb} USB, ${r.composition.scsiControllers} virtio-scsi-pci + ${r.composition.scsiDisks} scsi-hd, ${r.composition.conventional} conventional PCI (VGA, e1000, rtl8139, i6300esb)`).join('; ') + '.');
   lines.push('');

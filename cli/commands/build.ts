@@ -11,7 +11,8 @@ import { renderPlanMarkdown } from '../render-markdown.js';
 import { planJson, renderPlan, type PlanFormat } from '../render-plan.js';
 import { Session, type CompiledFile } from '../session.js';
 import { hasTpm, prepareState, sharedState, startSwtpm, stateOwner, statePaths, stopSwtpm, symlinkedState, type StateOwner } from '../vm-state.js';
-import { diagnose, lockValues, sharedValues, type Approval, type CompileInput, type LockedFile, type QemuInfo } from '../../compiler/index.js';
+import { DEFAULT_QEMU_BINARY, diagnose, lockValues, sharedValues } from '../../compiler/index.js';
+import type { Approval, CompileInput, LockedFile, QemuInfo } from '../../compiler/index.js';
 import { defaultJobs, inOrder, workerIo, type WorkerOutcome, type WorkerTask } from '../parallel.js';
 import { guardQmpSocket, prepareQmpSocket, qmpArgs, qmpSocketPath, releaseQmpSocket } from '../qemu/qmp-socket.js';
 
@@ -226,7 +227,7 @@ export async function runCommand(s: Session, file: string, extra: readonly strin
   if (!settleLock(s, f, opts.locked)) return 1;
   announceLock(s, f, true);
   const qemu = s.qemuPath;
-  if (!qemu) return s.fail('qemu-missing', 'qemu-system-x86_64 not found', { hint: 'install it (Debian: apt-get install qemu-system-x86) or pass --qemu PATH' }, 2);
+  if (!qemu) return s.fail('qemu-missing', `${DEFAULT_QEMU_BINARY} not found`, { hint: 'install it (Debian: apt-get install qemu-system-x86) or pass --qemu PATH' }, 2);
   const c = f.compilation;
   if (needsBridgeAcl(c.argv!) && !existsSync(BRIDGE_ACL)) {
     const hint = `qemu-bridge-helper reads which bridges QEMU may join from ${BRIDGE_ACL}: create it as root with a line \`allow br0\` (the bridge's name), or use netdev = tap or user`;

@@ -14,7 +14,7 @@ import type { ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { emit, compile, sharedValues, type Diagnostic, type HostFacts, type LockedFile } from '../../compiler/index.js';
+import { DEFAULT_QEMU_BINARY, emit, compile, isChipset, sharedValues, type Diagnostic, type HostFacts, type LockedFile } from '../../compiler/index.js';
 import { digestFiles } from '../host-files.js';
 import { displayPath, findMachines, lockPathOf, writeAtomic } from '../io.js';
 import { repoRoot } from '../repo.js';
@@ -149,14 +149,14 @@ export async function importCommand(s: Session, given: readonly string[], option
       s.fail('import-failed', `${loaded.origin}: ${read.errors.length} thing${read.errors.length === 1 ? '' : 's'} machinec cannot carry:${read.errors.map(listItem).join('')}`);
       return nothingWritten(s);
     }
-    command = ['qemu-system-x86_64', ...read.args];
+    command = [DEFAULT_QEMU_BINARY, ...read.args];
     libvirt = { origin: loaded.origin, notes: read.notes, notNeeded: read.notNeeded };
     if (opts.name === undefined && !(read.name && NAME.test(read.name))) {
       return usage(s, `the domain's name ${read.name ?? '(none)'} is not a machine name`, 'pass --name NAME (a letter, then letters, digits, "-" and "_")');
     }
     opts = { ...opts, name: opts.name ?? read.name! };
   }
-  if (opts.name === undefined) return usage(s, 'import needs --name NAME', 'machinec import --name web -- qemu-system-x86_64 …');
+  if (opts.name === undefined) return usage(s, 'import needs --name NAME', `machinec import --name web -- ${DEFAULT_QEMU_BINARY} …`);
   const scratch = mkdtempSync(join(tmpdir(), 'machinec-import-'));
   const remove = () => rmSync(scratch, { recursive: true, force: true });
   const release = untilDone(remove); // a signal removes it too (cli/signals.ts)
@@ -187,7 +187,7 @@ interface Targets {
 function importTargets(s: Session, command: readonly string[], opts: Named): Targets | number {
   if (!NAME.test(opts.name)) return usage(s, `--name ${opts.name} is not a machine name`, 'a name starts with a letter and holds letters, digits, "-" and "_"');
   if (opts.qmp && command.length) return usage(s, 'give either --qmp SOCKET or a command line after --, not both', 'machinec import --qmp /run/vm.qmp --name NAME');
-  if (!opts.qmp && !command.length) return usage(s, 'no QEMU command line to import', 'machinec import --name NAME -- qemu-system-x86_64 -machine q35 …');
+  if (!opts.qmp && !command.length) return usage(s, 'no QEMU command line to import', `machinec import --name NAME -- ${DEFAULT_QEMU_BINARY} -machine q35 …`);
   const outDir = resolve(s.io.cwd, opts.out ?? '.');
   const sourcePath = join(outDir, `${opts.name}.machine`);
   const lockPath = join(outDir, `${opts.name}.machine.lock`);
@@ -226,7 +226,7 @@ async function inspectRunning(s: Session, qmpPath: string, timeoutMs: number): P
 
 /** A QEMU command line run once for inspection (with a throwaway swtpm for its TPM): what it shows, or a failure's exit status. */
 async function inspectCommandLine(s: Session, qemu: string | undefined, args: readonly string[], timeoutMs: number, scratch: string): Promise<Inspected | number> {
-  if (!qemu) return s.fail('qemu-missing', 'qemu-system-x86_64 not found', { hint: 'install it (Debian: apt-get install qemu-system-x86) or give its path as the first word after --' }, 2);
+  if (!qemu) return s.fail('qemu-missing', `${DEFAULT_QEMU_BINARY} not found`, { hint: 'install it (Debian: apt-get install qemu-system-x86) or give its path as the first word after --' }, 2);
   const read = readCommandLine(args, s.io.cwd, scratch);
   if (read.errors.length) return usage(s, read.errors.join('; '), 'give the command line as QEMU takes it, after --');
   const swtpm = await inspectionSwtpm(read, scratch);
@@ -255,7 +255,7 @@ async function inspectVm(s: Session, opts: Named, qemu: string | undefined, args
 async function adoptInspected(s: Session, opts: Named, { inspection, backends, read }: Inspected, qemu: string | undefined, libvirt?: LibvirtSource): Promise<Adopted | number> {
   try {
     const word = read?.machineWord;
-    const versioned = word && word !== 'pc' && word !== 'q35' && word !== 'none' ? inspection.machineType : undefined;
+    const versioned = word && !isChipset(word) && word !== 'none' ? inspection.machineType : undefined;
     const options = {
       name: opts.name,
       chipsetWord: versioned,

@@ -10,7 +10,8 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { compareGuestView, emit, escapeOptionValue as esc, readLock, splitOption, type GuestPciDevice, type Mismatch, type PlacedMachine } from '../../compiler/index.js';
+import { DEFAULT_QEMU_BINARY, compareGuestView, emit, escapeOptionValue as esc, isTpmModel, readLock, splitOption } from '../../compiler/index.js';
+import type { GuestPciDevice, Mismatch, PlacedMachine } from '../../compiler/index.js';
 import { QemuLaunchError, waitForStableGuestView, withQemu, type QmpClient } from '../qemu/index.js';
 import { verifyGuestCommand } from '../guest/verify-guest.js';
 import type { Session } from '../session.js';
@@ -37,7 +38,7 @@ function smpOf(argv: readonly string[]): { cpus: number; keys: Map<string, numbe
 /** What QEMU says of the TPMs, the VM generation ID and the CPUs, against the lock. */
 async function vmMismatches(qmp: QmpClient, lock: PlacedMachine, argv: readonly string[]): Promise<Mismatch[]> {
   const out: Mismatch[] = [];
-  const tpms = lock.devices.filter((d) => d.model === 'tpm-crb' || d.model === 'tpm-tis');
+  const tpms = lock.devices.filter((d) => isTpmModel(d.model));
   const seen = await qmp.execute<{ model: string; id: string }[]>('query-tpm');
   for (const d of tpms) {
     const t = seen.find((x) => x.id === `tpm-${d.id}`);
@@ -133,7 +134,7 @@ export async function verifyCommand(s: Session, files: readonly string[], opts: 
   if (opts.guest === 'linux') return verifyGuestCommand(s, files, opts);
   const qemu = s.qemuPath;
   if (!qemu) {
-    s.fail('qemu-missing', 'qemu-system-x86_64 not found', { hint: 'install it (Debian: apt-get install qemu-system-x86) or pass --qemu PATH' });
+    s.fail('qemu-missing', `${DEFAULT_QEMU_BINARY} not found`, { hint: 'install it (Debian: apt-get install qemu-system-x86) or pass --qemu PATH' });
     return 2;
   }
   let worst = 0;

@@ -7,7 +7,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { splitOption } from '../../compiler/index.js';
+import { escapeOptionValue, splitOption } from '../../compiler/index.js';
 import { withQemu } from '../qemu/index.js';
 import { GUEST_BEGIN, GUEST_END, GUEST_PREFIX } from './init-script.js';
 import type { GuestImage } from './image.js';
@@ -79,7 +79,7 @@ export function guestBootArgs(argv: readonly string[], image: Pick<GuestImage, '
     '-kernel', image.kernel,
     '-initrd', image.initrd,
     '-append', append,
-    '-chardev', `file,id=machinec-guest-console,path=${consoleFile.replace(/,/g, ',,')}`,
+    '-chardev', `file,id=machinec-guest-console,path=${escapeOptionValue(consoleFile)}`,
     '-device', `isa-serial,chardev=machinec-guest-console,index=${port}`,
   ];
 }

@@ -6,7 +6,7 @@
  */
 import { copyFileSync, existsSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import { emit, NVRAM_FILE, readLock, type PlacedMachine } from '../../compiler/index.js';
+import { DEFAULT_QEMU_BINARY, emit, NVRAM_FILE, readLock, type PlacedMachine } from '../../compiler/index.js';
 import type { Session } from '../session.js';
 import { throwawayState } from '../vm-state.js';
 import { bootGuest, GuestSilentError } from './boot.js';
@@ -91,7 +91,7 @@ async function verifyOne(s: Session, qemu: string, image: GuestImage, file: stri
 export async function verifyGuestCommand(s: Session, files: readonly string[], opts: GuestVerifyOptions): Promise<number> {
   const qemu = s.qemuPath;
   const hint = 'install it (Debian: apt-get install qemu-system-x86) or pass --qemu PATH';
-  if (!qemu) return s.fail('qemu-missing', 'qemu-system-x86_64 not found', { hint }, 2);
+  if (!qemu) return s.fail('qemu-missing', `${DEFAULT_QEMU_BINARY} not found`, { hint }, 2);
   let image: GuestImage;
   try {
     image = guestImage(s.io.env);

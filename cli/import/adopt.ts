@@ -4,7 +4,7 @@
  * into the lock (and into the source as `@` only where machinec's own placement would put it
  * elsewhere), MACs, serials and chassis numbers go into the lock as they are.
  */
-import { attachmentOf, catalog, chardevTypes, chipsetOfMachineType, chipsets, compareGuestView, compile, describeMismatch, formatAddress, netdevTypes, parseAddress, writeLock } from '../../compiler/index.js';
+import { attachmentOf, catalog, chardevTypes, childKeyPin, chipsetOfMachineType, chipsets, compareGuestView, compile, describeMismatch, formatAddress, netdevTypes, parseAddress, writeLock } from '../../compiler/index.js';
 import { isDeviceId } from '../../grammar/index.js';
 import type { Attachment, Chipset, GuestPciDevice, HostFacts, ModelSpec, PciAddress, PlacedDevice, PlacedMachine } from '../../compiler/index.js';
 import type { BlockBackend, FsdevBackend, NetBackend } from './qemu-syntax.js';
@@ -92,10 +92,11 @@ const LOCK_WORD = /^[A-Za-z0-9_.:+-]*$/;
 const PREFIX: Record<string, string> = {
   'pci-bridge': 'bridge', 'pcie-root-port': 'port', 'pcie-pci-bridge': 'pcibridge', 'virtio-balloon-pci': 'balloon', 'virtio-rng-pci': 'rng',
   'virtio-serial-pci': 'vserial', 'intel-hda': 'sound', 'hda-duplex': 'codec', i6300esb: 'watchdog', 'vfio-pci': 'hostdev', 'ich9-ahci': 'sata',
-  'usb-tablet': 'tablet', 'usb-kbd': 'kbd', 'usb-mouse': 'mouse', virtserialport: 'channel', 'ide-cd': 'cdrom', 'scsi-cd': 'cdrom', 'virtio-scsi-pci': 'scsi', 'virtio-9p-pci': 'share', 'tpm-crb': 'tpm', 'tpm-tis': 'tpm', vmgenid: 'genid',
+  'usb-tablet': 'tablet', 'usb-kbd': 'kbd', 'usb-mouse': 'mouse', virtserialport: 'channel', 'ide-cd': 'cdrom', 'scsi-cd': 'cdrom', 'virtio-scsi-pci': 'scsi', 'virtio-9p-pci': 'share', vmgenid: 'genid',
 };
 function prefixOf(model: string, spec: ModelSpec): string {
   if (PREFIX[model]) return PREFIX[model];
+  if (spec.backend === 'tpm') return 'tpm';
   if (spec.backend === 'netdev') return 'nic';
   if (spec.video) return 'video';
   if (spec.backend === 'block') return 'disk';
@@ -124,7 +125,7 @@ function mergedProps(dev: QtreeDevice): Map<string, string> {
 
 const guestText = (dev: QtreeDevice): string => /addr ([0-9a-f]{2}:[0-9a-f]{2}\.[0-7])/.exec(dev.info.join('\n'))?.[1] ?? '?';
 
-const CHILD_KEY_PIN: Record<Exclude<Attachment, 'pci'>, string> = { usb: 'port', scsi: 'scsi-id', ide: 'unit', 'virtio-serial': 'nr', hda: 'cad', system: '' };
+const childPin = (kind: Attachment): string => childKeyPin(kind) ?? '';
 
 /** What a walk of QEMU's tree gathers: the devices imported, and those that cannot be. */
 interface Walk {
@@ -233,7 +234,7 @@ function isDefaultCdrom(w: Walk, dev: QtreeDevice, parent: Imp | undefined, prop
 /** A child's port, SCSI id, unit, nr or cad as QEMU shows it (undefined when it shows none). */
 function childKeyText(kind: Attachment, dev: QtreeDevice, props: Map<string, string>): string | undefined {
   if (kind === 'usb') return /port ([0-9.]+)/.exec(dev.info.join('\n'))?.[1];
-  return props.get(CHILD_KEY_PIN[kind as Exclude<Attachment, 'pci'>]);
+  return props.get(childPin(kind));
 }
 
 /**
@@ -262,7 +263,7 @@ function walkChildren(w: Walk, bus: QtreeBus, parent: Imp | undefined, kind: Att
       w.notes.push(`QEMU's default empty CD-ROM on ${bus.name} is not carried over (add \`device cdrom0: ide-cd\` to keep a CD drive)`);
       continue;
     }
-    const pin = CHILD_KEY_PIN[kind as Exclude<Attachment, 'pci'>];
+    const pin = childPin(kind);
     if (!keyText || !/^\d+$/.test(keyText)) {
       w.problems.push(`${where}: cannot read its ${pin} (${keyText ?? 'none'})`);
       continue;
@@ -469,7 +470,7 @@ function lockOf(w: Walk, options: AdoptOptions, source: string): string {
   const devices: PlacedDevice[] = c.machine!.devices.map((d) => {
     const i = byId.get(d.id);
     if (!i) return d;
-    const keyPins = i.attachment === 'pci' || i.attachment === 'system' ? {} : { [CHILD_KEY_PIN[i.attachment as Exclude<Attachment, 'pci'>]]: String(i.key) };
+    const keyPins = i.attachment === 'pci' || i.attachment === 'system' ? {} : { [childPin(i.attachment)]: String(i.key) };
     const pins: Record<string, string> = {};
     const merged = { ...d.pins, ...i.pins, ...keyPins };
     for (const k of Object.keys(merged).sort()) pins[k] = merged[k];
@@ -498,7 +499,7 @@ function reproduced(w: Walk, options: AdoptOptions, source: string, written: str
     if (again.lockText !== lock) drift.push('building the imported pair changes its lock');
     for (const i of w.all) {
       const p = again.machine!.devices.find((d) => d.id === i.id);
-      if (!p || p.bus !== busOf(w, i) || (i.addr && (!p.addr || formatAddress(p.addr) !== formatAddress(i.addr)))) drift.push(`${i.id} (${i.where}) would be placed at ${p ? `${p.bus} ${p.addr ? formatAddress(p.addr) : p.pins[CHILD_KEY_PIN[i.attachment as Exclude<Attachment, 'pci'>]] ?? ''}` : 'nowhere'}`);
+      if (!p || p.bus !== busOf(w, i) || (i.addr && (!p.addr || formatAddress(p.addr) !== formatAddress(i.addr)))) drift.push(`${i.id} (${i.where}) would be placed at ${p ? `${p.bus} ${p.addr ? formatAddress(p.addr) : p.pins[childPin(i.attachment)] ?? ''}` : 'nowhere'}`);
     }
     drift.push(...compareViews(again.machine!, w.inspection.guest));
   }

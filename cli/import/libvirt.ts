@@ -10,7 +10,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
-import { escapeOptionValue as esc } from '../../compiler/index.js';
+import { chipsetNames, chipsetOfMachineType, chipsets, DEFAULT_QEMU_BINARY, escapeOptionValue as esc, tpmModels, type Chipset } from '../../compiler/index.js';
 import { readText } from '../io.js';
 import { at, child, childrenNamed, parseXml, XmlError, type XmlNode } from './libvirt-xml.js';
 import { watch, type NotNeeded, type Seen } from './libvirt-seen.js';
@@ -31,7 +31,7 @@ export interface LibvirtCommandLine {
 
 interface Reader {
   readonly root: XmlNode;
-  readonly chipset: 'pc' | 'q35';
+  readonly chipset: Chipset;
   readonly args: string[];
   /**
    * Devices on controllers' own buses (disks on SATA/IDE/SCSI/USB, USB input, codecs, channels),
@@ -99,7 +99,7 @@ const PCI_CONTROLLERS: Readonly<Record<string, string>> = { 'pcie-root-port': 'p
 
 /** PCI controllers, parents first (libvirt gives a parent a lower index). */
 function pciControllers(r: Reader, list: XmlNode[]): void {
-  const rootId = r.chipset === 'q35' ? 'pcie.0' : 'pci.0';
+  const rootId = chipsets[r.chipset].rootBus;
   r.controllers.set('pci/0', rootId);
   const pci = list.filter((c) => c.attrs.type === 'pci').sort((a, b) => (num(a.attrs.index) ?? 0) - (num(b.attrs.index) ?? 0));
   for (const c of pci) {
@@ -140,8 +140,9 @@ function otherControllers(r: Reader, list: XmlNode[]): void {
     const fn = num(builtin?.attrs.function);
     const onRoot = builtin?.attrs.type === 'pci' && (num(builtin.attrs.domain) ?? 0) === 0 && (num(builtin.attrs.bus) ?? 0) === 0;
     if (type === 'pci') continue;
-    const chipsetSata = type === 'sata' && r.chipset === 'q35' && index === 0 && onRoot && slot === 0x1f && fn === 2;
-    if (chipsetSata || (type === 'ide' && r.chipset === 'pc' && index === 0)) {
+    // The chipset's own: PIIX3 IDE (at 01.1, whatever libvirt writes) or ICH9 SATA at 1f.2 on the root bus.
+    const disks = chipsets[r.chipset].diskController;
+    if (type === disks.libvirtType && index === 0 && (type === 'ide' || (onRoot && slot === disks.addr.slot && fn === disks.addr.fn))) {
       r.controllers.set(`${type}/0`, 'ide');
       continue;
     }
@@ -347,7 +348,7 @@ function filesystem(r: Reader, n: XmlNode): void {
 /** Elements of <devices> that are not guest PCI devices machinec keeps, each with why. */
 const NOT_CARRIED: Readonly<Record<string, string>> = {
   emulator: '', console: '', audio: '', seclabel: '',
-  tpm: 'the TPM (add a tpm-crb or tpm-tis device: machinec starts its own swtpm, libvirt keeps the state elsewhere)',
+  tpm: `the TPM (add a ${tpmModels.join(' or ')} device: machinec starts its own swtpm, libvirt keeps the state elsewhere)`,
   panic: 'the panic notifier',
 };
 
@@ -429,7 +430,7 @@ const NOT_NEEDED: Readonly<Record<string, string>> = {
   alias: "libvirt's own name for the device (a user alias ua-ID gives the device its id)",
   seclabel: "the host's security label for the QEMU process",
   resource: "the host's cgroup partition",
-  emulator: "the QEMU binary on libvirt's host (machinec finds qemu-system-x86_64)",
+  emulator: `the QEMU binary on libvirt's host (machinec finds ${DEFAULT_QEMU_BINARY})`,
   audio: "the host's audio backend (the sound device is carried)",
   on_poweroff: 'what libvirt does once the guest powers off',
   on_crash: 'what libvirt does once the guest crashes',
@@ -479,8 +480,8 @@ export function libvirtCommandLine(xml: string): LibvirtCommandLine {
   }
   if (root.name !== 'domain') return { args: [], notes: [], errors: [`the root element is <${root.name}>, not <domain>`], notNeeded: [] };
   const machine = child(child(root, 'os'), 'type')?.attrs.machine ?? '';
-  const chipset = /q35/.test(machine) ? 'q35' : /^pc(-i440fx|$)/.test(machine) ? 'pc' : undefined;
-  const refused = `machine type ${machine || '(none)'} is not a pc or q35 machine`;
+  const chipset = chipsetOfMachineType(machine);
+  const refused = `machine type ${machine || '(none)'} is not a ${chipsetNames.join(' or ')} machine`;
   if (!chipset || !/^[a-z0-9.-]+$/.test(machine)) return { args: [], notes: [], errors: [refused], notNeeded: [] };
   const seen = watch(root);
   const r: Reader = { root: seen.root, chipset, args: [], later: [], notes: [], errors: [], controllers: new Map(), ids: new Set(), counters: new Map(), seen };

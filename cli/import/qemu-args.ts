@@ -5,6 +5,7 @@
  */
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import { escapeOptionValue } from '../../compiler/index.js';
 import { parseKv, kvText, splitOptions, type BlockBackend, type FsdevBackend, type NetBackend, type QemuOption } from './qemu-syntax.js';
 import { cpuProperty, displayProperty, firmwareProperty, serialOfChardev, serialProperty, smbiosProperty, spiceProperty, vncProperty, type FirmwareRead } from './vm-args.js';
 
@@ -124,7 +125,7 @@ function finish(r: Reading, drives: Map<string, BlockBackend>, chardevs: Map<str
   const socket = r.scratch ? join(r.scratch, 'swtpm.sock') : 'swtpm.sock';
   for (const id of r.tpmChardevs) {
     const at = r.chardevAt.get(id);
-    if (at !== undefined) r.out[at] = `socket,id=${id},path=${socket.replace(/,/g, ',,')}`;
+    if (at !== undefined) r.out[at] = `socket,id=${id},path=${escapeOptionValue(socket)}`;
     const c = chardevs.get(id);
     if (id !== 'machinec-tpm' && c) r.notes.push(`the TPM's state (in the swtpm behind ${get(c.options, 'path') ?? id}) is not carried over: machinec starts its own swtpm on the machine's state folder (tpm/); copy that swtpm's --tpmstate folder there to keep the TPM's keys`);
   }

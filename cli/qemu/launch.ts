@@ -8,6 +8,7 @@ import { isStopping, untilDone } from '../signals.js';
 import os from 'node:os';
 import path from 'node:path';
 import { QmpClient } from './qmp.js';
+import { DEFAULT_QEMU_BINARY } from '../../compiler/index.js';
 
 export interface LaunchOptions {
   /** QEMU binary; default `qemu-system-x86_64` from PATH. */
@@ -176,7 +177,7 @@ async function startupFailure(p: Started, err: unknown, timeoutMs: number): Prom
 
 /** Starts QEMU in a private temp dir and connects to its QMP socket; on any failure QEMU is stopped and the dir removed. */
 export async function launchQemu(options: LaunchOptions): Promise<QemuHandle> {
-  const qemu = options.qemu ?? 'qemu-system-x86_64';
+  const qemu = options.qemu ?? DEFAULT_QEMU_BINARY;
   const timeoutMs = options.timeoutMs ?? 20_000;
   // From this check to untilDone() (in Started) all is synchronous, so a signal cannot fall between
   // making the folder, starting QEMU and registering their cleanup.

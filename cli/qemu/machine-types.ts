@@ -7,11 +7,12 @@ import { constants as fsConstants, promises as fs, statSync, accessSync } from '
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { DEFAULT_QEMU_BINARY } from '../../compiler/index.js';
 
 /** `execFile` as a promise, made on first use: a build whose machine types are cached starts no QEMU and loads no child_process. */
 const execFileAsync = (file: string, args: readonly string[], options: { timeout: number; maxBuffer?: number }) => promisify(execFile)(file, args, options);
 
-export const DEFAULT_QEMU = 'qemu-system-x86_64';
+export const DEFAULT_QEMU = DEFAULT_QEMU_BINARY;
 /** `-machine help` and `--version` answer in well under a second; a binary that hangs must not hold up a build. */
 const QUERY_TIMEOUT_MS = 5_000;
 

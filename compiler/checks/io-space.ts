@@ -1,24 +1,21 @@
 import { catalog } from '../catalog.js';
+import { chipsets } from '../chipsets.js';
 import type { Chipset, PlacedDevice } from '../model.js';
+import { legacyDropped } from '../qemu-facts.js';
 import type { Report } from './registry.js';
 
 /**
  * IO port space, after placement. The firmware gives every bridge or root port whose devices
- * have an IO BAR a window of at least 4 KiB, from a pool SeaBIOS keeps below 0xa000 on pc and
- * below 0x10000 on q35 (QEMU 7.2: 8 such bridges on pc, 14 on q35, measured with one e1000
- * each). One more and SeaBIOS stops with "PCI: out of I/O address space" before booting.
+ * have an IO BAR a window of at least 4 KiB, from the chipset's pool (`ioPool` in its record).
+ * One more and SeaBIOS stops with "PCI: out of I/O address space" before booting.
  */
 const IO_WINDOW = 0x1000;
-const ioPool: Readonly<Record<Chipset, { readonly bytes: number; readonly range: string; readonly builtins: number }>> = {
-  pc: { bytes: 0x9000, range: '0x1000 to 0x9fff', builtins: 16 }, // PIIX3 IDE
-  q35: { bytes: 0xf000, range: '0x1000 to 0xffff', builtins: 32 }, // ICH9 SATA
-};
 
 /** IO port bytes a placed device's BARs take, where it sits. */
 function ioBytes(d: PlacedDevice, byId: ReadonlyMap<string, PlacedDevice>): number {
   const io = catalog[d.model]?.ioBar;
   if (!io || d.attachment !== 'pci') return 0;
-  return io.legacy && (byId.get(d.bus)?.model === 'pcie-root-port' || d.pins['disable-legacy'] === 'on') ? 0 : io.bytes;
+  return io.legacy && legacyDropped(d, byId.get(d.bus)?.model) ? 0 : io.bytes;
 }
 
 export function ioSpaceCheck(chipset: Chipset, devices: readonly PlacedDevice[], report: Report): void {
@@ -28,7 +25,7 @@ export function ioSpaceCheck(chipset: Chipset, devices: readonly PlacedDevice[],
     const n = ioBytes(d, byId);
     if (n) own.set(d.bus, (own.get(d.bus) ?? 0) + n);
   }
-  const pool = ioPool[chipset];
+  const pool = chipsets[chipset].ioPool;
   const window = (bytes: number) => Math.max(1, Math.ceil(bytes / IO_WINDOW)) * IO_WINDOW;
   // SeaBIOS also gives a hotplug-capable bridge an IO window of its own, empty or not: every
   // pcie-pci-bridge, and a pci-bridge unless it has shpc=off and io-reserve=0 (measured).
@@ -45,7 +42,7 @@ export function ioSpaceCheck(chipset: Chipset, devices: readonly PlacedDevice[],
   const [first] = beyond;
   const ioDevice = devices.find((d) => d.bus === first.id && d.source && ioBytes(d, byId));
   const names = beyond.slice(0, 3).map((b) => b.id).join(', ') + (beyond.length > 3 ? ` and ${beyond.length - 3} more` : '');
-  const autoPcieBridges = chipset === 'q35' && beyond.some((b) => b.auto && b.model === 'pcie-pci-bridge' && devices.some((d) => d.bus === b.id && catalog[d.model]?.ioBar?.legacy));
+  const autoPcieBridges = chipsets[chipset].rootPorts && beyond.some((b) => b.auto && b.model === 'pcie-pci-bridge' && devices.some((d) => d.bus === b.id && catalog[d.model]?.ioBar?.legacy));
   report(
     `${withIo.length} bridges and root ports hold devices with IO ports, but the IO space the firmware hands out on ${chipset} (${pool.range}, 4 KiB a bridge) has room for ${withIo.length - beyond.length}: no IO window for ${names}`,
     first.source?.id?.span ?? ioDevice?.source?.id?.span,

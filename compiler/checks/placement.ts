@@ -26,16 +26,16 @@ const busLimitHint = 'bus 0 is the root bus and every pci-bridge, pcie-pci-bridg
 function unplacedMessage(p: Placement): { message: string; hint: string } {
   const { unplaced, outOfBuses } = p.findings;
   const [first] = unplaced;
-  const { chip, chipset } = p;
+  const { chip } = p;
   const more = unplaced.length > 1 ? ` (and ${unplaced.length - 1} more after it: ${unplaced.slice(1, 4).map((d) => d.id).join(', ')}${unplaced.length > 4 ? ', …' : ''})` : '';
   const rootPorts = first.spec?.plug === 'root-port';
   const why = outOfBuses
     ? `every bus number is taken: a PCI domain has ${PCI_BUSES} bus numbers (0 to ${PCI_BUSES - 1})`
     : rootPorts
       ? `${chip.rootBus} has no function left for another root port: slots 02 to 1e, ${PCI_FUNCTIONS} functions each, hold ${(0x1f - chip.firstSlot) * PCI_FUNCTIONS}`
-      : `${chip.rootBus} has no free slot (${PCI_SLOTS} slots, 00 to 1f)${chipset === 'q35' ? ' or function for another root port' : ''} and no bridge has room`;
+      : `${chip.rootBus} has no free slot (${PCI_SLOTS} slots, 00 to 1f)${chip.rootPorts ? ' or function for another root port' : ''} and no bridge has room`;
   const hint = outOfBuses
-    ? `bus 0 is ${chip.rootBus}, and every pci-bridge, pcie-pci-bridge and pcie-root-port, yours and the ones machinec adds, takes one more${chipset === 'q35' ? ' (machinec gives PCIe devices a root port each until half the bus numbers are used, then a shared pcie-pci-bridge)' : ''}: remove devices or bridges, or put devices side by side behind fewer bridges (31 slots each)`
+    ? `bus 0 is ${chip.rootBus}, and every pci-bridge, pcie-pci-bridge and pcie-root-port, yours and the ones machinec adds, takes one more${chip.rootPorts ? ' (machinec gives PCIe devices a root port each until half the bus numbers are used, then a shared pcie-pci-bridge)' : ''}: remove devices or bridges, or put devices side by side behind fewer bridges (31 slots each)`
     : rootPorts
       ? 'declare fewer root ports: one root port with a pcie-pci-bridge behind it holds 31 devices'
       : 'remove devices, or put several behind a bridge you declare (31 devices each)';

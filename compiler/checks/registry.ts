@@ -8,6 +8,7 @@
  * `failures`, so that every code machinec prints is in one of the two tables.
  */
 import type { Diagnostic, RelatedLocation, Severity, Span } from '../../grammar/index.js';
+import { DEFAULT_QEMU_BINARY } from '../chipsets.js';
 
 export type CheckPhase = 'source' | 'lock' | 'placed';
 
@@ -42,7 +43,7 @@ export const failures: readonly Failure[] = [
   { id: 'unreadable-file', severity: 'error', doc: 'a source or lock file cannot be read (missing, not a regular file, over 16 MiB, or a symlink leaving the work tree)' },
   { id: 'unwritable-file', severity: 'error', doc: 'a file cannot be written (full disk, read-only folder, permissions); the old file is intact' },
   { id: 'lock-outdated', severity: 'error', doc: '--locked, and the lock is missing or a build would change it' },
-  { id: 'qemu-missing', severity: 'error', doc: 'no qemu-system-x86_64 to run' },
+  { id: 'qemu-missing', severity: 'error', doc: `no ${DEFAULT_QEMU_BINARY} to run` },
   { id: 'qemu-failed', severity: 'error', doc: 'QEMU would not start or stopped' },
   { id: 'guest-missing', severity: 'error', doc: "verify --guest linux: the guest's kernel, busybox or udevadm is not installed (Debian: linux-image-amd64, busybox-static, udev)" },
   { id: 'guest-silent', severity: 'error', doc: 'verify --guest linux: the guest did not report its names within the bound (--timeout)' },

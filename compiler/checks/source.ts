@@ -5,7 +5,7 @@
 import type { Diagnostic, Identifier, Property, Value } from '../../grammar/index.js';
 import { DEVICE_ID_RULE, isDeviceId } from '../../grammar/index.js';
 import { audiodevTypes, backendProps, blockTypes, catalog, chardevTypes, childBusOf, machineProps, netdevTypes, type BlockKind, type BlockType, type PropSpec } from '../catalog.js';
-import { chipsets, chipsetOfMachineType } from '../chipsets.js';
+import { chipsetNames, chipsets, chipsetOfMachineType } from '../chipsets.js';
 import type { DeviceSpec, MachineSpec } from '../machine-spec.js';
 import { capacityOf, formatAddress } from '../machine-spec.js';
 import { didYouMean } from '../suggest.js';
@@ -179,7 +179,7 @@ export const sourceChecks: readonly Check<SourceContext>[] = [
       for (const u of propertyUses(ctx.machine)) {
         if (u.first || specOf(u)) continue;
         const known = Object.keys(u.allowed);
-        const all = known.length > 40 ? 'see `qemu-system-x86_64 -cpu help` for CPUID flags; Hyper-V enlightenments are hv-relaxed, hv-vapic, hv-time, hv-spinlocks, …' : `known properties: ${known.sort().join(', ')}`;
+        const all = known.length > 40 ? `see \`${chipsets[ctx.machine.chipset].qemuBinary} -cpu help\` for CPUID flags; Hyper-V enlightenments are hv-relaxed, hv-vapic, hv-time, hv-spinlocks, …` : `known properties: ${known.sort().join(', ')}`;
         report(`${u.where} has no property ${u.p.key.name}`, u.p.key.span, didYouMean(u.p.key.name, known) ?? (known.length ? all : 'it takes no properties'));
       }
     },
@@ -214,7 +214,7 @@ export const sourceChecks: readonly Check<SourceContext>[] = [
     run(ctx, report) {
       const v = ctx.machine.properties.get('chipset')?.value;
       if (v?.kind === 'Identifier' && !chipsetOfMachineType(v.name)) {
-        report(`unknown chipset ${v.name}`, v.span, didYouMean(v.name, ['pc', 'q35']) ?? 'use pc (i440FX), q35, or a versioned type such as pc-q35-7.2');
+        report(`unknown chipset ${v.name}`, v.span, didYouMean(v.name, chipsetNames) ?? 'use pc (i440FX), q35, or a versioned type such as pc-q35-7.2');
       }
     },
   },
@@ -298,7 +298,7 @@ export const sourceChecks: readonly Check<SourceContext>[] = [
     run(ctx, report) {
       for (const d of ctx.machine.devices) {
         if (d.spec?.chipsets && !d.spec.chipsets.includes(ctx.machine.chipset)) {
-          report(`${d.model} needs a PCI Express machine (${d.spec.chipsets.join(', ')}), but this one is ${ctx.machine.chipset}`, d.modelSpan, ctx.machine.chipset === 'pc' ? 'use pci-bridge on pc, or set chipset = q35' : undefined);
+          report(`${d.model} needs a PCI Express machine (${d.spec.chipsets.join(', ')}), but this one is ${ctx.machine.chipset}`, d.modelSpan, chipsets[ctx.machine.chipset].rootBusKind === 'pci' ? `use pci-bridge on ${ctx.machine.chipset}, or set chipset = ${d.spec.chipsets[0]}` : undefined);
         }
       }
     },

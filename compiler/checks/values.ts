@@ -4,6 +4,7 @@
  * leave QEMU's range. Each reports under its own id, as every check in the registry does.
  */
 import type { Property, Value } from '../../grammar/index.js';
+import { chipsetNames, chipsets } from '../chipsets.js';
 import type { Check } from './registry.js';
 import type { SourceContext } from './source-context.js';
 
@@ -19,9 +20,6 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\ufffe\uffff\ud800-\udff
  * allocates; past 2^53 bytes a size would no longer be exact.)
  */
 export const MAX_MEMORY_BYTES = 2 ** 52;
-
-/** Most CPUs a machine type takes (QEMU 7.2: "The max CPUs supported by machine 'pc-q35-7.2' is 288", 255 for pc). */
-export const MAX_CPUS = { pc: 255, q35: 288 } as const;
 
 function valuesOf(props: readonly Property[], out: Value[]): void {
   for (const p of props) if (p.value) valuesIn(p.value, out);
@@ -92,8 +90,9 @@ export const valueChecks: readonly Check<SourceContext>[] = [
     severity: 'error',
     run(ctx, report) {
       const v = ctx.machine.properties.get('cpus')?.value;
-      const max = MAX_CPUS[ctx.machine.chipset];
-      if (v?.kind === 'Integer' && Number.isSafeInteger(v.value) && v.value > max) report(`${v.text} CPUs: QEMU's ${ctx.machine.chipset} machine takes at most ${max}`, v.span, ctx.machine.chipset === 'pc' ? 'q35 takes up to 288' : undefined);
+      const max = chipsets[ctx.machine.chipset].maxCpus;
+      const more = chipsetNames.find((c) => chipsets[c].maxCpus > max);
+      if (v?.kind === 'Integer' && Number.isSafeInteger(v.value) && v.value > max) report(`${v.text} CPUs: QEMU's ${ctx.machine.chipset} machine takes at most ${max}`, v.span, more && `${more} takes up to ${chipsets[more].maxCpus}`);
     },
   },
 ];

@@ -5,7 +5,8 @@
  * code of what it reports.
  */
 import type { Property } from '../../grammar/index.js';
-import type { PropSpec } from '../catalog.js';
+import { tpmModels, type PropSpec } from '../catalog.js';
+import { chipsetNames, chipsets } from '../chipsets.js';
 import type { Check, Report } from './registry.js';
 import type { SourceContext } from './source-context.js';
 import type { MachineSpec } from '../machine-spec.js';
@@ -79,7 +80,7 @@ export const vmChecks: readonly Check<SourceContext>[] = [
       if (!v || (v.kind !== 'Identifier' && v.kind !== 'Block' && v.kind !== 'String')) return;
       const model = typeOf(v)!;
       const span = v.kind === 'Block' ? (v.type ?? v).span : v.span;
-      if (!cpuModels.includes(model)) report(model ? `unknown CPU model ${model}` : 'cpu needs a model before its block', span, didYouMean(model, cpuModels) ?? 'see `qemu-system-x86_64 -cpu help` for the models; host and max follow the host');
+      if (!cpuModels.includes(model)) report(model ? `unknown CPU model ${model}` : 'cpu needs a model before its block', span, didYouMean(model, cpuModels) ?? `see \`${chipsets[ctx.machine.chipset].qemuBinary} -cpu help\` for the models; host and max follow the host`);
     },
   },
   {
@@ -104,7 +105,8 @@ export const vmChecks: readonly Check<SourceContext>[] = [
     run(ctx, report) {
       const v = ctx.machine.properties.get('firmware')?.value;
       const sb = member(blockProps(v), 'secure-boot');
-      if (sb?.kind === 'Boolean' && sb.value && ctx.machine.chipset !== 'q35') report('secure boot needs a q35 machine (SMM), this one is pc', sb.span, 'set `chipset = q35`, or `secure-boot = false`');
+      const able = chipsetNames.filter((c) => chipsets[c].secureBoot).join(' or ');
+      if (sb?.kind === 'Boolean' && sb.value && !chipsets[ctx.machine.chipset].secureBoot) report(`secure boot needs a ${able} machine (SMM), this one is ${ctx.machine.chipset}`, sb.span, `set \`chipset = ${able}\`, or \`secure-boot = false\``);
     },
   },
   {
@@ -121,7 +123,7 @@ export const vmChecks: readonly Check<SourceContext>[] = [
     phase: 'source',
     severity: 'error',
     run(ctx, report) {
-      for (const group of [['tpm-crb', 'tpm-tis'], ['vmgenid']]) {
+      for (const group of [tpmModels, ['vmgenid']]) {
         const found = ctx.machine.devices.filter((d) => group.includes(d.model));
         for (const d of found.slice(1)) report(`a machine has at most one ${group.join(' or ')}; ${found[0].id} is already one`, d.modelSpan, `remove ${d.id}`);
       }

@@ -82,7 +82,8 @@ export function childAddress(ctx: Ctx, d: PlacedDevice): XmlElement | undefined 
     case 'ide': {
       if (controller !== undefined) return el('address', { type: 'drive', controller, bus: 0, target: 0, unit: n });
       // The chipset's own: pc's PIIX IDE (ide.0/ide.1, two units each), q35's ICH9 SATA (ide.0 … ide.5).
-      if (ctx.machine.chipset === 'pc') return el('address', { type: 'drive', controller: 0, bus: n, target: 0, unit: p.unit });
+      const channels = chipsets[ctx.machine.chipset].diskController.libvirtType === 'ide';
+      if (channels) return el('address', { type: 'drive', controller: 0, bus: n, target: 0, unit: p.unit });
       return el('address', { type: 'drive', controller: 0, bus: 0, target: 0, unit: n });
     }
     default: return undefined;

@@ -1,5 +1,7 @@
 /** One libvirt element per placed device: the device table of the libvirt export. */
 import type { Value } from '../../grammar/index.js';
+import { tpmModels } from '../catalog.js';
+import { chipsets } from '../chipsets.js';
 import type { PlacedDevice } from '../model.js';
 import { absolutePath, address, alias, bootOrder, idSpan, overrideRest, pciController, propValue, report, scalarText, virtioModel, type Ctx } from './libvirt-context.js';
 import { filesystemElement, tpmElement } from './libvirt-vm.js';
@@ -82,7 +84,8 @@ const disk: Builder = (ctx, d) => {
   }
   let { bus, prefix } = diskBus[d.model];
   // ide-hd on q35 sits on the ICH9 SATA ports (or a declared ich9-ahci): libvirt's sata bus.
-  if (bus === 'ide' && (ctx.machine.chipset === 'q35' || ctx.index.has(d.bus.replace(/\.\d+$/, '')))) [bus, prefix] = ['sata', 'sd'];
+  const ahci = chipsets[ctx.machine.chipset].diskController.libvirtType === 'sata' || ctx.index.has(d.bus.replace(/\.\d+$/, ''));
+  if (bus === 'ide' && ahci) [bus, prefix] = ['sata', 'sd'];
   const fmt = propValue(d, 'format');
   const path = file?.kind === 'String' ? file.value : undefined;
   const format = fmt ? scalarText(fmt) : path && /\.qcow2$/i.test(path) ? 'qcow2' : 'raw';
@@ -237,7 +240,8 @@ const builders: Readonly<Record<string, Builder>> = {
   'ich9-ahci': controller('sata', () => undefined),
   'qemu-xhci': controller('usb', () => 'qemu-xhci', [], xhciPorts),
   'piix3-usb-uhci': (ctx, d) => {
-    if (ctx.machine.chipset === 'pc' && ctx.index.get(d.id) === 0 && !(d.guest?.bus === 0 && d.addr?.slot === 1 && d.addr.fn === 2)) {
+    const uhciAt = chipsets[ctx.machine.chipset].piix3Usb;
+    if (uhciAt && ctx.index.get(d.id) === 0 && !(d.guest?.bus === 0 && d.addr?.slot === uhciAt.slot && d.addr.fn === uhciAt.fn)) {
       report(ctx, 'error', `${d.id}: libvirt 9.0 puts a pc machine's first USB controller, when it is a PIIX3 one, at 00:01.2 only`, idSpan(d), 'give it `@ 01.2`, declare a qemu-xhci first, or export with --qemu-commandline');
       return undefined;
     }
@@ -259,8 +263,7 @@ const builders: Readonly<Record<string, Builder>> = {
   'virtio-balloon-pci': balloon,
   i6300esb: watchdog,
   'vfio-pci': hostdev,
-  'tpm-crb': tpmElement,
-  'tpm-tis': tpmElement,
+  ...Object.fromEntries(tpmModels.map((m) => [m, tpmElement])),
   vmgenid: () => undefined, // <genid>, in the domain's head
   'virtio-9p-pci': filesystemElement,
   'pcie-root-port': pciController,

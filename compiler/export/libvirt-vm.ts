@@ -8,6 +8,7 @@
  * TPM's state), a warning says so.
  */
 import type { Value } from '../../grammar/index.js';
+import { isTpmModel } from '../catalog.js';
 import { blockProps, firmwareChoice, member, typeOf } from '../vm.js';
 import { topologyKeys } from '../vm-schema.js';
 import type { PlacedDevice } from '../model.js';
@@ -194,9 +195,9 @@ export function qemuArgsCarried(ctx: Ctx): string[] {
   return [...args];
 }
 
-/** tpm-crb / tpm-tis: `<tpm>` with the emulator backend (libvirt starts its own swtpm). */
+/** A TPM: `<tpm>` with the emulator backend (libvirt starts its own swtpm). */
 export function tpmElement(ctx: Ctx, d: PlacedDevice): XmlElement | undefined {
-  const tpms = ctx.machine.devices.filter((t) => t.model === 'tpm-crb' || t.model === 'tpm-tis');
+  const tpms = ctx.machine.devices.filter((t) => isTpmModel(t.model));
   if (tpms[0] !== d) {
     report(ctx, 'error', `${d.id}: libvirt 9.0 takes one TPM`, idSpan(d), 'remove the second TPM');
     return undefined;

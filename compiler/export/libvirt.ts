@@ -16,6 +16,8 @@
  */
 import type { Diagnostic } from '../../grammar/index.js';
 import type { MachineSpec } from '../machine-spec.js';
+import { chipsets } from '../chipsets.js';
+import { hex2 } from '../text.js';
 import type { PlacedMachine } from '../model.js';
 import { commandlineArgs, commandlineElement, machineModel } from './libvirt-commandline.js';
 import { ALIAS, idSpan, report, splitBus, type Ctx } from './libvirt-context.js';
@@ -49,7 +51,8 @@ const QEMU_NS = 'http://libvirt.org/schemas/domain/qemu/1.0';
 /** The controllers' libvirt indexes: PCI ones by guest bus number, the others by order of appearance per type. */
 function controllerIndexes(machine: PlacedMachine): Map<string, number> {
   const index = new Map<string, number>();
-  const counters: Record<string, number> = { usb: 0, scsi: 0, sata: machine.chipset === 'q35' ? 1 : 0, 'virtio-serial': 0, sound: 0 };
+  const chipsetSata = chipsets[machine.chipset].diskController.libvirtType === 'sata';
+  const counters: Record<string, number> = { usb: 0, scsi: 0, sata: chipsetSata ? 1 : 0, 'virtio-serial': 0, sound: 0 };
   const kindOf: Record<string, string> = { 'qemu-xhci': 'usb', 'piix3-usb-uhci': 'usb', 'virtio-scsi-pci': 'scsi', 'ich9-ahci': 'sata', 'virtio-serial-pci': 'virtio-serial', 'intel-hda': 'sound' };
   // On pc, libvirt wants a PIIX3 USB controller at index 0 only at 00:01.2: other USB controllers come first.
   const piix3Last = [...machine.devices].sort((a, b) => Number(a.model === 'piix3-usb-uhci') - Number(b.model === 'piix3-usb-uhci'));
@@ -118,12 +121,11 @@ export function exportLibvirt(input: LibvirtExportInput): LibvirtExport {
   for (const d of machine.devices) {
     if (!ALIAS.test(d.id)) report(ctx, 'error', `libvirt aliases take letters, digits, "-" and "_": ${d.id} cannot be one`, idSpan(d), `rename it (\`machinec rename FILE ${d.id} NEW\` keeps its address)`);
   }
-  const devices: XmlElement[] = [el('controller', { type: 'pci', index: 0, model: machine.chipset === 'q35' ? 'pcie-root' : 'pci-root' })];
-  devices.push(
-    machine.chipset === 'q35'
-      ? el('controller', { type: 'sata', index: 0 }, el('address', { type: 'pci', domain: '0x0000', bus: '0x00', slot: '0x1f', function: '0x2' }))
-      : el('controller', { type: 'ide', index: 0 }, el('address', { type: 'pci', domain: '0x0000', bus: '0x00', slot: '0x01', function: '0x1' })),
-  );
+  const chip = chipsets[machine.chipset];
+  const disks = chip.diskController;
+  const diskAddress = { type: 'pci', domain: '0x0000', bus: '0x00', slot: `0x${hex2(disks.addr.slot)}`, function: `0x${disks.addr.fn}` };
+  const devices: XmlElement[] = [el('controller', { type: 'pci', index: 0, model: chip.rootBusKind === 'pcie' ? 'pcie-root' : 'pci-root' })];
+  devices.push(el('controller', { type: disks.libvirtType, index: 0 }, el('address', diskAddress)));
   const args = deviceElements(ctx, devices, Boolean(input.qemuCommandline));
   if (!devices.some((e) => e.name === 'controller' && e.attrs.type === 'usb')) devices.push(el('controller', { type: 'usb', model: 'none' }));
   if (!machine.devices.some((d) => d.model === 'virtio-balloon-pci')) devices.push(el('memballoon', { model: 'none' }));

@@ -63,7 +63,7 @@ export function allocate(p: Placement, locked: readonly PlacedDevice[] = []): vo
     }
   }
   release(p, reserved);
-  if (p.findings.unplaced.length) p.findings.outOfBuses = !busNumbersLeft(p, p.chipset === 'q35' ? 2 : 1);
+  if (p.findings.unplaced.length) p.findings.outOfBuses = !busNumbersLeft(p, p.chip.busesPerBridge);
 }
 
 function allocatePci(p: Placement, d: DeviceSpec): void {
@@ -101,7 +101,7 @@ function allocateOnChildBus(p: Placement, d: DeviceSpec, attachment: Exclude<Att
 
 function placeOnConventionalBus(p: Placement, kind: BridgeKind = 'conventional'): Where {
   const root = rootOf(p);
-  const addr = p.chipset === 'pc' ? firstFreeSlot(p, root) : undefined;
+  const addr = p.chip.conventionalOnRootBus ? firstFreeSlot(p, root) : undefined;
   if (addr) return { bus: root.name, addr };
   const room = bridgeWithRoom(p, kind);
   if (room) return { bus: room.bus.name, addr: room.addr };
@@ -143,7 +143,7 @@ function placeTopLevel(p: Placement, d: DeviceSpec): Where {
       return rp && { bus: rp.id, addr: { slot: 0, fn: 0 } };
     }
     case 'pcie':
-      return p.chipset === 'q35' ? placeBehindRootPort(p) : placeOnConventionalBus(p);
+      return p.chip.rootPorts ? placeBehindRootPort(p) : placeOnConventionalBus(p);
     default:
       return placeOnConventionalBus(p);
   }

@@ -8,8 +8,6 @@ import { PCI_BUSES, PCI_FUNCTIONS, PCI_SLOTS } from '../chipsets.js';
 import type { PciAddress } from '../model.js';
 import { addBus, busNumbersUsed, devfn, fromDevfn, hold, rootOf, type Bus, type Draft, type Placement } from './state.js';
 
-/** The slot through which automatic pci-bridges chain on pc. */
-export const CHAIN_SLOT = 0x1f;
 /** Bridges machinec makes for many devices: no SHPC and no IO reserved for hotplug (see createBridge). */
 const QUIET_BRIDGE = { shpc: 'off', 'io-reserve': '0' } as const;
 export type BridgeKind = 'conventional' | 'growth';
@@ -19,9 +17,9 @@ export function slotFree(bus: Bus, slot: number): boolean {
   return true;
 }
 
-/** Slots automatic placement uses; on pc, slot 1f of the root bus and of automatic bridges is kept for the bridge chain. */
+/** Slots automatic placement uses; where bridges chain (pc), their slot (1f) of the root bus and of automatic bridges is kept for the chain. */
 function slotRange(p: Placement, bus: Bus): [number, number] {
-  const last = p.chipset === 'pc' && (bus.kind === 'root' || bus.auto) ? CHAIN_SLOT - 1 : PCI_SLOTS - 1;
+  const last = p.chip.chainSlot !== undefined && (bus.kind === 'root' || bus.auto) ? p.chip.chainSlot - 1 : PCI_SLOTS - 1;
   return bus.kind === 'root' ? [p.chip.firstSlot, last] : bus.kind === 'pcie-port' ? [0, 0] : [1, last];
 }
 
@@ -113,13 +111,13 @@ export function createRootPort(p: Placement): Draft | undefined {
  * ("PCI: out of I/O address space"). Measured on QEMU 7.2; devices there use ACPI hotplug.
  */
 export function createBridge(p: Placement, kind: BridgeKind = 'conventional'): Draft | undefined {
-  if (p.chipset === 'pc') return createChainedBridge(p);
+  if (p.chip.chainSlot !== undefined) return createChainedBridge(p, p.chip.chainSlot);
   const rp = busNumbersLeft(p, 2) ? createRootPort(p) : undefined;
   if (!rp) return undefined;
   const growth = kind === 'growth';
   if (growth) rp.pins['io-reserve'] = '0';
   const id = nextId(p, growth ? 'br' : 'pcibr');
-  return createAuto(p, { id, model: growth ? 'pci-bridge' : 'pcie-pci-bridge', attachment: 'pci', bus: rp.id, addr: { slot: 0, fn: 0 }, auto: true, pins: growth ? { ...QUIET_BRIDGE } : {} });
+  return createAuto(p, { id, model: growth ? 'pci-bridge' : p.chip.conventionalBridge, attachment: 'pci', bus: rp.id, addr: { slot: 0, fn: 0 }, auto: true, pins: growth ? { ...QUIET_BRIDGE } : {} });
 }
 
 /**
@@ -127,13 +125,13 @@ export function createBridge(p: Placement, kind: BridgeKind = 'conventional'): D
  * bridge is then always last in the firmware's depth-first walk, so its bus number comes after
  * every existing one.
  */
-function createChainedBridge(p: Placement): Draft | undefined {
+function createChainedBridge(p: Placement, chainSlot: number): Draft | undefined {
   const root = rootOf(p);
   let host = root;
-  const linkOf = (bus: Bus) => p.drafts.get(bus.held.get(CHAIN_SLOT * PCI_FUNCTIONS) ?? '');
+  const linkOf = (bus: Bus) => p.drafts.get(bus.held.get(chainSlot * PCI_FUNCTIONS) ?? '');
   for (let link = linkOf(host); link?.auto && link.model === 'pci-bridge'; link = linkOf(host)) host = p.buses.get(link.id)!;
-  const chainFree = slotFree(host, CHAIN_SLOT) && (host !== root || bridgeFloor(p) < CHAIN_SLOT * PCI_FUNCTIONS);
-  const addr = chainFree ? { slot: CHAIN_SLOT, fn: 0 } : host === root ? newRootBridgeAddress(p) : undefined;
+  const chainFree = slotFree(host, chainSlot) && (host !== root || bridgeFloor(p) < chainSlot * PCI_FUNCTIONS);
+  const addr = chainFree ? { slot: chainSlot, fn: 0 } : host === root ? newRootBridgeAddress(p) : undefined;
   if (!addr || !busNumbersLeft(p, 1)) return undefined;
   return createAuto(p, { id: nextId(p, 'br'), model: 'pci-bridge', attachment: 'pci', bus: host.name, addr, auto: true, pins: { ...QUIET_BRIDGE } });
 }
@@ -144,7 +142,7 @@ const autoBuses = (p: Placement, kind: Bus['kind']): Bus[] => [...p.buses.values
 export const emptyRootPort = (p: Placement): Bus | undefined => autoBuses(p, 'pcie-port').find((b) => b.held.size === 0 && !p.sourceById.has(b.name));
 
 export function bridgeWithRoom(p: Placement, kind: BridgeKind): { bus: Bus; addr: PciAddress } | undefined {
-  const model = p.chipset === 'pc' || kind === 'growth' ? 'pci-bridge' : 'pcie-pci-bridge';
+  const model = kind === 'growth' ? 'pci-bridge' : p.chip.conventionalBridge;
   for (const bus of autoBuses(p, 'pci')) {
     if (p.drafts.get(bus.name)?.model !== model) continue;
     const addr = firstFreeSlot(p, bus);
