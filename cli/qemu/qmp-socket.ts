@@ -8,7 +8,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, realpathSync, rmSync } fro
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { diagnose, type Diagnostic, type PlacedMachine } from '../../compiler/index.js';
+import { diagnose, escapeOptionValue, type Diagnostic, type PlacedMachine } from '../../compiler/index.js';
 import type { Io } from '../io.js';
 import { hasTpm } from '../vm-state.js';
 
@@ -94,7 +94,7 @@ export async function prepareQmpSocket(sock: string, stateDir: string | undefine
 }
 
 /** QEMU's option for the socket (a comma in the path doubled, as QEMU's option syntax asks). */
-export const qmpArgs = (sock: string): string[] => ['-qmp', `unix:${sock.replace(/,/g, ',,')},server=on,wait=off`];
+export const qmpArgs = (sock: string): string[] => ['-qmp', `unix:${escapeOptionValue(sock)},server=on,wait=off`];
 
 /** Makes the socket owner-only (0600) as soon as QEMU has made it; stops looking when `running` says QEMU ended. */
 export async function guardQmpSocket(sock: string, running: () => boolean): Promise<void> {

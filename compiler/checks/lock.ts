@@ -46,7 +46,7 @@ export function sharedPins(devices: readonly PlacedDevice[]): SharedPin[] {
     const holders = new Map<string, PlacedDevice>();
     for (const d of devices) {
       const value = d.pins[pin];
-      if (value === undefined) continue;
+      if (value === undefined || value === '') continue; // an empty serial is none (QEMU gives the guest no serial)
       const first = holders.get(value);
       if (first) out.push({ pin, value, first, other: d });
       else holders.set(value, d);
