@@ -49,6 +49,6 @@ export function ioSpaceCheck(chipset: Chipset, devices: readonly PlacedDevice[],
       'SeaBIOS then stops at boot with "PCI: out of I/O address space": no BAR is assigned and the guest does not start, so drivers that need IO ports never run ' +
       '(`machinec verify` still passes: bus numbers come first). Put devices with IO ports (e1000, rtl8139, e1000e, piix3-usb-uhci, qxl-vga, virtio on a conventional bus) side by side behind fewer bridges, ' +
       'or use virtio devices behind root ports, which have none' +
-      (autoPcieBridges ? '; machinec puts PCIe devices behind pcie-pci-bridges once half the bus numbers are used, and virtio devices there are transitional, with IO ports' : ''),
+      (autoPcieBridges ? '; machinec puts conventional devices behind pcie-pci-bridges, each of which takes an IO window, and virtio devices there are transitional, with IO ports' : ''),
   );
 }

@@ -35,7 +35,7 @@ function unplacedMessage(p: Placement): { message: string; hint: string } {
       ? `${chip.rootBus} has no function left for another root port: slots 02 to 1e, ${PCI_FUNCTIONS} functions each, hold ${(0x1f - chip.firstSlot) * PCI_FUNCTIONS}`
       : `${chip.rootBus} has no free slot (${PCI_SLOTS} slots, 00 to 1f)${chip.rootPorts ? ' or function for another root port' : ''} and no bridge has room`;
   const hint = outOfBuses
-    ? `bus 0 is ${chip.rootBus}, and every pci-bridge, pcie-pci-bridge and pcie-root-port, yours and the ones machinec adds, takes one more${chip.rootPorts ? ' (machinec gives PCIe devices a root port each until half the bus numbers are used, then a shared pcie-pci-bridge)' : ''}: remove devices or bridges, or put devices side by side behind fewer bridges (31 slots each)`
+    ? `bus 0 is ${chip.rootBus}, and every pci-bridge, pcie-pci-bridge and pcie-root-port, yours and the ones machinec adds, takes one more${chip.rootPorts ? ' (machinec gives PCIe devices a root port each until half the bus numbers are used, then puts them 31 to a pci-bridge behind a root port)' : ''}: remove devices or bridges, or put devices side by side behind fewer bridges (31 slots each)`
     : rootPorts
       ? 'declare fewer root ports: one root port with a pcie-pci-bridge behind it holds 31 devices'
       : 'remove devices, or put several behind a bridge you declare (31 devices each)';
