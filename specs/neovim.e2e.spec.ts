@@ -11,6 +11,11 @@ import { tempFolder } from './support/temp.js';
 
 const NVIM = spawnSync('nvim', ['--version'], { encoding: 'utf8' }).status === 0;
 if (!NVIM) console.warn('neovim.e2e: nvim not found: skipping (Debian: apt-get install neovim)');
+if (!NVIM && process.env.CI) {
+  test('Neovim is installed (.ci/run installs Debian\'s neovim; required in CI)', () => {
+    throw new Error('nvim not found and CI is set: the Neovim spec must run');
+  });
+}
 
 /** The guide's Lua blocks; the 0.7 one is the block after the heading that names it. */
 function guideConfig(): string {
