@@ -339,6 +339,7 @@ function startCommands(c: Cli): void {
 const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   build: ['machinec build office.machine', 'machinec build office.machine --locked --format json'],
   run: ['machinec run office.machine', 'machinec run office.machine --accel tcg -- -nographic'],
+  status: ['machinec status office.machine', 'machinec status office.machine --connect qemu:///system --domain office --format json'],
   check: ['machinec check', 'machinec check machines/ office.machine'],
   plan: ['machinec plan office.machine', 'machinec plan office.machine --format markdown --diff'],
   diff: ['machinec diff old/office.machine.lock office.machine.lock', 'machinec diff office.machine.lock --git main --format markdown'],

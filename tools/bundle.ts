@@ -4,7 +4,7 @@
  *  - dist/machinec.mjs (cli/start.ts): the binary. It runs the core with a V8 code cache.
  *  - dist/core-HASH.cjs: every command the CLI imports statically (build, check, plan, lock, …),
  *    one script; dist/core-HASH.cjs.v8cache: its code cache, made here by running a build.
- *  - dist/lazy/*.mjs (and their shared dist/lazy/chunks/): verify, import, export, fmt and lsp, loaded only when
+ *  - dist/lazy/*.mjs (and their shared dist/lazy/chunks/): verify, import, export, fmt, lsp, status, init and help, loaded only when
  *    they run. prettier and the language server packages stay outside the bundle, so the build path
  *    never loads them.
  */
@@ -84,6 +84,9 @@ const lazy: Record<string, { name: string; source: string }> = {
   './commands/export.js': { name: 'export', source: 'cli/commands/export.ts' },
   './commands/fmt.js': { name: 'fmt', source: 'cli/commands/fmt.ts' },
   './lsp/server.js': { name: 'lsp', source: 'cli/lsp/server.ts' },
+  './commands/status.js': { name: 'status', source: 'cli/commands/status.ts' },
+  './commands/init.js': { name: 'init', source: 'cli/commands/init.ts' },
+  './commands/help.js': { name: 'help', source: 'cli/commands/help.ts' },
 };
 
 const lazyResult = await build({
