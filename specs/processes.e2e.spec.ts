@@ -1,5 +1,5 @@
 /**
- * Issue 10, item 11 (orphans) and item 16 (import and virtserialport), on the real QEMU: kill
+ * Orphans, and import of a virtserialport, on the real QEMU: kill
  * machinec during `verify` of a 1,000-device machine, during `run`, and during `import`, and no
  * QEMU process and no /tmp/machinec-qemu-* folder survives; machinec exits 128 + the signal (run:
  * QEMU's status when it fails, else 128 + the signal). A QEMU that aborts gives `run` 128 + its signal, not 128.
@@ -143,7 +143,7 @@ qemuDescribe('signals reach QEMU; nothing is left behind', () => {
   }, 4 * T);
 });
 
-qemuDescribe('item 16: import carries a virtserialport', () => {
+qemuDescribe('import carries a virtserialport', () => {
   it('virtio-serial-pci with a virtserialport imports (it was "unknown" while listed as known)', async () => {
     const r = spawnSync(process.execPath, [BIN, 'import', '--name', 'vs', '--', 'qemu-system-x86_64', '-M', 'q35', '-m', '256', '-device', 'virtio-serial-pci,id=vser', '-chardev', 'null,id=c0', '-device', 'virtserialport,chardev=c0,bus=vser.0,id=ch0'], { cwd: dir, encoding: 'utf8', timeout: 90_000 });
     expect(r.stderr).not.toMatch(/cannot describe/);

@@ -1,7 +1,6 @@
 /**
- * Issue 10, files and the command line: every item reproduced as it was found, with the safe
- * outcome it has now. Items: 1 short writes, 3 symlinks, 8 unbounded input, 12 exit codes,
- * 13 --git injection, 14 leftovers, 15 odd names.
+ * Files and the command line: each hole reproduced as it was found, with the safe outcome it has
+ * now: short writes, symlinks, unbounded input, exit codes, --git injection, leftovers, odd names.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -17,7 +16,7 @@ afterAll(cleanScratch);
 
 const MACHINE = 'machine m {\n  device nic0: e1000 { netdev = user }\n  device disk0: virtio-blk-pci { file = "d.img", serial = "S1" }\n}\n';
 
-describe('item 1: a short write is continued, a failed one leaves the old file and no temp', () => {
+describe('a short write is continued, a failed one leaves the old file and no temp', () => {
   it('loops until every byte is written', () => {
     const dir = scratch();
     const path = join(dir, 'f.lock');
@@ -51,7 +50,7 @@ describe('item 1: a short write is continued, a failed one leaves the old file a
 import { writeSync } from 'node:fs';
 const execWrite = (fd: number, bytes: Buffer, offset: number, length: number): number => writeSync(fd, bytes, offset, length);
 
-describe('item 12: environment failures are exit 1 or 2 with a diagnostic, never "machinec bug"', () => {
+describe('environment failures are exit 1 or 2 with a diagnostic, never "machinec bug"', () => {
   const user = unprivilegedUser();
   if (typeof user === 'string') it.todo(`a read-only folder: not run here, ${user}`);
   else it(`a read-only folder: exit 1 naming the lock (as uid ${user.uid})`, () => {
@@ -80,7 +79,7 @@ describe('item 12: environment failures are exit 1 or 2 with a diagnostic, never
   });
 });
 
-describe('item 13: a --git value that starts with - is refused', () => {
+describe('a --git value that starts with - is refused', () => {
   it('diff X.lock --git --output=o writes nothing', async () => {
     const dir = scratch({ 'm.machine': MACHINE });
     execFileSync('git', ['init', '-q'], { cwd: dir });
@@ -94,7 +93,7 @@ describe('item 13: a --git value that starts with - is refused', () => {
   });
 });
 
-describe('item 3: a symlink leaving the tree is refused and its content never printed', () => {
+describe('a symlink leaving the tree is refused and its content never printed', () => {
   it.each([['the source'], ['the lock']])('%s linked to a secret outside the work tree', async (which) => {
     const secrets = scratch({ 'secret.txt': 'machine TOPSECRET { \nAWS_KEY=TOPSECRET\n' });
     const dir = scratch({ 'm.machine': MACHINE });
@@ -130,7 +129,7 @@ describe('item 3: a symlink leaving the tree is refused and its content never pr
   });
 });
 
-describe('item 8: regular files only, at most 16 MiB', () => {
+describe('regular files only, at most 16 MiB', () => {
   it('build /dev/zero is an error at once, not 16 GB of memory', async () => {
     const dir = scratch();
     const r = await run(['build', '/dev/zero'], dir);
@@ -158,7 +157,7 @@ describe('item 8: regular files only, at most 16 MiB', () => {
   });
 });
 
-describe('item 14: leftovers of a killed run are cleaned, rename is one step', () => {
+describe('leftovers of a killed run are cleaned, rename is one step', () => {
   it('a temp file of a dead writer goes on the next run; a live writer\'s stays', async () => {
     const dir = scratch({ 'm.machine': MACHINE });
     const dead = spawnSync('true').pid!;
@@ -210,7 +209,7 @@ function writeTogetherWith(wt: typeof import('../../cli/io.js').writeTogether, j
   wt(journal, writes, write);
 }
 
-describe('item 15: odd names', () => {
+describe('odd names', () => {
   it('a file name with a newline keeps the lock parseable', async () => {
     const dir = scratch({ 'a\nb.machine': MACHINE });
     const r = await run(['build', 'a\nb.machine'], dir);

@@ -1,5 +1,5 @@
 /**
- * Issue 10, items 1 and 12 on a real full filesystem (a 96 KiB tmpfs; needs root, as CI is):
+ * Writes on a real full filesystem (a 96 KiB tmpfs; needs root, as CI is):
  * the lock write fails with error[unwritable-file], exit 1, no file and no temp file left; with
  * room again the same build writes the whole lock. A read-only mount is exit 1 as well.
  */

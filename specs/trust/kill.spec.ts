@@ -1,5 +1,5 @@
 /**
- * Issue 10, "Done when": a SIGKILL loop during builds of a 10,000-device machine and during
+ * Whole files or none: a SIGKILL loop during builds of a 10,000-device machine and during
  * `rename`, and a 20-way concurrent build, leave only whole old or whole new files, and the next
  * command leaves no temporary file. Runs the bundled binary (build it first: npm run build).
  */

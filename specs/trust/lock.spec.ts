@@ -1,7 +1,6 @@
 /**
- * Issue 10, the lock as validated data: item 2 (forged auto lines emitted), item 5 (values
- * unescaped), item 6 (machine type options smuggled into -machine), item 9 (invalid locks
- * accepted, conflicts silently moved). And the round-trip property over arbitrary strings.
+ * The lock as validated data: forged auto lines were emitted, values unescaped, machine type
+ * options smuggled into -machine, invalid locks accepted and conflicts silently moved. And the round-trip property over arbitrary strings.
  */
 import fc from 'fast-check';
 import { compile, readLock } from '../../compiler/index.js';
@@ -16,7 +15,7 @@ const withLock = (lock: string) => compile({ file: 'm.machine', source: SOURCE, 
 const errorsOf = (lock: string) => withLock(lock).diagnostics.filter((d) => d.severity === 'error');
 const replaceLine = (lock: string, id: string, edit: (line: string) => string) => lock.split('\n').map((l) => (l.split(' ')[2] === id ? edit(l) : l)).join('\n');
 
-describe('item 2: forged device lines', () => {
+describe('forged device lines', () => {
   it.each([
     ['an auto e1000e', 'pci 00:1d.0 nicx e1000e bus=pcie.0 addr=1d.0 mac=52:54:00:00:00:99 auto'],
     ['an auto vfio-pci', 'pci 00:1d.0 pass vfio-pci bus=pcie.0 addr=1d.0 auto'],
@@ -43,7 +42,7 @@ describe('item 2: forged device lines', () => {
   });
 });
 
-describe('item 5: lock values are quoted, any string round-trips', () => {
+describe('lock values are quoted, any string round-trips', () => {
   it('serial = "WD 1234" writes a lock that reads back and rebuilds to the same bytes', () => {
     const src = SOURCE.replace('file = "d.img"', 'file = "d.img", serial = "WD 1234"');
     const c = compile({ file: 'm.machine', source: src });
@@ -74,7 +73,7 @@ describe('item 5: lock values are quoted, any string round-trips', () => {
   });
 });
 
-describe('item 6: the machine type in the lock is a bare QEMU type name', () => {
+describe('the machine type in the lock is a bare QEMU type name', () => {
   it('options after the type are an error, not -machine options', () => {
     const lock = LOCK.replace(/^machine m pc-q35-7\.2 /m, 'machine m pc-q35-7.2,kernel-irqchip=off,accel=tcg ');
     const errs = errorsOf(lock);
@@ -82,7 +81,7 @@ describe('item 6: the machine type in the lock is a bare QEMU type name', () => 
   });
 });
 
-describe('item 9: invalid locks are errors naming the line, never a silent move', () => {
+describe('invalid locks are errors naming the line, never a silent move', () => {
   const nic = (l: string) => l;
   it.each([
     ['two devices at one address', (l: string) => replaceLine(l, 'disk0', (x) => x.replace(/bus=\S+ addr=\S+/, /bus=\S+ addr=\S+/.exec(replaceLine(l, 'nic0', nic).split('\n').find((y) => y.split(' ')[2] === 'nic0')!)![0])), /is at .* which nic0 \(line \d+\) already has/],

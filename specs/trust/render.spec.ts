@@ -1,5 +1,5 @@
 /**
- * Issue 10, item 8: 40,000 errors in one file neither overflow the stack nor render in quadratic
+ * 40,000 errors in one file neither overflow the stack nor render in quadratic
  * time. The first 1,000 are rendered in full and the rest are counted; the count of errors stays true.
  */
 import { spawnSync } from 'node:child_process';

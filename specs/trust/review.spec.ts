@@ -1,6 +1,6 @@
 /**
- * Issue 10, review you can trust. Item 7 (typed blocks took anything, tap ran /etc/qemu-ifup,
- * host-side changes invisible to plan, diff and build --locked) and the review invariant: whenever
+ * Review you can trust: typed blocks took anything, tap ran /etc/qemu-ifup,
+ * host-side changes invisible to plan, diff and build --locked; and the review invariant: whenever
  * two builds' QEMU arguments or host-side effects differ, `plan` and `diff` report a change naming
  * it. The property runs REVIEW_RUNS (default 200) generated machine/edit pairs; the last test
  * shows it fails on the old, placement-only plan.
@@ -18,7 +18,7 @@ const machine = (body: string) => `machine m {\n${body}\n}\n`;
 const build = (source: string, lock?: string) => compile({ file: 'm.machine', source, lock: lock === undefined ? undefined : { file: 'm.machine.lock', text: lock } });
 const errors = (source: string) => build(source).diagnostics.filter((d) => d.severity === 'error');
 
-describe('item 7: typed blocks have schemas', () => {
+describe('typed blocks have schemas', () => {
   it.each([
     ['user { hostfwdd = "tcp::2222-:22" }', 'user { … } has no property hostfwdd', 'did you mean hostfwd?'],
     ['tap { ifnam = "tap0" }', 'tap { … } has no property ifnam', 'did you mean ifname?'],

@@ -1,13 +1,13 @@
 /**
- * Issue 10, values: item 4 (a newline in a string split `--format lines` into new arguments)
- * and item 10 (numbers changed silently; `format`/`accel` blocks lost or emitted as undefined).
+ * Values: a newline in a string split `--format lines` into new arguments, and numbers changed
+ * silently (`format`/`accel` blocks lost or emitted as undefined).
  */
 import { compile } from '../../compiler/index.js';
 
 const build = (body: string, device = '') => compile({ file: 'm.machine', source: `machine m {\n${body}\n${device}\n}\n` });
 const codes = (c: ReturnType<typeof compile>) => c.diagnostics.filter((d) => d.severity === 'error').map((d) => d.code);
 
-describe('item 4: strings with control characters are refused at the string', () => {
+describe('strings with control characters are refused at the string', () => {
   it.each([
     ['a newline escape', '"vm.img\\n-hdb\\n/etc/shadow"', 'a newline'],
     ['a NUL', '"vm\u0000.img"', 'a NUL character'],
@@ -30,7 +30,7 @@ describe('item 4: strings with control characters are refused at the string', ()
   });
 });
 
-describe('item 10: numbers are exact or errors', () => {
+describe('numbers are exact or errors', () => {
   it.each([
     ['memory = 99999999999999999999G', 'number-range'],
     ['memory = 4096T', undefined],
