@@ -180,7 +180,7 @@ export function comparePlacements(before: PlacedMachine | undefined, after: Plac
   const hostEffects = compareHostEffects(recorded ? was : after, after);
   const ids = (sign: ChangeSign) => new Set(changes.filter((c) => c.sign === sign).map((c) => c.id));
   const hostChanged = hostSideChanged(options, hostEffects, ids('+'), ids('-'));
-  const guest = guestNotices(machine, options);
+  const guest = before ? guestNotices(machine, options) : [];
   const machineWide = machine.some((m) => !m.startsWith('machine name') && m !== NOT_RECORDED) || guest.length > 0;
   return { changes, machine, guest, counts, guestVisible: machineWide || counts.removed + counts.moved + counts.changed > 0, options, hostEffects, hostChanged, reserved: reservedBy(changes, after) };
 }

@@ -40,6 +40,7 @@ describe('machine-wide changes are guest changes', () => {
     const plan = planOf(lines, update);
     expect(plan.guestVisible).toBe(true);
     expect(planJson(plan).guestVisible).toBe(true);
+    expect(planJson(plan).guest.join('\n')).toMatch(notice);
     const text = renderPlan(plan, { color: false });
     expect(text).toContain('(existing devices change in the guest)');
     expect(text.split('\n').filter((l) => /^\s+guest: /.test(l)).join('\n')).toMatch(notice);
