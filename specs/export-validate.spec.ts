@@ -78,6 +78,7 @@ const extras = fc.record({
   topology: fc.boolean(),
   smbios: fc.boolean(),
   acpi: fc.boolean(),
+  uefi: fc.boolean(),
 });
 
 function machineOf(n: number, e: Readonly<Record<string, unknown>>): string {
@@ -87,6 +88,7 @@ function machineOf(n: number, e: Readonly<Record<string, unknown>>): string {
   if (e.topology) lines.push('  topology = { sockets = 2, cores = 2, threads = 1 }');
   if (e.smbios) lines.push('  smbios = { manufacturer = "Acme", product = "Desk-1" }');
   if (e.acpi) lines.push('  acpi = false');
+  if (e.uefi) lines.push('  firmware = uefi');
   if (e.channel) lines.push(`  device vser: virtio-serial-pci {`, `    device port0: virtserialport { chardev = file { path = "${e.channel}" }, name = "org.example.log" }`, '  }');
   if (e.wav) lines.push(`  device snd: intel-hda {`, `    device spk: hda-duplex { audiodev = wav { path = "${e.wav}" } }`, '  }');
   if (e.rom) lines.push(`  device romnic: e1000 { netdev = user, romfile = "${e.rom}" }`);
