@@ -182,7 +182,8 @@ export function comparePlacements(before: PlacedMachine | undefined, after: Plac
   const hostChanged = hostSideChanged(options, hostEffects, ids('+'), ids('-'));
   const guest = before ? guestNotices(machine, options) : [];
   const machineWide = machine.some((m) => !m.startsWith('machine name') && m !== NOT_RECORDED) || guest.length > 0;
-  return { changes, machine, guest, counts, guestVisible: machineWide || counts.removed + counts.moved + counts.changed > 0, options, hostEffects, hostChanged, reserved: reservedBy(changes, after) };
+  const guestVisible = machineWide || counts.removed + counts.moved + counts.changed > 0;
+  return { changes, machine, guest, counts, guestVisible, options, hostEffects, hostChanged, reserved: reservedBy(changes, after) };
 }
 
 /** What the guest notices of a machine-wide change, by the lock line or QEMU option that says it. */

@@ -89,7 +89,8 @@ function machineOf(n: number, e: Readonly<Record<string, unknown>>): string {
   if (e.smbios) lines.push('  smbios = { manufacturer = "Acme", product = "Desk-1" }');
   if (e.acpi) lines.push('  acpi = false');
   if (e.uefi) lines.push('  firmware = uefi');
-  if (e.channel) lines.push(`  device vser: virtio-serial-pci {`, `    device port0: virtserialport { chardev = file { path = "${e.channel}" }, name = "org.example.log" }`, '  }');
+  const port = `virtserialport { chardev = file { path = "${e.channel}" }, name = "org.example.log" }`;
+  if (e.channel) lines.push(`  device vser: virtio-serial-pci {`, `    device port0: ${port}`, '  }');
   if (e.wav) lines.push(`  device snd: intel-hda {`, `    device spk: hda-duplex { audiodev = wav { path = "${e.wav}" } }`, '  }');
   if (e.rom) lines.push(`  device romnic: e1000 { netdev = user, romfile = "${e.rom}" }`);
   return generateMachine(n).replace(/^(machine \S+ \{)$/m, (head) => [head, ...lines].join('\n'));

@@ -32,7 +32,8 @@ export function commandlineArgs(ctx: Ctx, d: PlacedDevice, model: QemuModel): st
     if (a.kind === 'backend' && a.owner === d.id) {
       out.push(`-${a.option}`, keyvalText(a.type, absoluteProps(ctx, a.props)));
     } else if (a.kind === 'device' && a.id === d.id) {
-      const device = { ...a, id: `ua-${a.id}`, bus: a.bus === undefined ? undefined : libvirtBus(ctx, a.bus), props: absoluteProps(ctx, a.props), own: absoluteProps(ctx, a.own) };
+      const bus = a.bus === undefined ? undefined : libvirtBus(ctx, a.bus);
+      const device = { ...a, id: `ua-${a.id}`, bus, props: absoluteProps(ctx, a.props), own: absoluteProps(ctx, a.own) };
       out.push('-device', JSON.stringify(deviceAdd(device)));
     }
   }

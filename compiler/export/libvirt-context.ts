@@ -38,7 +38,8 @@ export const scalarText = scalar;
 export const PATH_KEYS: ReadonlySet<string> = new Set(['path', 'file.filename', 'filename', 'romfile', 'sock', 'socket']);
 
 /** A property value made absolute when its key names a path (an empty `romfile` means none and stays empty). */
-export const absoluteIfPath = (baseDir: string, key: string, value: string): string => (PATH_KEYS.has(key) && value !== '' ? absolutePath(baseDir, value) : value);
+export const absoluteIfPath = (baseDir: string, key: string, value: string): string =>
+  PATH_KEYS.has(key) && value !== '' ? absolutePath(baseDir, value) : value;
 
 /** `path` made absolute against `baseDir` (libvirt takes absolute image paths), `.` and `..` resolved. */
 export function absolutePath(baseDir: string, path: string): string {
