@@ -61,9 +61,12 @@ export function renderPlanMarkdown(plan: Plan, { title, after }: MarkdownOptions
   const { added, removed, moved, changed, renamed } = plan.counts;
   if (!plan.changes.length && !plan.machine.length && !plan.options.length) return `**${text(title)}**: no changes, the lock is up to date.\n`;
   const out: string[] = [];
-  const visible = plan.guestVisible ? ' — **existing devices change in the guest**' : ' — existing devices stay as the guest knows them';
+  const devicesChange = plan.counts.removed + plan.counts.moved + plan.counts.changed > 0;
+  const changes = devicesChange ? ' — **existing devices change in the guest**' : ' — **the guest sees the machine change**';
+  const visible = plan.guestVisible ? changes : ' — existing devices stay as the guest knows them';
   out.push(`**${text(title)}**: ${added} to add, ${removed} to remove, ${moved} to move, ${changed} to change${renamed ? `, ${renamed} renamed` : ''}${visible}.`, '');
-  if (plan.machine.length) out.push(...plan.machine.map((m) => `- machine: ${text(m)}`), '');
+  const machineLines = [...plan.machine.map((m) => `- machine: ${text(m)}`), ...plan.guest.map((n) => `- guest: ${text(n)}`)];
+  if (machineLines.length) out.push(...machineLines, '');
   if (plan.changes.length) {
     out.push('| device | change | guest address | what the guest notices |', '| --- | --- | --- | --- |');
     for (const c of plan.changes) {

@@ -20,6 +20,7 @@ export function renderPlan(plan: Plan, { color, title, lockDiffers }: RenderPlan
   const lines: string[] = [];
   if (title) lines.push(p.bold(shown(title)));
   for (const m of plan.machine) lines.push(`  ${p.warning('!')} machine: ${shown(m)}`);
+  for (const n of plan.guest) lines.push(`    ${p.dim(`guest: ${shown(n)}`)}`);
   const idWidth = Math.max(0, ...plan.changes.map((c) => shown(c.id).length));
   const modelWidth = Math.max(0, ...plan.changes.map((c) => shown(c.model).length));
   for (const c of plan.changes) {
@@ -58,6 +59,7 @@ export function planJson(plan: Plan) {
     guestVisible: plan.guestVisible,
     counts: plan.counts,
     machine: plan.machine,
+    guest: plan.guest,
     changes: plan.changes.map((c) => ({ sign: c.sign, id: c.id, model: c.model, auto: c.auto, details: c.details, notices: c.notices, before: c.before && strip(c.before), after: c.after && strip(c.after) })),
     options: plan.options,
     hostChanged: plan.hostChanged,

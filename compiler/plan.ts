@@ -35,8 +35,10 @@ export interface DeviceChange {
 export interface Plan {
   readonly changes: DeviceChange[];
   readonly machine: string[];
-  /** Whether any existing device moved, changed or went away, or a machine-wide pin changed. */
+  /** Whether any existing device moved, changed or went away, or a machine-wide pin or guest-visible option changed. */
   readonly guestVisible: boolean;
+  /** What the guest notices of machine-wide changes (CPU, topology, memory, SMBIOS, machine type, firmware, ACPI). */
+  readonly guest: string[];
   readonly counts: Readonly<Record<'added' | 'removed' | 'moved' | 'changed' | 'renamed', number>>;
   /** QEMU options (backends, memory, CPUs, accelerators, display, …) that come, go or change. */
   readonly options: OptionChange[];
@@ -178,7 +180,27 @@ export function comparePlacements(before: PlacedMachine | undefined, after: Plac
   const hostEffects = compareHostEffects(recorded ? was : after, after);
   const ids = (sign: ChangeSign) => new Set(changes.filter((c) => c.sign === sign).map((c) => c.id));
   const hostChanged = hostSideChanged(options, hostEffects, ids('+'), ids('-'));
-  return { changes, machine, counts, guestVisible: machine.some((m) => !m.startsWith('machine name') && m !== NOT_RECORDED) || counts.removed + counts.moved + counts.changed > 0, options, hostEffects, hostChanged, reserved: reservedBy(changes, after) };
+  const guest = before ? guestNotices(machine, options) : [];
+  const machineWide = machine.some((m) => !m.startsWith('machine name') && m !== NOT_RECORDED) || guest.length > 0;
+  const guestVisible = machineWide || counts.removed + counts.moved + counts.changed > 0;
+  return { changes, machine, guest, counts, guestVisible, options, hostEffects, hostChanged, reserved: reservedBy(changes, after) };
+}
+
+/** What the guest notices of a machine-wide change, by the lock line or QEMU option that says it. */
+const GUEST_NOTICES: readonly (readonly [RegExp, string])[] = [
+  [/^CPU model /, 'Windows may ask for reactivation: the CPU model or vendor changes'],
+  [/^-cpu$/, 'Linux: the CPU model and flags (CPUID) change what the kernel uses'],
+  [/^-smp$/, 'the guest sees the new CPU topology at boot'],
+  [/^-m$/, 'the guest sees the new memory size at boot'],
+  [/^machine type |^-machine$/, 'the chipset and its ACPI tables can change: Windows may ask for reactivation'],
+  [/^SMBIOS |^-smbios/, 'the guest reads new SMBIOS values (Windows activation ties to the UUID)'],
+  [/^firmware |^secure boot /, 'the guest boots through other firmware: its boot entries and UEFI variables differ'],
+  [/^ACPI /, 'the guest sees ACPI tables come or go: power management and device discovery change'],
+];
+
+function guestNotices(machine: readonly string[], options: readonly OptionChange[]): string[] {
+  const said = [...machine, ...options.map((o) => o.option)];
+  return [...new Set(GUEST_NOTICES.filter(([re]) => said.some((s) => re.test(s))).map(([, text]) => text))];
 }
 
 /**

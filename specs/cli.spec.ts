@@ -396,7 +396,7 @@ describe('plan', () => {
     const r = await run(['plan', 'edits.machine', '--json'], dir);
     expect(r.code).toBe(0);
     const plan = JSON.parse(r.stdout);
-    expect(Object.keys(plan)).toEqual(['file', 'lock', 'lockExists', 'upToDate', 'guestVisible', 'counts', 'machine', 'changes', 'options', 'hostChanged', 'hostEffects']);
+    expect(Object.keys(plan)).toEqual(['file', 'lock', 'lockExists', 'upToDate', 'guestVisible', 'counts', 'machine', 'guest', 'changes', 'options', 'hostChanged', 'hostEffects']);
     expect(plan).toMatchObject({ lockExists: true, upToDate: false, guestVisible: true, counts: { added: 1, removed: 1, moved: 1, changed: 1 } });
     const byId = Object.fromEntries(plan.changes.map((c: { id: string }) => [c.id, c]));
     expect(Object.keys(byId).sort()).toEqual(['nic0', 'nic1', 'nic2', 'nic3']);

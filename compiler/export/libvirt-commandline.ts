@@ -12,7 +12,7 @@ import { keyvalText } from '../qemu/keyval.js';
 import { deviceAdd } from '../qemu/qmp.js';
 import type { QemuModel, QemuProp } from '../qemu/model.js';
 import type { Ctx } from './libvirt-context.js';
-import { absolutePath } from './libvirt-context.js';
+import { absoluteIfPath } from './libvirt-context.js';
 import { el, type XmlElement } from './xml.js';
 
 /** The QEMU name libvirt gives a bus machinec calls `bus`: the root bus keeps its name, the rest get the `ua-` alias. */
@@ -30,14 +30,17 @@ export function commandlineArgs(ctx: Ctx, d: PlacedDevice, model: QemuModel): st
   const out: string[] = [];
   for (const a of model.args) {
     if (a.kind === 'backend' && a.owner === d.id) {
-      const props = a.props.map((p): QemuProp => (p[0] === 'file.filename' ? [p[0], absolutePath(ctx.baseDir, p[1]), p[2]] : p));
-      out.push(`-${a.option}`, keyvalText(a.type, props));
+      out.push(`-${a.option}`, keyvalText(a.type, absoluteProps(ctx, a.props)));
     } else if (a.kind === 'device' && a.id === d.id) {
-      out.push('-device', JSON.stringify(deviceAdd({ ...a, id: `ua-${a.id}`, bus: a.bus === undefined ? undefined : libvirtBus(ctx, a.bus) })));
+      const bus = a.bus === undefined ? undefined : libvirtBus(ctx, a.bus);
+      const device = { ...a, id: `ua-${a.id}`, bus, props: absoluteProps(ctx, a.props), own: absoluteProps(ctx, a.own) };
+      out.push('-device', JSON.stringify(deviceAdd(device)));
     }
   }
   return out;
 }
+
+const absoluteProps = (ctx: Ctx, props: readonly QemuProp[]): QemuProp[] => props.map((p): QemuProp => [p[0], absoluteIfPath(ctx.baseDir, p[0], p[1]), p[2]]);
 
 export function commandlineElement(args: readonly string[]): XmlElement | undefined {
   return args.length ? el('qemu:commandline', {}, ...args.map((value) => el('qemu:arg', { value }))) : undefined;

@@ -34,6 +34,13 @@ export const idSpan = (d: PlacedDevice): Span | undefined => d.source?.id?.span;
 /** A plain value as QEMU spells it (booleans on/off, sizes in bytes): emit's. */
 export const scalarText = scalar;
 
+/** QEMU properties that name a host file or socket: written absolute, since libvirt's QEMU runs from its own working directory. */
+export const PATH_KEYS: ReadonlySet<string> = new Set(['path', 'file.filename', 'filename', 'romfile', 'sock', 'socket']);
+
+/** A property value made absolute when its key names a path (an empty `romfile` means none and stays empty). */
+export const absoluteIfPath = (baseDir: string, key: string, value: string): string =>
+  PATH_KEYS.has(key) && value !== '' ? absolutePath(baseDir, value) : value;
+
 /** `path` made absolute against `baseDir` (libvirt takes absolute image paths), `.` and `..` resolved. */
 export function absolutePath(baseDir: string, path: string): string {
   if (path.startsWith('/')) return path;
@@ -105,7 +112,8 @@ export function overrideRest(ctx: Ctx, d: PlacedDevice, handled: readonly string
       continue;
     }
     const type = v.kind === 'Boolean' ? 'bool' : v.kind === 'Integer' || v.kind === 'Size' ? (Number(text) < 0 ? 'signed' : 'unsigned') : 'string';
-    props.push(el('qemu:property', { name: p.key.name, type, value: v.kind === 'Boolean' ? String(v.value) : text }));
+    const value = v.kind === 'Boolean' ? String(v.value) : v.kind === 'String' ? absoluteIfPath(ctx.baseDir, p.key.name, text) : text;
+    props.push(el('qemu:property', { name: p.key.name, type, value }));
     report(ctx, 'warning', `${p.key.name} of ${d.id} has no libvirt element: it goes to <qemu:override>`, p.span, 'libvirt passes it to QEMU unchecked, and tools built on libvirt may not keep it');
   }
   // Pinned bridge properties (growth bridges): QEMU frontend properties libvirt has no element for.

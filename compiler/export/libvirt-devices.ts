@@ -14,6 +14,12 @@ const field = (v: Value | undefined, key: string): string | undefined => {
   const p = v.properties.find((q) => q.key.name === key)?.value;
   return p && scalarText(p);
 };
+
+/** A path field of a backend block, absolute against the machine's folder. */
+const absoluteField = (ctx: Ctx, v: Value | undefined, key: string): string | undefined => {
+  const path = field(v, key);
+  return path === undefined ? undefined : absolutePath(ctx.baseDir, path);
+};
 const typeOf = (v: Value | undefined): string | undefined => (v?.kind === 'Block' ? v.type?.name ?? '' : v ? scalarText(v) : undefined);
 
 /** Every key of a typed backend block except the ones libvirt has a place for: reported as errors. */
@@ -157,10 +163,10 @@ const channel: Builder = (ctx, d) => {
   if (type === 'socket') {
     unsupportedKeys(ctx, d, v, ['path', 'server', 'wait'], 'chardev');
     kind = 'unix';
-    source = el('source', { mode: field(v, 'server') === 'on' ? 'bind' : 'connect', path: field(v, 'path') });
+    source = el('source', { mode: field(v, 'server') === 'on' ? 'bind' : 'connect', path: absoluteField(ctx, v, 'path') });
   } else if (type === 'file') {
     unsupportedKeys(ctx, d, v, ['path'], 'chardev');
-    source = el('source', { path: field(v, 'path') });
+    source = el('source', { path: absoluteField(ctx, v, 'path') });
   } else if (type !== 'pty' && type !== 'null' && type !== 'spicevmc') {
     report(ctx, 'error', `chardev ${type ?? '(none)'} of ${d.id} has no libvirt <channel> type`, v?.span ?? idSpan(d), 'libvirt exports pty, null, socket (unix), file and spicevmc');
     return undefined;

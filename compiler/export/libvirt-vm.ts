@@ -27,8 +27,9 @@ export function osElement(ctx: Ctx): { os: XmlElement; folders: string[] } {
   const smbios = ctx.machine.smbios ? el('smbios', { mode: 'sysinfo' }) : undefined;
   if (!fw || !choice) return { os: el('os', {}, type, smbios), folders: [] };
   const nvram = absolutePath(ctx.baseDir, choice.nvram);
-  const loader = el('loader', { readonly: 'yes', secure: fw.secureBoot ? 'yes' : 'no', type: 'pflash' }, fw.code.path);
-  return { os: el('os', {}, type, loader, el('nvram', { template: fw.vars.path }, nvram), smbios), folders: [nvram.slice(0, nvram.lastIndexOf('/'))] };
+  const loader = el('loader', { readonly: 'yes', secure: fw.secureBoot ? 'yes' : 'no', type: 'pflash' }, absolutePath(ctx.baseDir, fw.code.path));
+  const nvramElement = el('nvram', { template: absolutePath(ctx.baseDir, fw.vars.path) }, nvram);
+  return { os: el('os', {}, type, loader, nvramElement, smbios), folders: [nvram.slice(0, nvram.lastIndexOf('/'))] };
 }
 
 /** QEMU's Hyper-V CPU flags → libvirt 9.0's `<hyperv>` elements (hv-time is a timer, see clockElement). */
