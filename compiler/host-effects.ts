@@ -116,7 +116,7 @@ const chardevShortRule: Rule = (head, p, effect) => {
   const where = rest.join(':');
   if (kind === 'file') effect('writes', where, 'chardev file');
   else if (kind === 'pipe') effect('writes', `${where}.in, ${where}.out (or ${where})`, 'chardev pipe');
-  else if (kind === 'tcp' || kind === 'unix' || kind === 'telnet' || kind === 'websocket') effect(on(p.get('server')) ? 'listens' : 'connects', where, `chardev ${kind}`);
+  else if (['tcp', 'unix', 'telnet', 'websocket'].includes(kind)) effect(on(p.get('server')) ? 'listens' : 'connects', where, `chardev ${kind}`);
   else if (kind === 'udp') effect('connects', where, 'chardev udp');
   else if (kind === 'exec') effect('runs', where, 'chardev exec');
   else if (kind === 'stdio' || kind === 'mon') effect('device', "machinec's terminal", `chardev ${kind}`);
@@ -130,14 +130,19 @@ const deviceRule: Rule = (model, p, effect) => {
   if (p.has('romfile')) effect('reads', p.get('romfile')!, 'romfile');
   if (model === 'vfio-pci' && p.has('host')) effect('device', `host PCI device ${p.get('host')} (passed through)`, '');
   if (model === 'vfio-pci' && p.has('sysfsdev')) effect('device', `host device ${p.get('sysfsdev')} (passed through)`, 'vfio-pci');
-  if (model === 'usb-host') effect('device', `host USB device ${['hostbus', 'hostaddr', 'hostport', 'vendorid', 'productid'].filter((k) => p.has(k)).map((k) => `${k}=${p.get(k)}`).join(',') || '(any)'} (passed through)`, 'usb-host');
+  if (model === 'usb-host') {
+    const which = ['hostbus', 'hostaddr', 'hostport', 'vendorid', 'productid'].filter((k) => p.has(k)).map((k) => `${k}=${p.get(k)}`);
+    effect('device', `host USB device ${which.join(',') || '(any)'} (passed through)`, 'usb-host');
+  }
   if (model === 'loader' && p.has('file')) effect('reads', p.get('file')!, 'loader file, into guest memory');
   if (model === 'vhost-user-fs-pci' || model === 'vhost-vsock-pci') effect('device', `host ${model}`, model);
 };
 
 /** -fsdev and -virtfs: a host directory the guest reads and writes, unless readonly. */
 const fsdevRule: Rule = (type, p, effect) => {
-  if (type === 'local' && p.has('path')) effect(on(p.get('readonly')) ? 'reads' : 'writes', p.get('path')!, `9p share, ${on(p.get('readonly')) ? 'read-only' : 'read and written by the guest'}`);
+  const readonly = on(p.get('readonly'));
+  const how = readonly ? 'read-only' : 'read and written by the guest';
+  if (type === 'local' && p.has('path')) effect(readonly ? 'reads' : 'writes', p.get('path')!, `9p share, ${how}`);
   else if (type === 'proxy' || type === 'synth') effect('unclassified', type, 'fsdev: review by hand');
 };
 
@@ -148,7 +153,8 @@ const vncRule: Rule = (display, p, effect) => {
   effect('listens', display.startsWith('unix:') ? display.slice(5) : `${display} (VNC)${open ? ', no password' : ''}`, 'vnc');
 };
 const spiceRule: Rule = (_head, p, effect) => {
-  const where = p.get('unix') !== undefined && p.has('addr') ? p.get('addr')! : `${p.get('addr') ?? 'every interface'}:${p.get('port') ?? p.get('tls-port') ?? ''}`;
+  const port = p.get('port') ?? p.get('tls-port') ?? '';
+  const where = on(p.get('unix')) ? (p.get('addr') ?? '') : `${p.get('addr') ?? 'every interface'}:${port}`;
   effect('listens', `${where} (SPICE)${on(p.get('disable-ticketing')) ? ', no password' : ''}`, 'spice');
   if (p.has('gl') && p.has('rendernode')) effect('device', p.get('rendernode')!, 'spice rendernode');
 };
@@ -185,7 +191,7 @@ const QEMU_OPTIONS: Readonly<Record<string, Rule | null>> = {
   ...Object.fromEntries(['-serial', '-parallel', '-monitor', '-qmp', '-qmp-pretty', '-debugcon'].map((o) => [o, chardevShortRule])),
   '-incoming'(head, _p, effect) {
     if (head.startsWith('exec:')) effect('runs', head.slice(5), 'incoming migration exec');
-    else if (head.startsWith('tcp:') || head.startsWith('unix:') || head.startsWith('rdma:')) effect('listens', head.replace(/^\w+:/, ''), 'incoming migration');
+    else if (/^(tcp|unix|rdma):/.test(head)) effect('listens', head.replace(/^\w+:/, ''), 'incoming migration');
     else if (head.startsWith('file:')) effect('reads', head.slice(5), 'incoming migration file');
     else if (head !== 'defer') effect('unclassified', head, 'incoming: review by hand');
   },
@@ -215,7 +221,9 @@ function qemuArgPairs(argv: readonly string[]): [string, string][] {
   return out;
 }
 const INSIDE_FLAGS: Readonly<Record<string, true>> = Object.fromEntries(
-  ['-S', '-nodefaults', '-no-user-config', '-no-reboot', '-no-shutdown', '-enable-kvm', '-usb', '-no-hpet', '-snapshot', '-nographic', '-daemonize'].map((f) => [f, true]),
+  [...['-S', '-nodefaults', '-no-user-config', '-no-reboot', '-no-shutdown', '-enable-kvm'], ...['-usb', '-no-hpet', '-snapshot', '-nographic']]
+    .concat('-daemonize')
+    .map((f) => [f, true]),
 );
 
 /** The host effects of the machine's qemu-args: each option by the table, an unknown one as unclassified. */

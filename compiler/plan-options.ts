@@ -126,7 +126,8 @@ export function hostSideChanged(options: readonly OptionChange[], effects: reado
   const owner = (e: HostEffect) => backendOwner(e.by.replace(/ \(.*$/, ''));
   const fromAdded = (e: HostEffect) => addedOptions.some((a) => e.by.startsWith(a)) || added.has(owner(e) ?? '');
   const fromRemoved = (e: HostEffect) => removed.has(owner(e) ?? '');
-  return options.some((o) => o.sign !== '+' && o.option !== 'order') || effects.some((e) => (e.sign === '-' && !fromRemoved(e.effect)) || (e.sign === '+' && (alwaysReviewed(e.effect) || !fromAdded(e.effect))));
+  const changed = (e: HostEffectLine) => (e.sign === '-' && !fromRemoved(e.effect)) || (e.sign === '+' && (alwaysReviewed(e.effect) || !fromAdded(e.effect)));
+  return options.some((o) => o.sign !== '+' && o.option !== 'order') || effects.some(changed);
 }
 
 /**
