@@ -60,6 +60,7 @@ describe('each way to reach the host is listed, and diff says the host side chan
     expect(diff.code).toBe(1);
     expect(diff.hostChanged).toBe(true);
     expect(diff.stdout).toContain(`+ ${effect.split('  [')[0]}`);
+    expect(diff.stdout).not.toContain('-no-user-config'); // a bare word is not the value of the option before it
   });
 
   it('the writable pflash VARS are listed', () => {
