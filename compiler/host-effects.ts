@@ -106,8 +106,8 @@ const RULES: Readonly<Record<string, Rule>> = {
 const driveRule: Rule = (head, p, effect) => {
   const file = p.get('file') ?? (head && !head.includes('=') ? head : undefined);
   if (file === undefined) return;
-  const pflash = p.get('if') === 'pflash' ? ' (pflash)' : '';
-  effect(file.startsWith('/dev/') ? 'device' : on(p.get('readonly')) || on(p.get('read-only')) ? 'reads' : 'writes', file, `drive${pflash}`);
+  const why = p.get('if') === 'pflash' ? 'pflash' : 'drive';
+  effect(file.startsWith('/dev/') ? 'device' : on(p.get('readonly')) || on(p.get('read-only')) ? 'reads' : 'writes', file, why);
 };
 
 /** A chardev in the short form of -serial, -parallel, -monitor, -qmp: `file:PATH`, `tcp:HOST:PORT,server`, `unix:PATH`, `stdio`, … */

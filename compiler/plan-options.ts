@@ -132,8 +132,10 @@ export function hostSideChanged(options: readonly OptionChange[], effects: reado
 
 /**
  * New effects review must see even when their option or device is new: a program run, a socket
- * listened on, a host directory shared, anything from qemu-args and anything unclassified.
+ * listened on, a host directory shared, a pflash the firmware writes (the UEFI variables),
+ * anything from qemu-args and anything unclassified.
  */
 function alwaysReviewed(e: HostEffect): boolean {
-  return e.kind === 'runs' || e.kind === 'listens' || e.kind === 'unclassified' || e.by.startsWith('qemu-args') || e.by.includes('(9p share');
+  if (e.kind === 'runs' || e.kind === 'listens' || e.kind === 'unclassified' || e.by.startsWith('qemu-args')) return true;
+  return e.by.includes('(9p share') || (e.kind === 'writes' && e.by.endsWith('(pflash)'));
 }

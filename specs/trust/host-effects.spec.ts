@@ -63,8 +63,12 @@ describe('each way to reach the host is listed, and diff says the host side chan
     expect(diff.stdout).not.toContain('-no-user-config'); // a bare word is not the value of the option before it
   });
 
-  it('the writable pflash VARS are listed', () => {
-    expect(effects('  firmware = uefi')).toContain('opens for writing m.state/OVMF_VARS.fd  [-drive (drive (pflash))]');
+  it('the writable pflash VARS are listed', async () => {
+    expect(effects('  firmware = uefi')).toContain('opens for writing m.state/OVMF_VARS.fd  [-drive (pflash)]');
+    const diff = await diffAfter('  firmware = uefi');
+    expect(diff.code).toBe(1);
+    expect(diff.hostChanged).toBe(true);
+    expect(diff.stdout).toContain('+ opens for writing m.state/OVMF_VARS.fd');
   });
 
   it('every hostfwd of a netdev is listed, and removing one of three names that one', async () => {
