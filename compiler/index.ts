@@ -14,7 +14,7 @@ export { resolve, type DeviceSpec, type MachineSpec } from './machine-spec.js';
 export { place, type PlaceOptions, type PlaceResult } from './place/index.js';
 export { renameDevice, renameInSource, type RenameRequest, type RenameResult, type SourceEdit } from './rename.js';
 export { readLock, renameInLock, writeLock, formatGuestAddress, LOCK_FORMAT, type ReadLockResult } from './lockfile.js';
-export { hostEffects, describeHostEffect, splitOption, type HostEffect, type HostEffectKind } from './host-effects.js';
+export { hostEffects, describeHostEffect, classifiedOption, splitOption, type HostEffect, type HostEffectKind } from './host-effects.js';
 export { comparePlacements, describePlace, type Plan, type DeviceChange } from './plan.js';
 export type { Attachment, PlacedDevice, PlacedMachine, GuestAddress, PciAddress, Chipset } from './model.js';
 export { formatAddress, parseAddress } from './machine-spec.js';

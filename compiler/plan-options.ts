@@ -118,13 +118,24 @@ export function compareHostEffects(before: PlacedMachine | undefined, after: Pla
 
 /**
  * Whether the host side changes in a way review must see (`diff` exits 1): an option changed or
- * removed, a host effect gone, or a new one that runs a program, comes from a device property
- * (romfile, a passed-through host device) or from an option that was there before.
+ * removed, a host effect gone, or a new one that comes from a device property (romfile, a
+ * passed-through host device), from an option that was there before, or is always reviewed.
  */
 export function hostSideChanged(options: readonly OptionChange[], effects: readonly HostEffectLine[], added: ReadonlySet<string>, removed: ReadonlySet<string>): boolean {
   const addedOptions = options.filter((o) => o.sign === '+').map((o) => `${o.option} (`);
   const owner = (e: HostEffect) => backendOwner(e.by.replace(/ \(.*$/, ''));
   const fromAdded = (e: HostEffect) => addedOptions.some((a) => e.by.startsWith(a)) || added.has(owner(e) ?? '');
   const fromRemoved = (e: HostEffect) => removed.has(owner(e) ?? '');
-  return options.some((o) => o.sign !== '+' && o.option !== 'order') || effects.some((e) => (e.sign === '-' && !fromRemoved(e.effect)) || (e.sign === '+' && (e.effect.kind === 'runs' || !fromAdded(e.effect))));
+  const changed = (e: HostEffectLine) => (e.sign === '-' && !fromRemoved(e.effect)) || (e.sign === '+' && (alwaysReviewed(e.effect) || !fromAdded(e.effect)));
+  return options.some((o) => o.sign !== '+' && o.option !== 'order') || effects.some(changed);
+}
+
+/**
+ * New effects review must see even when their option or device is new: a program run, a socket
+ * listened on, a host directory shared, a pflash the firmware writes (the UEFI variables),
+ * anything from qemu-args and anything unclassified.
+ */
+function alwaysReviewed(e: HostEffect): boolean {
+  if (e.kind === 'runs' || e.kind === 'listens' || e.kind === 'unclassified' || e.by.startsWith('qemu-args')) return true;
+  return e.by.includes('(9p share') || (e.kind === 'writes' && e.by.endsWith('(pflash)'));
 }

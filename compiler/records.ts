@@ -24,7 +24,8 @@ export function argvPairs(argv: readonly string[]): [string, string][] {
   const out: [string, string][] = [];
   for (let i = 0; i < argv.length; i++) {
     const next = argv[i + 1];
-    if (next !== undefined && !next.startsWith('-')) out.push([argv[i], argv[++i]]);
+    if (!argv[i].startsWith('-')) out.push(['-hda', argv[i]]); // a bare word is QEMU's implicit -hda
+    else if (next !== undefined && !next.startsWith('-')) out.push([argv[i], argv[++i]]);
     else out.push([argv[i], '']);
   }
   return out;
