@@ -1,0 +1,74 @@
+/**
+ * The rest of a newcomer's first hour: the bus picture puts vmgenid and the TPM on the system bus
+ * (the machine itself), not under the chipset's SATA controller; a plan lists the host effects
+ * that change and only counts the ones that stay.
+ */
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runCli } from './support/cli.js';
+import { tempFolder } from './support/temp.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+function windows11(): string {
+  const dir = tempFolder('machinec-first-hour2-');
+  for (const f of ['windows11.machine', 'windows11.machine.lock']) cpSync(join(root, 'samples', f), join(dir, f));
+  return dir;
+}
+
+/** The mermaid edges as `parent label -> child label`, read from the flowchart's own node lines. */
+function mermaidEdges(chart: string): string[] {
+  const labels = new Map([...chart.matchAll(/^ {2}(n\d+)\[+"([^"]*)"\]+$/gm)].map((m) => [m[1], m[2].split('<br/>')[0]]));
+  return [...chart.matchAll(/^ {2}(n\d+) --> (n\d+)$/gm)].map((m) => `${labels.get(m[1])} -> ${labels.get(m[2])}`);
+}
+
+describe('machinec graph', () => {
+  test('mermaid: vmgenid and the TPM hang off the system bus, which is no SATA controller', async () => {
+    const r = await runCli(['graph', 'windows11.machine', '--format', 'mermaid'], windows11());
+    expect(r.code).toBe(0);
+    const edges = mermaidEdges(r.stdout);
+    expect(edges).toContain('sysbus -> tpm');
+    expect(edges).toContain('sysbus -> genid');
+    const sysbus = /\["sysbus<br\/>([^<]*)<br\/>/.exec(r.stdout)![1];
+    expect(sysbus).not.toMatch(/SATA|IDE|chipset/i);
+    expect(sysbus).toMatch(/system bus/);
+  });
+
+  test('svg: the sysbus box does not call itself the chipset SATA controller', async () => {
+    const r = await runCli(['graph', 'windows11.machine', '--format', 'svg'], windows11());
+    expect(r.code).toBe(0);
+    const box = /<g class="node bus[^"]*" data-id="sysbus">[\s\S]*?<\/g>/.exec(r.stdout)![0];
+    expect(box).not.toMatch(/SATA/);
+    expect(box).toMatch(/system bus/);
+  });
+});
+
+describe('host effects in a plan', () => {
+  /** windows11 with its NVMe disk's image renamed: one host effect goes, one comes, the rest stay. */
+  function changedDisk(): string {
+    const dir = windows11();
+    const file = join(dir, 'windows11.machine');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('"win11.qcow2"', '"win11-b.qcow2"'));
+    return dir;
+  }
+
+  test('text: the changed ones listed, the unchanged ones only counted', async () => {
+    const r = await runCli(['plan', 'windows11.machine'], changedDisk());
+    expect(r.stdout).toMatch(/^ {2}- .*win11\.qcow2/m);
+    expect(r.stdout).toMatch(/^ {2}\+ .*win11-b\.qcow2/m);
+    expect(r.stdout).toMatch(/^ {2}\d+ host effects? unchanged$/m);
+    // Win11.iso is read as before: counted, not repeated
+    expect(r.stdout).not.toContain('Win11.iso');
+  });
+
+  test('markdown: no "as before" lines, a count instead', async () => {
+    const r = await runCli(['plan', 'windows11.machine', '--format', 'markdown'], changedDisk());
+    const section = r.stdout.slice(r.stdout.indexOf('**Host-side effects**'));
+    expect(section).toContain('**new:**');
+    expect(section).toContain('**gone:**');
+    expect(section).not.toContain('as before');
+    expect(section).not.toContain('Win11.iso');
+    expect(section).toMatch(/^- \d+ host effects? unchanged$/m);
+  });
+});
