@@ -1,12 +1,14 @@
 /**
  * The rest of a newcomer's first hour: the bus picture puts vmgenid and the TPM on the system bus
  * (the machine itself), not under the chipset's SATA controller; a plan lists the host effects
- * that change and only counts the ones that stay.
+ * that change and only counts the ones that stay; `verify` runs under the accelerator asked for,
+ * says which Hyper-V flags TCG cannot do, and `--json` records a QEMU that fails, with its stderr.
  */
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCli } from './support/cli.js';
+import { QEMU, qemuDescribe } from './support/qemu.js';
 import { tempFolder } from './support/temp.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -71,4 +73,37 @@ describe('host effects in a plan', () => {
     expect(section).not.toContain('Win11.iso');
     expect(section).toMatch(/^- \d+ host effects? unchanged$/m);
   });
+});
+
+const hyperv = `machine hv {
+  chipset = q35
+  memory = 256M
+  cpu = qemu64 { hv-relaxed = true, hv-vpindex = true, hv-synic = true }
+  device nic0: e1000 { netdev = user }
+}
+`;
+
+qemuDescribe('verify on the real QEMU', () => {
+  test('--accel tcg starts a machine with hv-vpindex and hv-synic, leaving out and naming what TCG cannot do', async () => {
+    const dir = tempFolder('machinec-first-hour2-');
+    writeFileSync(join(dir, 'hv.machine'), hyperv);
+    const r = await runCli(['verify', 'hv.machine', '--accel', 'tcg', '--qemu', QEMU!], dir);
+    expect(r.stderr).not.toContain('VP_INDEX');
+    expect(r.stdout).toContain('not checked: -cpu hv-vpindex: left out, TCG cannot do it');
+    expect(r.stdout).not.toContain('not checked: -cpu hv-synic');
+    expect(r.code).toBe(0);
+  }, 60_000);
+
+  test('--json: a QEMU that exits at once gives a failure record with its stderr, not [] and not a QMP timeout', async () => {
+    const dir = tempFolder('machinec-first-hour2-');
+    writeFileSync(join(dir, 'bad.machine'), hyperv.replace('machine hv {', 'machine bad {\n  qemu-args = ["-no-such-option"]'));
+    const r = await runCli(['verify', 'bad.machine', '--json', '--accel', 'tcg', '--qemu', QEMU!], dir);
+    expect(r.code).toBe(2);
+    const records = JSON.parse(r.stdout) as { file: string; ok: boolean; error?: { message: string; stderr?: string } }[];
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ file: 'bad.machine', ok: false });
+    expect(records[0].error!.message).toMatch(/^QEMU exited during startup/);
+    expect(records[0].error!.stderr).toContain('-no-such-option');
+    expect(r.stderr).not.toContain('did not answer on QMP');
+  }, 60_000);
 });
