@@ -94,6 +94,16 @@ qemuDescribe('verify on the real QEMU', () => {
     expect(r.code).toBe(0);
   }, 60_000);
 
+  test('without --accel: KVM where this host can run the machine, else TCG, said in the report; verify passes either way', async () => {
+    const dir = tempFolder('machinec-first-hour2-');
+    writeFileSync(join(dir, 'hv.machine'), hyperv);
+    const r = await runCli(['verify', 'hv.machine', '--json', '--qemu', QEMU!], dir);
+    const [record] = JSON.parse(r.stdout) as { ok: boolean; accel: string; notChecked: string[] }[];
+    expect(record.ok).toBe(true);
+    if (record.accel === 'tcg') expect(record.notChecked).toContain('-cpu hv-vpindex: left out, TCG cannot do it (verify with --accel kvm on a host with /dev/kvm)');
+    expect(r.code).toBe(0);
+  }, 60_000);
+
   test('--json: a QEMU that exits at once gives a failure record with its stderr, not [] and not a QMP timeout', async () => {
     const dir = tempFolder('machinec-first-hour2-');
     writeFileSync(join(dir, 'bad.machine'), hyperv.replace('machine hv {', 'machine bad {\n  qemu-args = ["-no-such-option"]'));

@@ -219,6 +219,26 @@ async function verifyOne(s: Session, f: Compiled, qemu: string, accel: VerifyAcc
   }
 }
 
+/** QEMU's reason for refusing a start: the last line of its stderr that is not a warning. */
+const reasonOf = (e: QemuLaunchError): string =>
+  e.stderr.split('\n').map((l) => l.replace(/^qemu-system-\w+: /, '').trim()).filter((l) => l && !/^(-accel \w+: )?warning:/.test(l)).pop() ?? e.message.split('\n')[0];
+
+/**
+ * Without --accel: KVM where /dev/kvm is usable; a machine this host's KVM refuses at startup (no SMM, no
+ * VP_INDEX under nested KVM) is verified again under TCG, and the report says so.
+ */
+async function verifyUnderAccel(s: Session, f: Compiled, qemu: string, opts: VerifyOptions): Promise<{ report: VerifyReport; accel: VerifyAccel }> {
+  const first = opts.accel ?? defaultAccel();
+  try {
+    return { report: await verifyOne(s, f, qemu, first, opts), accel: first };
+  } catch (e) {
+    if (opts.accel || first === 'tcg' || !(e instanceof QemuLaunchError) || !/exited during startup/.test(e.message)) throw e;
+    const report = await verifyOne(s, f, qemu, 'tcg', opts);
+    report.notChecked.unshift(`KVM: QEMU refused the machine under KVM (${reasonOf(e)}): verified under TCG`);
+    return { report, accel: 'tcg' };
+  }
+}
+
 export async function verifyCommand(s: Session, files: readonly string[], opts: VerifyOptions): Promise<number> {
   if (opts.guest === 'linux') return verifyGuestCommand(s, files, opts);
   const qemu = s.qemuPath;
@@ -226,7 +246,6 @@ export async function verifyCommand(s: Session, files: readonly string[], opts: 
     s.fail('qemu-missing', `${DEFAULT_QEMU_BINARY} not found`, { hint: 'install it (Debian: apt-get install qemu-system-x86) or pass --qemu PATH' });
     return 2;
   }
-  const accel = opts.accel ?? defaultAccel();
   let worst = 0;
   const records: (Omit<VerifyReport, 'guest'> & { ok: boolean; accel: VerifyAccel } | VerifyFailure)[] = [];
   for (const file of files) {
@@ -237,7 +256,7 @@ export async function verifyCommand(s: Session, files: readonly string[], opts: 
       continue;
     }
     try {
-      const { guest: _g, ...report } = await verifyOne(s, f, qemu, accel, opts);
+      const { report: { guest: _g, ...report }, accel } = await verifyUnderAccel(s, f, qemu, opts);
       records.push({ ...report, ok: report.mismatches.length === 0, accel });
       if (!opts.json) s.io.stdout(renderReport({ ...report, guest: _g }));
       if (report.mismatches.length) worst = Math.max(worst, 1);
@@ -245,7 +264,7 @@ export async function verifyCommand(s: Session, files: readonly string[], opts: 
       const err = e as Error;
       const message = err instanceof QemuLaunchError ? err.message.split('\nQEMU stderr:')[0].split('\ncommand:')[0] : err.message.split('\n')[0];
       const stderr = err instanceof QemuLaunchError && err.stderr.trim() ? err.stderr.trim() : undefined;
-      records.push({ file: f.shown, ok: false, accel, error: { code: 'qemu-failed', message, ...(stderr ? { stderr } : {}) } });
+      records.push({ file: f.shown, ok: false, accel: opts.accel ?? defaultAccel(), error: { code: 'qemu-failed', message, ...(stderr ? { stderr } : {}) } });
       s.fail('qemu-failed', `${f.shown}: ${err instanceof QemuLaunchError ? err.message : err.message.split('\n')[0]}`);
       worst = 2;
     }
