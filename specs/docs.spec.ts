@@ -91,7 +91,7 @@ const NEEDS_VM = new Set(['run', 'verify', 'import', 'lsp', 'status']);
 /** A shell line split into words, with '…' and "…" quoting (enough for the docs' commands). */
 const words = (line: string): string[] => [...line.matchAll(/'([^']*)'|"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3]);
 
-/** Every `machinec …` command of a fenced sh/shell/bash/console block: continuations joined, `$ ` and `# comments` dropped, `&&` chains split. */
+/** Every `machinec …` command of a fenced sh/shell/bash/console block: continuations joined, `$ `, redirections and `# comments` dropped, `&&` chains split. */
 const commands = [...text].flatMap(([page, md]) =>
   blocks(md)
     .filter((b) => ['sh', 'shell', 'bash', 'console'].includes(b.info))
@@ -99,7 +99,8 @@ const commands = [...text].flatMap(([page, md]) =>
     .flatMap(({ where, line }) => {
       const [shell, comment = ''] = line.replace(/^\s*\$ /, '').split(/\s#\s/);
       const expected = /\bexits 1\b/.test(comment) ? 1 : 0;
-      return shell.split('&&').map((s) => s.trim()).filter((s) => /^machinec(\s|$)/.test(s)).map((cmd) => ({ where, cmd, expected }));
+      // redirections (`> windows11.svg`) are the shell's, not the command's
+      return shell.split('&&').map((s) => s.replace(/\s+\d?>>?\s*\S+/g, '').trim()).filter((s) => /^machinec(\s|$)/.test(s)).map((cmd) => ({ where, cmd, expected }));
     }),
 );
 
