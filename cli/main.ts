@@ -249,11 +249,12 @@ function qemuCommands(c: Cli): void {
     .option('--json', 'machine-readable output')
     .option('--timeout <seconds>', 'how long QEMU may take to start and enumerate (default 20; 120 for a UEFI machine: OVMF under TCG is slow)')
     .addOption(new Option('--guest <os>', "boot a small guest on each machine and print the names it gives each NIC and disk beside machinec's").choices(['linux']))
+    .addOption(new Option('--accel <accel>', 'the accelerator QEMU runs under (default: kvm when /dev/kvm is usable, else tcg)').choices(['kvm', 'tcg']))
     .addOption(qemuOption())
     .action(async (files: string[], o) => {
       const { verifyCommand } = await import('./commands/verify.js');
       const timeoutMs = o.timeout === undefined ? undefined : parseTimeout(o.timeout);
-      c.exit(await verifyCommand(c.session(o), files, { json: Boolean(o.json), timeoutMs, guest: o.guest }));
+      c.exit(await verifyCommand(c.session(o), files, { json: Boolean(o.json), timeoutMs, guest: o.guest, accel: o.accel }));
     });
 
   program

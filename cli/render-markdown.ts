@@ -47,8 +47,11 @@ function optionsSection(plan: Plan): string[] {
 /** What QEMU does on the host (programs run, files written, sockets, host devices), when any of it changes. */
 function hostSection(plan: Plan): string[] {
   if (!plan.hostEffects.some((e) => e.sign !== '=')) return [];
-  const mark = { '+': '**new:**', '-': '**gone:**', '=': 'as before:' } as const;
-  return ['**Host-side effects** (what QEMU does on the host):', '', ...plan.hostEffects.map((e) => `- ${mark[e.sign]} ${text(e.text)}`), ''];
+  const mark = { '+': '**new:**', '-': '**gone:**' } as const;
+  const changed = plan.hostEffects.flatMap((e) => (e.sign === '=' ? [] : [`- ${mark[e.sign]} ${text(e.text)}`]));
+  const same = plan.hostEffects.filter((e) => e.sign === '=').length;
+  const unchanged = same ? [`- ${same} host effect${same === 1 ? '' : 's'} unchanged`] : [];
+  return ['**Host-side effects** (what QEMU does on the host):', '', ...changed, ...unchanged, ''];
 }
 
 export interface MarkdownOptions {

@@ -45,7 +45,9 @@ export function renderPlan(plan: Plan, { color, title, lockDiffers }: RenderPlan
   if (plan.reserved.length) lines.push(`  kept free in this change: ${plan.reserved.map((r) => `${shown(r.address)} (${shown(r.freedBy)})`).join(', ')}`);
   if (plan.hostEffects.some((e) => e.sign !== '=')) {
     lines.push(p.bold('host effects (what QEMU does on the host):'));
-    for (const e of plan.hostEffects) lines.push(`  ${e.sign === '=' ? ' ' : paint[e.sign](e.sign)} ${shown(e.text)}`);
+    for (const e of plan.hostEffects) if (e.sign !== '=') lines.push(`  ${paint[e.sign](e.sign)} ${shown(e.text)}`);
+    const same = plan.hostEffects.filter((e) => e.sign === '=').length;
+    if (same) lines.push(p.dim(`  ${same} host effect${same === 1 ? '' : 's'} unchanged`));
   }
   const { added, removed, moved, changed, renamed } = plan.counts;
   if (!plan.changes.length && !plan.machine.length && !plan.options.length) lines.push(lockDiffers ? '  nothing the lock pins changes, but its text is not what a build writes (line order, comments or spacing)' : '  no changes: the lock is up to date');

@@ -6,6 +6,7 @@
  */
 import { chipsets } from './chipsets.js';
 import { formatGuestAddress } from './lockfile.js';
+import { SYSTEM_BUS } from './place/state.js';
 import type { PlacedDevice, PlacedMachine } from './model.js';
 import { describePlace, type ChangeSign, type Plan } from './plan.js';
 
@@ -52,7 +53,11 @@ export function topologyOf(machine: PlacedMachine, marks: ReadonlyMap<string, No
     if (d.bus === chip.rootBus) return rootBus;
     let bus = chipsetBus.get(d.bus);
     if (!bus) {
-      bus = { key: `bus:${d.bus}`, kind: 'bus', title: d.bus, subtitle: `chipset ${chip.diskController.libvirtType.toUpperCase()} (${formatGuestAddress({ bus: 0, ...chip.diskController.addr })})`, address: 'built in', auto: false, children: [] };
+      // the system bus is the machine itself (vmgenid, the TPM): not a disk controller of the chipset
+      const subtitle = d.bus === SYSTEM_BUS
+        ? 'system bus (the machine itself)'
+        : `chipset ${chip.diskController.libvirtType.toUpperCase()} (${formatGuestAddress({ bus: 0, ...chip.diskController.addr })})`;
+      bus = { key: `bus:${d.bus}`, kind: 'bus', title: d.bus, subtitle, address: 'built in', auto: false, children: [] };
       chipsetBus.set(d.bus, bus);
       rootBus.children.push(bus);
     }

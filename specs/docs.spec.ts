@@ -1,13 +1,16 @@
 /**
  * The README and the guide in docs/ stay true: every `.machine` example parses, every relative link
  * reaches a file (and a heading, for `#anchor` links), every page of the guide is linked from the
- * README, the README stays a front door (under 250 lines), and the text speaks of the tool, not of
- * how its work was organised.
+ * README, the README stays a front door (under 250 lines), the text speaks of the tool, not of
+ * how its work was organised, and every `machinec` command of a shell block that needs no VM runs
+ * on a copy of the docs and samples and exits as the docs say (0, or 1 where a comment says "exits 1").
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from '../grammar/index.js';
+import { runCli } from './support/cli.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const pages = ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
@@ -80,4 +83,50 @@ test('the text speaks of the tool, not of how its work was organised', () => {
     });
   }
   expect(found).toEqual([]);
+});
+
+/** Commands that start a VM or talk to one: not run here (their end-to-end specs start the real QEMU). */
+const NEEDS_VM = new Set(['run', 'verify', 'import', 'lsp', 'status']);
+
+/** A shell line split into words, with '…' and "…" quoting (enough for the docs' commands). */
+const words = (line: string): string[] => [...line.matchAll(/'([^']*)'|"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3]);
+
+/** Every `machinec …` command of a fenced sh/shell/bash/console block: continuations joined, `$ `, redirections and `# comments` dropped, `&&` chains split. */
+const commands = [...text].flatMap(([page, md]) =>
+  blocks(md)
+    .filter((b) => ['sh', 'shell', 'bash', 'console'].includes(b.info))
+    .flatMap((b) => b.body.replace(/\\\n\s*/g, ' ').split('\n').map((line, i) => ({ where: `${page}:${b.line + 1 + i}`, line })))
+    .flatMap(({ where, line }) => {
+      const [shell, comment = ''] = line.replace(/^\s*\$ /, '').split(/\s#\s/);
+      const expected = /\bexits 1\b/.test(comment) ? 1 : 0;
+      // redirections (`> windows11.svg`) are the shell's, not the command's
+      return shell.split('&&').map((s) => s.replace(/\s+\d?>>?\s*\S+/g, '').trim()).filter((s) => /^machinec(\s|$)/.test(s)).map((cmd) => ({ where, cmd, expected }));
+    }),
+);
+
+test('the docs show machinec commands in shell blocks', () => {
+  expect(commands.length).toBeGreaterThan(2);
+});
+
+const runnable = commands.filter((c) => !NEEDS_VM.has(words(c.cmd)[1]));
+
+/** A copy of the repository's docs and samples, with each `Write \`NAME.machine\`:` example of the docs written out. */
+function docsCopy(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'machinec-docs-'));
+  for (const f of ['README.md', 'docs', 'samples', 'examples']) cpSync(join(root, f), join(dir, f), { recursive: true });
+  for (const md of text.values()) {
+    for (const m of md.matchAll(/Write `([\w.-]+\.machine)`:\s*\n\s*```(?:machine)?\n([\s\S]*?)\n```/g)) writeFileSync(join(dir, m[1]), m[2] + '\n');
+  }
+  return dir;
+}
+
+test.each(runnable.map((c) => [c.where, c.cmd, c.expected] as const))('%s: `%s` exits %d', async (_where, cmd, expected) => {
+  const dir = docsCopy();
+  try {
+    const r = await runCli(words(cmd).slice(1), dir);
+    // what it printed is shown when the exit is not the documented one
+    expect(`exit ${r.code}\n${r.code === expected ? '' : r.stderr}`).toBe(`exit ${expected}\n`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -8,7 +8,7 @@
  * `query-cpus-fast` the CPU count, topology and locked model. Then a dry start (CPUs stopped)
  * with the real backends proves QEMU accepts them: a machine QEMU refuses fails verify.
  */
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { DEFAULT_QEMU_BINARY, compareGuestView, emit, escapeOptionValue as esc, isTpmModel, readLock, splitOption } from '../../compiler/index.js';
 import type { GuestPciDevice, Mismatch, PlacedMachine } from '../../compiler/index.js';
@@ -108,6 +108,42 @@ export function dryStartArgs(argv: readonly string[], folder: string, scratch: s
   return { args, substituted };
 }
 
+export type VerifyAccel = 'kvm' | 'tcg';
+
+/** KVM when /dev/kvm can be opened for reading and writing, else TCG. */
+export function defaultAccel(device = '/dev/kvm'): VerifyAccel {
+  try {
+    accessSync(device, constants.R_OK | constants.W_OK);
+    return 'kvm';
+  } catch {
+    return 'tcg';
+  }
+}
+
+/**
+ * Hyper-V enlightenments QEMU refuses under TCG (7.2: "kernel doesn't allow setting HyperV VP_INDEX"); the
+ * others (hv-relaxed, hv-vapic, hv-time, hv-synic, …) TCG accepts and ignores.
+ */
+const TCG_REFUSES = new Set(['hv-vpindex']);
+
+/** `argv` under one accelerator only (no fallback); under TCG without the hv- flags TCG refuses, each said. */
+export function argsForAccel(argv: readonly string[], accel: VerifyAccel): { args: string[]; leftOut: string[] } {
+  const args: string[] = [];
+  const leftOut: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '-accel' && i + 1 < argv.length) {
+      if (!args.includes('-accel')) args.push('-accel', accel);
+      i++;
+    } else if (argv[i] === '-cpu' && i + 1 < argv.length && accel === 'tcg') {
+      const [model, ...flags] = argv[++i].split(',');
+      const refused = (f: string) => TCG_REFUSES.has(f.replace(/=.*$/, '').replace(/_/g, '-'));
+      leftOut.push(...flags.filter(refused).map((f) => f.replace(/=.*$/, '')));
+      args.push('-cpu', [model, ...flags.filter((f) => !refused(f))].join(','));
+    } else args.push(argv[i]);
+  }
+  return { args, leftOut };
+}
+
 function renderReport(r: VerifyReport): string {
   const lines = [`${r.file}: ${r.machineType}, ${r.checked} PCI devices checked against the guest's view`];
   for (const n of r.notChecked) lines.push(`  not checked: ${n}`);
@@ -128,6 +164,79 @@ export interface VerifyOptions {
   readonly timeoutMs?: number;
   /** Boot a guest of that OS on each machine and compare its names with machinec's instead. */
   readonly guest?: 'linux';
+  /** The accelerator QEMU runs under; without it, KVM where /dev/kvm is usable, else TCG. */
+  readonly accel?: VerifyAccel;
+}
+
+/** What `verify --json` prints of a machine QEMU could not start or answer for: the failure itself. */
+export interface VerifyFailure {
+  readonly file: string;
+  readonly ok: false;
+  readonly accel: VerifyAccel;
+  readonly error: { readonly code: 'qemu-failed'; readonly message: string; readonly stderr?: string };
+}
+
+type Compiled = Awaited<ReturnType<Session['compileFile']>>;
+
+/** One machine started under `accel` and compared with its lock; throws when QEMU fails. */
+async function verifyOne(s: Session, f: Compiled, qemu: string, accel: VerifyAccel, opts: VerifyOptions): Promise<VerifyReport> {
+  const c = f.compilation!;
+  // Compare with the lock as it is on disk; without one, with what a build would lock.
+  let lock = c.machine!;
+  if (f.lockText !== undefined) {
+    const r = readLock(f.lockText, f.lockShown);
+    if (r.lock) lock = r.lock;
+  } else s.io.stderr(`note: ${f.lockShown} does not exist: verifying the placement a build would lock\n`);
+  const timeoutMs = opts.timeoutMs ?? (c.machine!.firmware ? 120_000 : 20_000);
+  const base = dirname(f.path);
+  const resolveFile = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  let state: Awaited<ReturnType<typeof throwawayState>> | undefined;
+  try {
+    // The machine's own firmware on a throwaway VARS copy, its TPM on a throwaway swtpm.
+    state = await throwawayState(c.machine!);
+    const run = argsForAccel(emit(c.spec!, c.machine!, { standIns: { resolveFile, fileExists: (p) => existsSync(resolveFile(p)) }, state: state.dir }), accel);
+    const { guest, vm } = await withQemu({ qemu, args: run.args, timeoutMs }, async (h) => {
+      const view = (await waitForStableGuestView(h.qmp, { timeoutMs, stopWhenStable: true })).devices;
+      return { guest: view, vm: await vmMismatches(h.qmp, lock, run.args) };
+    });
+    state.end();
+    const cmp = compareGuestView(lock, guest);
+    cmp.mismatches.push(...vm);
+    // The dry start: the real backends (CPUs stopped), so a machine QEMU refuses fails here.
+    state = await throwawayState(c.machine!);
+    const dry = dryStartArgs(emit(c.spec!, c.machine!, { state: state.dir }), base, state.dir);
+    const dryArgs = argsForAccel(dry.args, accel).args;
+    const refused = await withQemu({ qemu, args: dryArgs, timeoutMs, paused: true }, async (h) => void (await h.qmp.execute('query-status'))).then(
+      () => undefined,
+      (e: Error) => /QEMU stderr:\s*(?:qemu-system-\w+: )?(.*?)\s*(?:command:|$)/s.exec(e.message)?.[1].replace(/\s+/g, ' ') ?? e.message.split('\n')[0],
+    );
+    if (refused) cmp.mismatches.push({ id: '(qemu)', expected: 'starts with its real backends', found: refused, problem: 'QEMU refuses the machine' });
+    cmp.notChecked.push(...run.leftOut.map((flag) => `-cpu ${flag}: left out, TCG cannot do it (verify with --accel kvm on a host with /dev/kvm)`));
+    cmp.notChecked.push(...dry.substituted.map((d) => `${d}: a stand-in in the dry start`));
+    return { file: f.shown, machineType: c.machine!.machineType, guest, ...cmp };
+  } finally {
+    state?.end();
+  }
+}
+
+/** QEMU's reason for refusing a start: the last line of its stderr that is not a warning. */
+const reasonOf = (e: QemuLaunchError): string =>
+  e.stderr.split('\n').map((l) => l.replace(/^qemu-system-\w+: /, '').trim()).filter((l) => l && !/^(-accel \w+: )?warning:/.test(l)).pop() ?? e.message.split('\n')[0];
+
+/**
+ * Without --accel: KVM where /dev/kvm is usable; a machine this host's KVM refuses at startup (no SMM, no
+ * VP_INDEX under nested KVM) is verified again under TCG, and the report says so.
+ */
+async function verifyUnderAccel(s: Session, f: Compiled, qemu: string, opts: VerifyOptions): Promise<{ report: VerifyReport; accel: VerifyAccel }> {
+  const first = opts.accel ?? defaultAccel();
+  try {
+    return { report: await verifyOne(s, f, qemu, first, opts), accel: first };
+  } catch (e) {
+    if (opts.accel || first === 'tcg' || !(e instanceof QemuLaunchError) || !/exited during startup/.test(e.message)) throw e;
+    const report = await verifyOne(s, f, qemu, 'tcg', opts);
+    report.notChecked.unshift(`KVM: QEMU refused the machine under KVM (${reasonOf(e)}): verified under TCG`);
+    return { report, accel: 'tcg' };
+  }
 }
 
 export async function verifyCommand(s: Session, files: readonly string[], opts: VerifyOptions): Promise<number> {
@@ -138,57 +247,28 @@ export async function verifyCommand(s: Session, files: readonly string[], opts: 
     return 2;
   }
   let worst = 0;
-  const reports: VerifyReport[] = [];
+  const records: (Omit<VerifyReport, 'guest'> & { ok: boolean; accel: VerifyAccel } | VerifyFailure)[] = [];
   for (const file of files) {
     const f = await s.compileFile(file);
     s.report(f.diagnostics);
-    const c = f.compilation;
-    if (!c?.ok) {
+    if (!f.compilation?.ok) {
       worst = Math.max(worst, 1);
       continue;
     }
-    // Compare with the lock as it is on disk; without one, with what a build would lock.
-    let lock = c.machine!;
-    if (f.lockText !== undefined) {
-      const r = readLock(f.lockText, f.lockShown);
-      if (r.lock) lock = r.lock;
-    } else s.io.stderr(`note: ${f.lockShown} does not exist: verifying the placement a build would lock\n`);
-    const timeoutMs = opts.timeoutMs ?? (c.machine!.firmware ? 120_000 : 20_000);
-    const base = dirname(f.path);
-    const resolveFile = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
-    let state: Awaited<ReturnType<typeof throwawayState>> | undefined;
     try {
-      // The machine's own firmware on a throwaway VARS copy, its TPM on a throwaway swtpm.
-      state = await throwawayState(c.machine!);
-      const argv = emit(c.spec!, c.machine!, { standIns: { resolveFile, fileExists: (p) => existsSync(resolveFile(p)) }, state: state.dir });
-      const { guest, vm } = await withQemu({ qemu, args: argv, timeoutMs: timeoutMs }, async (h) => {
-        const view = (await waitForStableGuestView(h.qmp, { timeoutMs: timeoutMs, stopWhenStable: true })).devices;
-        return { guest: view, vm: await vmMismatches(h.qmp, lock, argv) };
-      });
-      state.end();
-      const cmp = compareGuestView(lock, guest);
-      cmp.mismatches.push(...vm);
-      // The dry start: the real backends (CPUs stopped), so a machine QEMU refuses fails here.
-      state = await throwawayState(c.machine!);
-      const dry = dryStartArgs(emit(c.spec!, c.machine!, { state: state.dir }), base, state.dir);
-      const refused = await withQemu({ qemu, args: dry.args, timeoutMs: timeoutMs, paused: true }, async (h) => void (await h.qmp.execute('query-status'))).then(
-        () => undefined,
-        (e: Error) => /QEMU stderr:\s*(?:qemu-system-\w+: )?(.*?)\s*(?:command:|$)/s.exec(e.message)?.[1].replace(/\s+/g, ' ') ?? e.message.split('\n')[0],
-      );
-      if (refused) cmp.mismatches.push({ id: '(qemu)', expected: 'starts with its real backends', found: refused, problem: 'QEMU refuses the machine' });
-      cmp.notChecked.push(...dry.substituted.map((d) => `${d}: a stand-in in the dry start`));
-      const report: VerifyReport = { file: f.shown, machineType: c.machine!.machineType, guest, ...cmp };
-      reports.push(report);
-      if (!opts.json) s.io.stdout(renderReport(report));
-      if (cmp.mismatches.length) worst = Math.max(worst, 1);
+      const { report: { guest: _g, ...report }, accel } = await verifyUnderAccel(s, f, qemu, opts);
+      records.push({ ...report, ok: report.mismatches.length === 0, accel });
+      if (!opts.json) s.io.stdout(renderReport({ ...report, guest: _g }));
+      if (report.mismatches.length) worst = Math.max(worst, 1);
     } catch (e) {
       const err = e as Error;
+      const message = err instanceof QemuLaunchError ? err.message.split('\nQEMU stderr:')[0].split('\ncommand:')[0] : err.message.split('\n')[0];
+      const stderr = err instanceof QemuLaunchError && err.stderr.trim() ? err.stderr.trim() : undefined;
+      records.push({ file: f.shown, ok: false, accel: opts.accel ?? defaultAccel(), error: { code: 'qemu-failed', message, ...(stderr ? { stderr } : {}) } });
       s.fail('qemu-failed', `${f.shown}: ${err instanceof QemuLaunchError ? err.message : err.message.split('\n')[0]}`);
       worst = 2;
-    } finally {
-      state?.end();
     }
   }
-  if (opts.json) s.io.stdout(JSON.stringify(reports.map(({ guest: _g, ...r }) => ({ ...r, ok: r.mismatches.length === 0 })), null, 2) + '\n');
+  if (opts.json) s.io.stdout(JSON.stringify(records, null, 2) + '\n');
   return worst;
 }

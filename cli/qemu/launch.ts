@@ -171,6 +171,8 @@ async function connectRaced(p: Started, sock: string, timeoutMs: number): Promis
 /** What went wrong, decided before shutdown() kills QEMU (which would look like an early exit). */
 async function startupFailure(p: Started, err: unknown, timeoutMs: number): Promise<QemuLaunchError> {
   if (err instanceof QemuLaunchError) return err;
+  // A socket reset or refusal while QEMU dies comes before its exit event: give the exit a moment to arrive.
+  if (!p.exit && !p.spawnError) await Promise.race([p.exitPromise, delay(1000)]);
   if (p.exit || p.spawnError) return p.earlyExit();
   return new QemuLaunchError(`QEMU did not answer on QMP within ${timeoutMs} ms: ${(err as Error).message}`, p.stderr, [p.qemu, ...p.argv], p.dir);
 }
