@@ -30,6 +30,11 @@ function office(): string {
   return dir;
 }
 
+test('the package bundles every dependency it has, so the tarball installs offline', () => {
+  const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; bundleDependencies: string[] };
+  expect([...pkg.bundleDependencies].sort()).toEqual(Object.keys(pkg.dependencies).sort());
+});
+
 describe('the packed tarball', () => {
   let installed = '';
   beforeAll(() => {
