@@ -15,6 +15,7 @@ import { connectQmp, QmpError } from '../qemu/qmp.js';
 import type { Session } from '../session.js';
 import { qmpSocketPath } from '../qemu/qmp-socket.js';
 import { statePaths } from '../vm-state.js';
+import { markdownText } from '../escape-markdown.js';
 
 /** A running machine's QMP, reached over its socket or through libvirt; ids as QEMU has them are `prefix` + machinec's. */
 interface Monitor {
@@ -191,15 +192,6 @@ export interface StatusOptions {
 
 const SIGN: Record<Drift['kind'], string> = { missing: '-', extra: '+', moved: '!', changed: '~' };
 
-/** Text for markdown: its markup characters escaped (`\`, backticks, `|`, `<`, `>`, `&`), newlines folded. */
-export function markdownText(s: string): string {
-  return s
-    .replace(/[\\`|*_[\]]/g, (c) => `\\${c}`)
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/\r?\n/g, ' ');
-}
 
 function renderText(r: StatusReport, title: string): string {
   const counts = `${r.pciCompared} PCI devices, ${r.valuesCompared} MACs and serials compared`;
