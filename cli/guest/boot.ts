@@ -11,6 +11,7 @@ import { escapeOptionValue, splitOption } from '../../compiler/index.js';
 import { withQemu } from '../qemu/index.js';
 import { GUEST_BEGIN, GUEST_END, GUEST_PREFIX } from './init-script.js';
 import type { GuestImage } from './image.js';
+import { untilDone } from '../signals.js';
 
 export interface GuestNic {
   readonly name: string;
@@ -127,6 +128,8 @@ export interface GuestBoot {
 /** Boots the guest on `argv` (the machine's command line) and waits, at most `timeoutMs`, for its report. */
 export async function bootGuest(qemu: string, argv: readonly string[], image: GuestImage, timeoutMs: number): Promise<GuestBoot> {
   const scratch = mkdtempSync(join(tmpdir(), 'machinec-guest-'));
+  const removeScratch = () => rmSync(scratch, { recursive: true, force: true });
+  const release = untilDone(removeScratch); // a signal ends machinec before the finally below runs
   const consoleFile = join(scratch, 'console.log');
   const read = () => { try { return readFileSync(consoleFile, 'latin1'); } catch { return ''; } };
   try {
@@ -143,6 +146,7 @@ export async function bootGuest(qemu: string, argv: readonly string[], image: Gu
       }
     });
   } finally {
-    rmSync(scratch, { recursive: true, force: true });
+    release();
+    removeScratch();
   }
 }
