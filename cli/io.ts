@@ -149,7 +149,14 @@ export function readIfExists(path: string, shown: string, what: string, cwd?: st
  * A file machinec could not write (full disk, read-only folder, permissions): an environment
  * failure, exit 1 with a diagnostic naming the file, never "a machinec bug".
  */
+const FILE_WRITE_ERROR = Symbol.for('machinec.FileWriteError');
+
 export class FileWriteError extends Error {
+  /** The commands in dist/lazy carry their own copy of this module: `instanceof` tests a brand both copies set. */
+  static override [Symbol.hasInstance](e: unknown): boolean {
+    return typeof e === 'object' && e !== null && (e as Record<symbol, unknown>)[FILE_WRITE_ERROR] === true;
+  }
+  readonly [FILE_WRITE_ERROR] = true;
   constructor(readonly path: string, readonly errno: string, cause: string) {
     super(`cannot write ${path}: ${cause}`);
   }

@@ -55,4 +55,19 @@ describeRoot('a real full disk and a read-only mount', () => {
       spawnSync('mount', ['-o', 'remount,rw', dir]);
     }
   });
+  it('full: init (a command bundled apart from the core) is exit 1 naming the file, not a machinec bug', () => {
+    for (const f of ['m.machine', 'm.machine.lock']) rmSync(join(dir, f), { force: true });
+    const repo = join(dir, 'repo');
+    expect(spawnSync('git', ['init', '-q', '--template=', repo]).status).toBe(0);
+    spawnSync('dd', ['if=/dev/zero', `of=${join(dir, 'fill')}`, 'bs=1k']); // until the disk is full
+    try {
+      const r = spawnSync(process.execPath, [BIN, 'init', '.'], { cwd: repo, encoding: 'utf8' });
+      expect(r.stderr).toMatch(/^error\[unwritable-file\]: cannot write \.gitattributes/);
+      expect(r.status).toBe(1);
+      expect(readdirSync(repo)).toEqual(['.git']);
+    } finally {
+      rmSync(join(dir, 'fill'), { force: true });
+      rmSync(repo, { recursive: true, force: true });
+    }
+  });
 });
